@@ -1,0 +1,68 @@
+"""The application factory: a table of contents.
+
+flask --app app run                 # development server
+gunicorn 'app:create_app()'         # production
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from config import Settings
+from config.logging import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=4 * 1024 * 1024)
+    app.extensions["settings"] = settings
+    announce_mode(settings)
+    register_bot(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def announce_mode(settings: Settings) -> None:
+    log = logging.getLogger("app")
+    if settings.sandbox:
+        log.warning(
+            "Sandbox mode: no WeChat credentials configured; using the dev token %r and the fake "
+            "WeChat API at %s.",
+            settings.wechat_token,
+            settings.wechat_api_base_url,
+        )
+    if settings.database_is_embedded:
+        log.warning("DATABASE_URL is not set: using embedded SQLite (%s).", settings.database_url)
+
+
+def register_bot(app: Flask, settings: Settings) -> None:
+    from handlers import FLOWS, ROUTERS
+    from wechat.bot import build_bot
+
+    app.extensions["bot"] = build_bot(settings, ROUTERS, FLOWS)
+
+
+def register_blueprints(app: Flask) -> None:
+    from infra.health import bp as health_bp
+    from wechat.webhook import bp as webhook_bp
+
+    app.register_blueprint(webhook_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from infra.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from infra.commands import register
+
+    register(app)

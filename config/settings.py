@@ -1,0 +1,206 @@
+"""One immutable settings object, built from the environment (and `.env`) and validated at start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+SANDBOX_API_BASE = "http://127.0.0.1:8801"
+SANDBOX_TOKEN = "sandboxtoken"
+SANDBOX_APP_ID = "wx00000000sandbox"
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+# Only ever used in sandbox mode, never with real credentials (validated below).
+SANDBOX_SECRET_KEY = "sandbox-secret-key-not-for-production"
+SANDBOX_PII_KEY = "sandbox-pii-key-not-for-production-0123456789abcdef"
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
+_AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
+_APP_ID_RE = re.compile(r"^wx[0-9a-zA-Z]{14,18}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    wechat_token: str
+    wechat_app_id: str
+    wechat_app_secret: str
+    wechat_encoding_aes_key: str | None
+    wechat_api_base_url: str
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    pii_encryption_key: str
+    sandbox: bool
+    account_name: str = "甘肃科技志愿服务"
+    redis_prefix: str = "kjzy:"
+    conversation_timeout_seconds: int = 1800
+    reply_budget_seconds: float = 4.0
+    dedup_ttl_seconds: int = 60
+    user_lock_seconds: int = 30
+    max_body_bytes: int = 256 * 1024
+    api_timeout_seconds: float = 5.0
+    simulator_enabled: bool = False
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def redis_is_embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def simulator_available(self) -> bool:
+        return self.sandbox or self.simulator_enabled
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True
+    ) -> Settings:
+        if environ is None:
+            if load_dotenv:
+                _load_dotenv()
+            environ = os.environ
+        env = {k: v.strip() for k, v in environ.items() if v is not None and v.strip() != ""}
+
+        app_id = env.get("WECHAT_APP_ID")
+        app_secret = env.get("WECHAT_APP_SECRET")
+        if bool(app_id) != bool(app_secret):
+            missing = "WECHAT_APP_SECRET" if app_id else "WECHAT_APP_ID"
+            raise ConfigError(missing, "WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
+        sandbox = not app_id
+
+        token = env.get("WECHAT_TOKEN") or (SANDBOX_TOKEN if sandbox else "")
+        if not token:
+            raise ConfigError("WECHAT_TOKEN", "required when WECHAT_APP_ID is set")
+        if not _TOKEN_RE.match(token):
+            raise ConfigError("WECHAT_TOKEN", "must be 3-32 letters or digits")
+        if app_id and not _APP_ID_RE.match(app_id):
+            raise ConfigError("WECHAT_APP_ID", "does not look like an AppID (wx + 16 characters)")
+
+        aes_key = env.get("WECHAT_ENCODING_AES_KEY")
+        if aes_key and not _AES_KEY_RE.match(aes_key):
+            raise ConfigError("WECHAT_ENCODING_AES_KEY", "must be exactly 43 letters or digits")
+
+        api_base = env.get("WECHAT_API_BASE_URL") or (
+            SANDBOX_API_BASE if sandbox else DEFAULT_API_BASE
+        )
+        if not re.match(r"^https?://[^\s/]+", api_base):
+            raise ConfigError("WECHAT_API_BASE_URL", "must be an http(s) URL")
+
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'kjzy.sqlite3'}"
+        if not re.match(r"^(sqlite|mysql\+pymysql|mysql|mariadb\+pymysql)://", database_url):
+            raise ConfigError(
+                "DATABASE_URL", "use sqlite:///path or mysql+pymysql://user:pw@host/db"
+            )
+        database_url = _normalise_mysql_url(database_url)
+
+        redis_url = env.get("REDIS_URL")
+        if redis_url and not re.match(r"^rediss?://", redis_url):
+            raise ConfigError("REDIS_URL", "must start with redis:// or rediss://")
+
+        secret_key = env.get("SECRET_KEY") or (SANDBOX_SECRET_KEY if sandbox else "")
+        if not secret_key:
+            raise ConfigError("SECRET_KEY", "required with real WeChat credentials")
+        pii_key = env.get("PII_ENCRYPTION_KEY") or (SANDBOX_PII_KEY if sandbox else "")
+        if not pii_key:
+            raise ConfigError("PII_ENCRYPTION_KEY", "required with real WeChat credentials")
+        if len(pii_key) < 32:
+            raise ConfigError("PII_ENCRYPTION_KEY", "must be at least 32 characters of random text")
+        if not sandbox and (secret_key == SANDBOX_SECRET_KEY or pii_key == SANDBOX_PII_KEY):
+            raise ConfigError(
+                "PII_ENCRYPTION_KEY", "the sandbox key must not be used in production"
+            )
+
+        return cls(
+            wechat_token=token,
+            wechat_app_id=app_id or SANDBOX_APP_ID,
+            wechat_app_secret=app_secret or SANDBOX_APP_SECRET,
+            wechat_encoding_aes_key=aes_key,
+            wechat_api_base_url=api_base.rstrip("/"),
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret_key,
+            pii_encryption_key=pii_key,
+            sandbox=sandbox,
+            account_name=env.get("ACCOUNT_NAME", "甘肃科技志愿服务"),
+            redis_prefix=env.get("REDIS_PREFIX", "kjzy:"),
+            conversation_timeout_seconds=_int(env, "CONVERSATION_TIMEOUT_SECONDS", 1800),
+            reply_budget_seconds=_float(env, "REPLY_BUDGET_SECONDS", 4.0),
+            api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
+            simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        return
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+
+def _normalise_mysql_url(url: str) -> str:
+    if url.startswith("mysql://"):
+        url = "mysql+pymysql://" + url[len("mysql://") :]
+    if url.startswith("mysql") and "charset=" not in url:
+        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(name, "must be positive")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(name, "must be positive")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")

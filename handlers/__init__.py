@@ -1,0 +1,13 @@
+"""The bot: one module per use case, each exporting a Router (and flows, commands)."""
+
+from __future__ import annotations
+
+from click import Command
+
+from handlers import basics, coming_soon, volunteer
+from wechat.conversation import Flow
+from wechat.router import Router
+
+ROUTERS: list[Router] = [basics.router, volunteer.router, coming_soon.router]
+FLOWS: list[Flow] = [*volunteer.FLOWS]
+COMMANDS: list[Command] = []

@@ -1,0 +1,116 @@
+"""Subscribe and unsubscribe, help, cancel, continue, and the fallback for unknown text."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Follower
+from models.base import utcnow
+from wechat.context import Context
+from wechat.router import Router
+
+router = Router("basics")
+
+WELCOME = (
+    "欢迎关注甘肃科技志愿服务！\n\n"
+    "我们组织科技工作者开展科学普及、农技服务、科技咨询等志愿服务，"
+    "弘扬「奉献、友爱、互助、进步」的志愿精神。\n\n"
+    "· 个人注册科技志愿者：点击底部菜单「志愿者 → 注册」\n"
+    "· 组织注册科技志愿服务队：点击「组织 → 注册」\n"
+    "· 查看近期活动：点击「活动 → 近期活动」\n\n"
+    "随时回复「帮助」查看使用说明。"
+)
+
+GUIDE = (
+    "使用说明：\n"
+    "1. 注册志愿者：菜单「志愿者 → 注册」\n"
+    "2. 查看或修改信息：「志愿者 → 我的信息」\n"
+    "3. 注册服务队：「组织 → 注册」；管理队伍：「组织 → 我的队伍」\n"
+    "4. 近期活动：「活动 → 近期活动」\n\n"
+    "填写过程中可回复「返回」上一步、「取消」退出、「继续」接着填写。"
+)
+
+ABOUT = (
+    "甘肃科技志愿服务由甘肃省科协指导，依托「甘肃省科技志愿服务总队」及各级科技志愿服务队，"
+    "面向基层开展科学普及、农技推广、科技咨询等志愿服务。"
+)
+
+
+def _touch_follower(ctx: Context, *, subscribed: bool, scene: str | None = None) -> None:
+    now = utcnow()
+    with ctx.db.Session.begin() as session:
+        follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
+        if follower is None:
+            follower = Follower(openid=ctx.openid, first_seen_at=now)
+            session.add(follower)
+        follower.subscribed = subscribed
+        follower.last_seen_at = now
+        if subscribed:
+            follower.unsubscribed_at = None
+            if scene:
+                follower.subscribe_scene = scene[:64]
+        else:
+            follower.unsubscribed_at = now
+
+
+@router.event("subscribe")
+def subscribe(ctx: Context) -> str:
+    try:
+        _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
+    except IntegrityError:  # two deliveries racing on a first subscribe: the row exists now
+        _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
+    return WELCOME
+
+
+@router.event("unsubscribe")
+def unsubscribe(ctx: Context) -> None:
+    try:
+        _touch_follower(ctx, subscribed=False)
+    except IntegrityError:
+        _touch_follower(ctx, subscribed=False)
+    ctx.conversations.forget(ctx.openid)
+    return None
+
+
+@router.global_word("帮助", "help", "使用帮助")
+def help_word(ctx: Context) -> str:
+    in_flow = ctx.conversations.help_reply(ctx)
+    return in_flow.text if in_flow is not None else GUIDE
+
+
+@router.click("HELP")
+def help_click(ctx: Context) -> str:
+    return GUIDE
+
+
+@router.click("ABOUT")
+def about(ctx: Context) -> str:
+    return ABOUT
+
+
+@router.global_word("取消", "退出")
+def cancel(ctx: Context) -> str:
+    reply = ctx.conversations.cancel(ctx)
+    return reply.text if reply is not None else "当前没有进行中的填写。回复「帮助」查看使用说明。"
+
+
+@router.keyword("继续", "继续填写")
+def resume(ctx: Context) -> str:
+    reply = ctx.conversations.resume(ctx)
+    return reply.text if reply is not None else "当前没有未完成的填写。回复「帮助」查看使用说明。"
+
+
+@router.fallback
+def fallback(ctx: Context) -> str:
+    return "抱歉，没能理解您的消息。\n\n" + GUIDE
+
+
+@router.message("image", "voice", "video", "shortvideo", "location", "link", "file")
+def non_text(ctx: Context) -> str:
+    return "暂时只能识别文字消息。回复「帮助」查看使用说明，或使用底部菜单。"
+
+
+@router.event("view", "location", "scancode_push", "location_select")
+def ignore_event(ctx: Context) -> None:
+    return None

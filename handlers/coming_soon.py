@@ -1,0 +1,26 @@
+"""Menu keys whose feature is not built yet: they answer 「功能即将上线」, never silence.
+
+Remove a key from here when its handler lands; `flask menu check` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from wechat.context import Context
+from wechat.dispatcher import COMING_SOON
+from wechat.router import Router
+
+router = Router("coming_soon")
+
+KEYS = (
+    "VOLUNTEER_JOIN_TEAM",
+    "VOLUNTEER_HOURS",
+    "TEAM_REGISTER",
+    "TEAM_MINE",
+    "ACTIVITY_RECENT",
+    "NEEDS_MATCH",
+)
+
+
+@router.click(*KEYS)
+def coming_soon(ctx: Context) -> str:
+    return COMING_SOON

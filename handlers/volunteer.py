@@ -1,0 +1,386 @@
+"""志愿者: registration by chat, profile, edit one field, de-registration."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from domain import regions
+from domain.choices import (
+    EDUCATION_OPTIONS,
+    OCCUPATIONS,
+    SERVICE_TIMES,
+    SKILLS,
+    parse_education,
+)
+from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_person_name
+from domain.errors import Ineligible, ValidationError
+from domain.idcard import check_adult, mask_id_number, parse_id_number
+from services import volunteers
+from wechat.context import Context
+from wechat.conversation import Data, Flow, Step, StepError
+from wechat.messages import Reply
+from wechat.router import Router
+
+router = Router("volunteer")
+
+PRIVACY_NOTICE = (
+    "【个人信息保护说明】\n"
+    "注册科技志愿者需要收集：姓名、身份证号、手机号、学历、所在地区、职业、专业技能和可服务时间。\n"
+    "· 用途：依据《志愿服务条例》进行实名注册、组织志愿服务、记录服务时长。\n"
+    "· 身份证号属于敏感个人信息，仅用于实名核验和防止重复注册，加密存储，页面只显示部分号码。\n"
+    "· 谁能看到：您本人；您加入的服务队管理员和科协工作人员可看到姓名、技能等，看不到完整身份证号和手机号。\n"
+    "· 撤回：可随时在「我的信息」中回复「注销」撤回同意并删除个人信息。\n\n"
+    "您是否同意我们按上述方式处理您的个人信息（含身份证号）？"
+)
+
+CONSENT_OPTIONS = ("同意", "不同意")
+
+
+def _consent(answer: str, data: Data) -> str:
+    if answer != "同意":
+        raise Ineligible(
+            "您未同意个人信息处理规则，本次注册已结束，未保存任何信息。如改变主意，可随时重新点击「志愿者 → 注册」。"
+        )
+    return answer
+
+
+def _id_number(text: str, data: Data) -> str:
+    card = parse_id_number(text)
+    try:
+        check_adult(card, date.today())
+    except Ineligible:
+        raise Ineligible(
+            "感谢您的热心！根据通知要求，科技志愿者需年满18周岁。您的信息未被保存，欢迎成年后再来注册。"
+        ) from None
+    return card.number
+
+
+def _name(text: str, data: Data) -> str:
+    return parse_person_name(text)
+
+
+def _mobile(text: str, data: Data) -> str:
+    return parse_mobile(text)
+
+
+def _education(answer: str, data: Data) -> str:
+    return parse_education(answer)
+
+
+def _prefecture_names(data: Data) -> list[str]:
+    return [p.name for p in regions.prefectures()] + [regions.OUTSIDE_GANSU_LABEL]
+
+
+def _prefecture(answer: str, data: Data) -> str:
+    if answer == regions.OUTSIDE_GANSU_LABEL:
+        return regions.OUTSIDE_GANSU
+    division = regions.find_prefecture(answer)
+    if division is None:  # pragma: no cover - answer comes from the option list
+        raise ValidationError("请选择所在市州。")
+    return division.code
+
+
+def _has_counties(data: Data) -> bool:
+    code = data.get("prefecture_code")
+    return bool(code) and code != regions.OUTSIDE_GANSU and bool(regions.counties(code))
+
+
+def _county_names(data: Data) -> list[str]:
+    return [c.name for c in regions.counties(data.get("prefecture_code") or "")]
+
+
+def _county(answer: str, data: Data) -> str:
+    division = regions.find_county(data["prefecture_code"], answer)
+    if division is None:  # pragma: no cover - answer comes from the option list
+        raise ValidationError("请选择所在县区。")
+    return division.code
+
+
+def _employer(text: str, data: Data) -> str:
+    return parse_free_text(text, 100, "工作单位")
+
+
+def _specialty(text: str, data: Data) -> str:
+    return parse_free_text(text, 200, "专长")
+
+
+def _show_region(code: Any, data: Data) -> str:
+    return regions.label(code)
+
+
+def _show_county(code: Any, data: Data) -> str:
+    division = regions.get(code)
+    return division.name if division else str(code)
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "consent",
+        "同意个人信息处理",
+        PRIVACY_NOTICE,
+        parse=_consent,
+        choices=CONSENT_OPTIONS,
+        hint="我们需要您单独同意处理身份证号等敏感个人信息，不同意则无法注册。",
+        in_summary=False,
+    ),
+    Step(
+        "name",
+        "姓名",
+        "请输入您的真实姓名：",
+        parse=_name,
+        hint="2-20个汉字，少数民族姓名可用「·」分隔。",
+    ),
+    Step(
+        "id_number",
+        "身份证号",
+        "请输入您的18位身份证号（仅用于实名核验，加密保存）：",
+        parse=_id_number,
+        sensitive=True,
+        display=lambda v, d: mask_id_number(v),
+        hint="第二代居民身份证上的18位号码，最后一位可能是X。年满18周岁方可注册。",
+    ),
+    Step(
+        "phone",
+        "手机号",
+        "请输入您的手机号：",
+        parse=_mobile,
+        display=lambda v, d: mask_mobile(v),
+        hint="11位中国大陆手机号，用于活动联系。",
+    ),
+    Step(
+        "education",
+        "学历",
+        "请选择您的最高学历：",
+        parse=_education,
+        choices=EDUCATION_OPTIONS,
+        hint="根据通知要求，科技志愿者需具有高中及以上学历。",
+    ),
+    Step(
+        "prefecture_code",
+        "所在市州",
+        "请选择您所在的市州：",
+        parse=_prefecture,
+        choices=_prefecture_names,
+        display=_show_region,
+        resets=("county_code",),
+        hint="甘肃省外的志愿者请选择「省外」。",
+    ),
+    Step(
+        "county_code",
+        "所在县区",
+        "请选择您所在的县区：",
+        parse=_county,
+        choices=_county_names,
+        when=_has_counties,
+        when_label="市州有下辖县区",
+        display=_show_county,
+    ),
+    Step(
+        "employer",
+        "工作单位",
+        "请输入您的工作单位：",
+        parse=_employer,
+        optional=True,
+        hint="如无工作单位或不便填写，可回复「跳过」。",
+    ),
+    Step("occupation", "职业/身份", "请选择您的职业或身份：", choices=OCCUPATIONS),
+    Step(
+        "skills",
+        "专业领域",
+        "请选择您的专业领域或技能（可多选）：",
+        choices=SKILLS,
+        multiple=True,
+        hint="回复多个数字，用空格或顿号分开，例如「1 3 5」。",
+    ),
+    Step(
+        "specialty",
+        "专长",
+        "请简要描述您的专长（如：果树栽培、青少年编程），不超过200字：",
+        parse=_specialty,
+        optional=True,
+    ),
+    Step(
+        "service_times",
+        "可服务时间",
+        "请选择您方便参加志愿服务的时间（可多选）：",
+        choices=SERVICE_TIMES,
+        multiple=True,
+    ),
+)
+
+
+def _already_registered(ctx: Context) -> Reply | None:
+    with ctx.db.Session() as session:
+        volunteer = volunteers.find_by_openid(session, ctx.openid)
+        if volunteer is None:
+            return None
+        return Reply(
+            text="您已经是注册志愿者，无需重复注册。\n\n" + _profile_with_actions(volunteer)
+        )
+
+
+def _save_registration(ctx: Context, data: Data) -> str:
+    card = parse_id_number(data["id_number"])
+    form = {column: data.get(column) for column in volunteers.Volunteer.FORM_COLUMNS}
+    with ctx.db.Session.begin() as session:
+        try:
+            volunteer = volunteers.register(
+                session, openid=ctx.openid, card=card, form=form, pii=ctx.services.pii
+            )
+        except volunteers.DuplicateIdNumber:
+            raise StepError(
+                "id_number",
+                "该身份证号已被注册，不能重复注册。如有疑问，请联系当地科协核实。",
+            ) from None
+        except volunteers.AlreadyRegistered:
+            raise Ineligible("您已经是注册志愿者，无需重复注册。回复「我的信息」查看。") from None
+        number = volunteer.volunteer_no
+    return (
+        f"注册成功！欢迎加入科技志愿者队伍。\n您的志愿者编号：{number}\n\n"
+        "接下来可以：点击「志愿者 → 加入队伍」加入科技志愿服务队，或在「活动 → 近期活动」报名参加活动。"
+    )
+
+
+REGISTER = Flow(
+    name="volunteer_register",
+    title="志愿者注册",
+    steps=STEPS,
+    on_confirm=_save_registration,
+    intro="欢迎注册科技志愿者！填写过程中可随时回复「返回」上一步、「取消」退出、「帮助」查看说明。",
+    before_start=_already_registered,
+    summary_title="请核对您的注册信息",
+)
+
+
+# -- edit one field -----------------------------------------------------------------------
+
+EDITABLE = tuple(
+    s for s in STEPS if s.name in volunteers.Volunteer.FORM_COLUMNS and s.name != "county_code"
+)
+FIELD_OPTIONS = tuple("所在地区" if s.name == "prefecture_code" else s.label for s in EDITABLE)
+
+
+def _field(answer: str, data: Data) -> str:
+    return EDITABLE[FIELD_OPTIONS.index(answer)].name
+
+
+def _editing(name: str) -> Any:
+    def applies(data: Data) -> bool:
+        chosen = data.get("field")
+        return chosen == name or (name == "county_code" and chosen == "prefecture_code")
+
+    return applies
+
+
+def _edit_steps() -> tuple[Step, ...]:
+    steps = [
+        Step(
+            "field",
+            "修改项目",
+            "请选择要修改的信息（身份证号不能修改，如有误请注销后重新注册）：",
+            parse=_field,
+            choices=FIELD_OPTIONS,
+            display=lambda v, d: FIELD_OPTIONS[[s.name for s in EDITABLE].index(v)],
+        )
+    ]
+    for step in STEPS:
+        if step.name in volunteers.Volunteer.FORM_COLUMNS:
+            base_when = step.when
+            editing = _editing(step.name)
+
+            def when(data: Data, base: Any = base_when, editing: Any = editing) -> bool:
+                return bool(editing(data)) and (base is None or bool(base(data)))
+
+            steps.append(replace(step, when=when, when_label=f"修改{step.label}"))
+    return tuple(steps)
+
+
+def _save_edit(ctx: Context, data: Data) -> str:
+    changes = {k: v for k, v in data.items() if k in volunteers.Volunteer.FORM_COLUMNS}
+    with ctx.db.Session.begin() as session:
+        volunteer = volunteers.find_by_openid(session, ctx.openid)
+        if volunteer is None:
+            raise Ineligible("您还没有注册志愿者，请点击「志愿者 → 注册」。")
+        volunteers.update(session, volunteer, changes)
+        profile = volunteers.profile_text(volunteer)
+    return "修改成功！\n\n" + profile
+
+
+def _must_be_registered(ctx: Context) -> Reply | None:
+    with ctx.db.Session() as session:
+        if volunteers.find_by_openid(session, ctx.openid) is None:
+            return Reply(text="您还没有注册志愿者，请点击底部菜单「志愿者 → 注册」。")
+    return None
+
+
+EDIT = Flow(
+    name="volunteer_edit",
+    title="修改志愿者信息",
+    steps=_edit_steps(),
+    on_confirm=_save_edit,
+    before_start=_must_be_registered,
+    summary_title="请核对修改内容",
+)
+
+FLOWS = [REGISTER, EDIT]
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+def _profile_with_actions(volunteer: volunteers.Volunteer) -> str:
+    return (
+        volunteers.profile_text(volunteer)
+        + "\n\n回复「修改信息」修改资料；回复「注销」撤回同意并删除个人信息。"
+    )
+
+
+@router.click("VOLUNTEER_REGISTER")
+@router.keyword("注册志愿者", "志愿者注册", "我要注册")
+def register(ctx: Context) -> Reply:
+    return ctx.conversations.start(ctx, REGISTER.name)
+
+
+@router.click("VOLUNTEER_PROFILE")
+@router.keyword("我的信息", "个人信息")
+def profile(ctx: Context) -> str:
+    with ctx.db.Session() as session:
+        volunteer = volunteers.find_by_openid(session, ctx.openid)
+        if volunteer is None:
+            return "您还没有注册志愿者。点击底部菜单「志愿者 → 注册」即可开始注册。"
+        return _profile_with_actions(volunteer)
+
+
+@router.keyword("修改信息", "修改资料")
+def edit(ctx: Context) -> Reply:
+    return ctx.conversations.start(ctx, EDIT.name)
+
+
+DEREGISTER_WARNING = (
+    "注销后：\n"
+    "· 您的姓名、身份证号、手机号等个人信息将被删除，无法恢复；\n"
+    "· 您将退出所有服务队，不再收到活动通知；\n"
+    "· 已记录的服务时长仅以匿名方式保留统计，无法再为您出具证明。\n\n"
+    "确定要注销，请回复「确认注销」；不注销请忽略本消息。"
+)
+
+
+@router.keyword("注销", "注销志愿者", "撤回同意")
+def deregister_warning(ctx: Context) -> str:
+    with ctx.db.Session() as session:
+        if volunteers.find_by_openid(session, ctx.openid) is None:
+            return "您还没有注册志愿者，无需注销。"
+    return DEREGISTER_WARNING
+
+
+@router.keyword("确认注销")
+def deregister(ctx: Context) -> str:
+    with ctx.db.Session.begin() as session:
+        volunteer = volunteers.find_by_openid(session, ctx.openid)
+        if volunteer is None:
+            return "您还没有注册志愿者，无需注销。"
+        volunteers.deregister(session, volunteer)
+    ctx.conversations.forget(ctx.openid)
+    return "注销完成，您的个人信息已删除。感谢您曾经的志愿付出！如需再次注册，可随时点击「志愿者 → 注册」。"

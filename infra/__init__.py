@@ -1,0 +1,1 @@
+"""Connections to what the service runs on: the database and Redis."""

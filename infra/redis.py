@@ -1,0 +1,66 @@
+"""The Redis connection: a real server when REDIS_URL is set, else an in-process stand-in."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def connect(settings: Settings) -> redis.Redis:
+    if settings.redis_url:
+        return redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+        )
+    import fakeredis
+
+    log.warning(
+        "REDIS_URL is not set: using an in-process Redis stand-in (fakeredis). "
+        "State is not shared between processes and is lost on restart."
+    )
+    return fakeredis.FakeRedis(server=_embedded_server())
+
+
+_SERVER: object | None = None
+
+
+def _embedded_server() -> object:
+    """One stand-in server per process, so every client in this process sees the same data."""
+    global _SERVER
+    if _SERVER is None:
+        import fakeredis
+
+        _SERVER = fakeredis.FakeServer()
+    return _SERVER
+
+
+class Keys:
+    """Every Redis key the service uses, in one place. All carry the configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def dedup(self, message_key: str) -> str:
+        return f"{self.prefix}dedup:{message_key}"
+
+    def user_lock(self, openid: str) -> str:
+        return f"{self.prefix}lock:user:{openid}"
+
+    def conversation(self, openid: str) -> str:
+        return f"{self.prefix}conv:{openid}"
+
+    def conversation_expired(self, openid: str) -> str:
+        return f"{self.prefix}conv-expired:{openid}"
+
+    def access_token(self, app_id: str) -> str:
+        return f"{self.prefix}wechat:access_token:{app_id}"
+
+    def access_token_lock(self, app_id: str) -> str:
+        return f"{self.prefix}wechat:access_token_lock:{app_id}"
+
+    def ratelimit(self, name: str) -> str:
+        return f"{self.prefix}ratelimit:{name}"

@@ -1,0 +1,7 @@
+"""Typed SQLAlchemy models. Import every model here so Alembic sees the whole metadata."""
+
+from models.base import Base
+from models.follower import Follower
+from models.volunteer import Volunteer
+
+__all__ = ["Base", "Follower", "Volunteer"]

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Created, IntPk, Updated
+
+ACTIVE = "active"
+DEREGISTERED = "deregistered"
+
+
+class Volunteer(Base):
+    """A registered 科技志愿者.
+
+    Personal data columns are nullable: de-registration (PIPL art. 47) clears them and keeps
+    only the public number and dates, so records that must stay (service hours) still resolve.
+    The ID number is stored only encrypted (`id_number_cipher`), with a keyed hash for
+    uniqueness (`id_number_hash`) and its masked form for display.
+    """
+
+    __tablename__ = "volunteers"
+
+    id: Mapped[IntPk]
+    volunteer_no: Mapped[str] = mapped_column(String(16), unique=True)
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE, index=True)
+
+    name: Mapped[str | None] = mapped_column(String(40))
+    id_number_cipher: Mapped[str | None] = mapped_column(String(255))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_number_masked: Mapped[str | None] = mapped_column(String(24))
+    gender: Mapped[str | None] = mapped_column(String(2))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    education: Mapped[str | None] = mapped_column(String(20), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    employer: Mapped[str | None] = mapped_column(String(100))
+    occupation: Mapped[str | None] = mapped_column(String(20))
+    skills: Mapped[list[str] | None] = mapped_column(JSON)
+    specialty: Mapped[str | None] = mapped_column(Text)
+    service_times: Mapped[list[str] | None] = mapped_column(JSON)
+
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[Created]
+    updated_at: Mapped[Updated]
+    deregistered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # The form's steps write these columns directly (see handlers/volunteer.py).
+    FORM_COLUMNS: tuple[str, ...] = (
+        "name",
+        "phone",
+        "education",
+        "prefecture_code",
+        "county_code",
+        "employer",
+        "occupation",
+        "skills",
+        "specialty",
+        "service_times",
+    )
+
+    def form_values(self) -> dict[str, Any]:
+        return {column: getattr(self, column) for column in self.FORM_COLUMNS}

@@ -1,0 +1,53 @@
+"""`make run`: the service on embedded defaults, with the fake WeChat API, in one process.
+
+SQLite in instance/, the in-process Redis stand-in, the fake WeChat API on 127.0.0.1:8801 (when no
+real credentials are configured), migrations applied, then the development server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import urlparse
+
+from config import Settings
+from infra.migrate import upgrade
+
+log = logging.getLogger("sandbox")
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    fake = None
+    if settings.sandbox:
+        from sandbox.fake_wechat import FakeWeChatServer
+
+        api = urlparse(settings.wechat_api_base_url)
+        fake = FakeWeChatServer(
+            settings.wechat_app_id, settings.wechat_app_secret, port=api.port or 8801
+        )
+        fake.start()
+    upgrade(settings)
+
+    from app import create_app
+
+    app = create_app(settings)
+    for hook in app.extensions.get("sandbox_startup", []):
+        hook()
+    base = f"http://{host}:{port}"
+    print(f"\n  服务已启动: {base}/wechat  (健康检查 {base}/readyz)")
+    if settings.sandbox:
+        print(f"  模拟的微信接口: {settings.wechat_api_base_url}")
+    if settings.simulator_available and "simulator" in app.blueprints:
+        print(f"  在浏览器中打开微信模拟器: {base}/simulator\n")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+if __name__ == "__main__":
+    main()

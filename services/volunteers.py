@@ -1,0 +1,144 @@
+"""Volunteers: registration, profile, edit and de-registration."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain import regions
+from domain.contact import mask_mobile
+from domain.idcard import IdCard, mask_id_number
+from domain.pii import PiiCipher
+from models.base import utcnow
+from models.volunteer import ACTIVE, DEREGISTERED, Volunteer
+
+ID_CONTEXT = "volunteer.id_number"
+CONSENT_VERSION = "2026-11"
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+class DuplicateIdNumber(Exception):
+    """Another account registered this ID number. Deliberately carries nothing about it."""
+
+
+def find_by_openid(session: Session, openid: str) -> Volunteer | None:
+    return session.scalar(
+        select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
+    )
+
+
+def find_by_number(session: Session, volunteer_no: str) -> Volunteer | None:
+    return session.scalar(
+        select(Volunteer).where(Volunteer.volunteer_no == volunteer_no.strip().upper())
+    )
+
+
+def new_volunteer_no() -> str:
+    # Public, random, and unrelated to the ID number: KJ + 10 digits.
+    return "KJ" + "".join(secrets.choice("0123456789") for _ in range(10))
+
+
+def register(
+    session: Session, *, openid: str, card: IdCard, form: Mapping[str, Any], pii: PiiCipher
+) -> Volunteer:
+    """Insert a volunteer; raises AlreadyRegistered or DuplicateIdNumber. Flushes, no commit."""
+    if find_by_openid(session, openid) is not None:
+        raise AlreadyRegistered
+    id_hash = pii.blind_index(card.number, context=ID_CONTEXT)
+    if session.scalar(select(Volunteer.id).where(Volunteer.id_number_hash == id_hash)):
+        raise DuplicateIdNumber
+    now = utcnow()
+    volunteer = Volunteer(
+        volunteer_no=new_volunteer_no(),
+        openid=openid,
+        status=ACTIVE,
+        id_number_cipher=pii.encrypt(card.number, context=ID_CONTEXT),
+        id_number_hash=id_hash,
+        id_number_masked=mask_id_number(card.number),
+        gender=card.gender,
+        birth_date=card.birth_date,
+        consent_version=CONSENT_VERSION,
+        consented_at=now,
+        **{column: form.get(column) for column in Volunteer.FORM_COLUMNS},
+    )
+    session.add(volunteer)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        # Lost a race: the same ID number (or, very rarely, the same random number) at once.
+        if "id_number_hash" in str(exc.orig):
+            raise DuplicateIdNumber from None
+        if "openid" in str(exc.orig):
+            raise AlreadyRegistered from None
+        raise
+    return volunteer
+
+
+def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -> None:
+    for column, value in changes.items():
+        if column not in Volunteer.FORM_COLUMNS:
+            raise ValueError(f"{column} cannot be edited")
+        setattr(volunteer, column, value)
+    if "prefecture_code" in changes and "county_code" not in changes:
+        volunteer.county_code = None
+    volunteer.updated_at = utcnow()
+
+
+def deregister(session: Session, volunteer: Volunteer) -> None:
+    """Delete personal data (PIPL art. 47); keep the row's number and dates for records."""
+    for column in (
+        "openid",
+        "name",
+        "id_number_cipher",
+        "id_number_hash",
+        "id_number_masked",
+        "gender",
+        "birth_date",
+        "phone",
+        "employer",
+        "specialty",
+        *Volunteer.FORM_COLUMNS,
+    ):
+        setattr(volunteer, column, None)
+    volunteer.status = DEREGISTERED
+    volunteer.deregistered_at = utcnow()
+
+
+def region_text(prefecture_code: str | None, county_code: str | None) -> str:
+    if county_code:
+        return regions.label(county_code)
+    if prefecture_code:
+        return regions.label(prefecture_code)
+    return "（未填写）"
+
+
+def profile_text(volunteer: Volunteer) -> str:
+    def joined(values: list[str] | None) -> str:
+        return "、".join(values) if values else "（未填写）"
+
+    lines = [
+        "【我的志愿者信息】",
+        f"志愿者编号：{volunteer.volunteer_no}",
+        f"姓名：{volunteer.name}",
+        f"身份证号：{volunteer.id_number_masked}",
+        f"性别：{volunteer.gender or '—'}",
+        f"手机号：{mask_mobile(volunteer.phone) if volunteer.phone else '（未填写）'}",
+        f"学历：{volunteer.education}",
+        f"所在地区：{region_text(volunteer.prefecture_code, volunteer.county_code)}",
+        f"工作单位：{volunteer.employer or '（未填写）'}",
+        f"职业/身份：{volunteer.occupation}",
+        f"专业领域：{joined(volunteer.skills)}",
+        f"专长：{volunteer.specialty or '（未填写）'}",
+        f"可服务时间：{joined(volunteer.service_times)}",
+        f"注册时间：{volunteer.created_at:%Y-%m-%d}",
+    ]
+    return "\n".join(lines)

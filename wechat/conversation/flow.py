@@ -1,0 +1,127 @@
+"""A conversation declared as data: a Flow is a list of Steps.
+
+The engine asks for the first step whose `when(data)` holds and whose value is missing, so adding a
+field to a form is one more Step line (plus a column and a migration for where it is saved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from domain.choices import parse_choice, parse_multi_choice
+from domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from wechat.context import Context
+    from wechat.messages import Reply
+
+Data = dict[str, Any]
+Parser = Callable[[str, Data], Any]
+Options = Sequence[str] | Callable[[Data], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    prompt: str
+    # Turns the answer (the chosen option when `choices` is set) into the stored value;
+    # raises ValidationError with a Chinese hint, or Ineligible to end the flow.
+    parse: Parser | None = None
+    choices: Options | None = None
+    multiple: bool = False
+    when: Callable[[Data], bool] | None = None
+    when_label: str = ""
+    optional: bool = False
+    hint: str = ""
+    # Shown in the summary instead of the raw value (masking, code → name).
+    display: Callable[[Any, Data], str] | None = None
+    # Encrypted inside the conversation state (the ID number).
+    sensitive: bool = False
+    # Steps whose answers no longer hold when this one changes (county after prefecture).
+    resets: tuple[str, ...] = ()
+    in_summary: bool = True
+
+    def applies(self, data: Data) -> bool:
+        return self.when is None or bool(self.when(data))
+
+    def options(self, data: Data) -> list[str]:
+        if self.choices is None:
+            return []
+        return list(self.choices(data) if callable(self.choices) else self.choices)
+
+    def accept(self, text: str, data: Data) -> Any:
+        options = self.options(data)
+        if options:
+            chosen: Any = (
+                parse_multi_choice(text, options) if self.multiple else parse_choice(text, options)
+            )
+            return self.parse(chosen, data) if self.parse else chosen
+        if self.parse is None:
+            if not text:
+                raise ValidationError("请输入内容。")
+            return text
+        return self.parse(text, data)
+
+    def render_prompt(self, data: Data) -> str:
+        lines = [self.prompt]
+        options = self.options(data)
+        if options:
+            lines.extend(f"{i}. {option}" for i, option in enumerate(options, 1))
+            lines.append(
+                "可回复多个数字，用空格分开，如「1 3」" if self.multiple else "请回复数字或选项文字"
+            )
+        if self.optional:
+            lines.append("（可回复「跳过」）")
+        return "\n".join(lines)
+
+    def show(self, value: Any, data: Data) -> str:
+        if value is None:
+            return "（未填写）"
+        if self.display is not None:
+            return self.display(value, data)
+        if isinstance(value, list | tuple):
+            return "、".join(str(v) for v in value)
+        return str(value)
+
+
+Confirm = Callable[["Context", Data], "Reply | str"]
+Start = Callable[["Context"], "Reply | str | None"]
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: str
+    steps: Sequence[Step]
+    on_confirm: Confirm
+    intro: str = ""
+    # Runs before a new conversation starts; a reply here replaces the conversation
+    # (e.g. an already registered volunteer sees their profile).
+    before_start: Start | None = None
+    summary_title: str = "请核对以下信息"
+    confirm_word: str = "确认"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def next_step(self, data: Data) -> Step | None:
+        for step in self.steps:
+            if step.applies(data) and step.name not in data:
+                return step
+        return None
+
+    def summary_steps(self, data: Data) -> list[Step]:
+        return [s for s in self.steps if s.in_summary and s.applies(data)]
+
+    def prune(self, data: Data) -> Data:
+        """Drop answers of steps that no longer apply (after an edit changed a condition)."""
+        known = {s.name for s in self.steps}
+        return {
+            k: v
+            for k, v in data.items()
+            if k not in known or (step := self.step(k)) is None or step.applies(data)
+        }

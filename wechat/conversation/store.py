@@ -1,0 +1,75 @@
+"""Where conversation state lives: one JSON document per user, with a TTL.
+
+Key layout (Redis): `{prefix}conv:{openid}` → the document. See infra.redis.Keys.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Protocol
+
+import redis
+
+from infra.redis import Keys
+
+Document = dict[str, Any]
+
+
+class ConversationStore(Protocol):
+    def get(self, openid: str) -> Document | None: ...
+    def put(self, openid: str, doc: Document, ttl_seconds: int) -> None: ...
+    def delete(self, openid: str) -> None: ...
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def get(self, openid: str) -> Document | None:
+        raw = self.client.get(self.keys.conversation(openid))
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
+        payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        self.client.set(self.keys.conversation(openid), payload, ex=ttl_seconds)
+
+    def delete(self, openid: str) -> None:
+        self.client.delete(self.keys.conversation(openid))
+
+
+class MemoryStore:
+    """The same contract in process memory; documents are JSON round-tripped like in Redis."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, openid: str) -> Document | None:
+        with self._lock:
+            entry = self._docs.get(openid)
+            if entry is None:
+                return None
+            deadline, payload = entry
+            if time.monotonic() >= deadline:
+                del self._docs[openid]
+                return None
+        doc = json.loads(payload)
+        return doc if isinstance(doc, dict) else None
+
+    def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
+        payload = json.dumps(doc, ensure_ascii=False)
+        with self._lock:
+            self._docs[openid] = (time.monotonic() + ttl_seconds, payload)
+
+    def delete(self, openid: str) -> None:
+        with self._lock:
+            self._docs.pop(openid, None)

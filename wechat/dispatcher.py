@@ -1,0 +1,245 @@
+"""Message dispatch, in this order (written down once, here):
+
+1. dedup: WeChat retries a message up to 3 times; a repeat within 60 s gets the first answer;
+2. per-user lock: one message at a time per openid, across processes;
+3. global words (帮助, 取消);
+4. the active conversation, if any;
+5. menu keys, events, keywords and patterns;
+6. the fallback.
+
+Steps 2-6 run on a worker thread. If they take longer than the reply budget, WeChat is answered
+`success` and the reply follows through the customer-service API when it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+from redis.exceptions import LockError
+
+from wechat.context import Context, Services
+from wechat.messages import Inbound, Reply, as_reply
+from wechat.router import Route, RouteTable
+
+log = logging.getLogger("wechat.dispatch")
+
+SORRY = "抱歉，系统开小差了，请稍后再试。如果问题持续，请回复「帮助」联系我们。"
+BUSY = "您发送得太快了，请稍等片刻再试。"
+COMING_SOON = "该功能即将上线，敬请期待。"
+
+_PENDING = b"pending"
+_NO_REPLY = b"none"
+_LATE = b"late"
+_REPLY_PREFIX = b"r:"
+_POLL_SECONDS = 0.05
+
+
+@dataclass
+class _Job:
+    """One message being processed; `late` is set when the webhook stopped waiting for it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: Reply | None
+    route: str
+    status: str  # "ok", "duplicate", "late", "error"
+
+
+class Dispatcher:
+    def __init__(self, services: Services, table: RouteTable, *, workers: int = 32) -> None:
+        self.services = services
+        self.table = table
+        self.keys = services.keys
+        self.redis = services.redis
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
+
+    # -- entry point (request thread) -------------------------------------------------
+
+    def dispatch(self, msg: Inbound) -> Outcome:
+        started = time.monotonic()
+        budget = self.services.settings.reply_budget_seconds
+        dedup_key = self.keys.dedup(msg.dedup_key)
+        ttl = self.services.settings.dedup_ttl_seconds
+        if not self.redis.set(dedup_key, _PENDING, nx=True, ex=ttl):
+            outcome = self._answer_duplicate(dedup_key, started + budget)
+            self._log(msg, outcome, started)
+            return outcome
+
+        job = _Job()
+        future = self.pool.submit(self._process, msg, dedup_key, job)
+        try:
+            outcome = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
+        except FutureTimeout:
+            with job.lock:
+                if future.done():
+                    outcome = future.result()
+                else:
+                    job.late = True
+                    outcome = Outcome(None, "", "late")
+        self._log(msg, outcome, started)
+        return outcome
+
+    def _answer_duplicate(self, dedup_key: str, deadline: float) -> Outcome:
+        while True:
+            value = self.redis.get(dedup_key)
+            if value is None or value in (_NO_REPLY, _LATE):
+                return Outcome(None, "", "duplicate")
+            if value.startswith(_REPLY_PREFIX):
+                reply = Reply.from_json(value[len(_REPLY_PREFIX) :].decode("utf-8"))
+                return Outcome(reply, "", "duplicate")
+            if time.monotonic() >= deadline:
+                return Outcome(None, "", "duplicate")
+            time.sleep(_POLL_SECONDS)
+
+    # -- worker thread -----------------------------------------------------------------
+
+    def _process(self, msg: Inbound, dedup_key: str, job: _Job) -> Outcome:
+        settings = self.services.settings
+        lock = self.redis.lock(
+            self.keys.user_lock(msg.openid),
+            timeout=settings.user_lock_seconds,
+            blocking_timeout=settings.user_lock_seconds,
+        )
+        try:
+            acquired = lock.acquire()
+        except Exception:
+            log.exception("user lock failed openid=%s", msg.openid)
+            acquired = False
+        if not acquired:
+            outcome = Outcome(Reply(text=BUSY), "", "busy")
+        else:
+            try:
+                outcome = self._route(msg)
+            finally:
+                try:
+                    lock.release()
+                except LockError:
+                    log.warning("user lock expired before release openid=%s", msg.openid)
+        self._finish(msg, dedup_key, job, outcome)
+        return outcome
+
+    def _finish(self, msg: Inbound, dedup_key: str, job: _Job, outcome: Outcome) -> None:
+        with job.lock:
+            late = job.late
+        if late:
+            self.redis.set(dedup_key, _LATE, xx=True, keepttl=True)
+            if outcome.reply is not None:
+                self._deliver_later(msg.openid, outcome.reply)
+            return
+        value = (
+            _NO_REPLY if outcome.reply is None else _REPLY_PREFIX + outcome.reply.to_json().encode()
+        )
+        self.redis.set(dedup_key, value, xx=True, keepttl=True)
+
+    def _deliver_later(self, openid: str, reply: Reply) -> None:
+        api = self.services.api
+        try:
+            if reply.articles:
+                api.send_news(
+                    openid,
+                    [
+                        {
+                            "title": a.title,
+                            "description": a.description,
+                            "url": a.url,
+                            "picurl": a.picurl,
+                        }
+                        for a in reply.articles
+                    ],
+                )
+            elif reply.text:
+                api.send_text(openid, reply.text)
+        except Exception:
+            log.exception("late reply could not be delivered openid=%s", openid)
+
+    def _route(self, msg: Inbound) -> Outcome:
+        ctx = Context(msg=msg, services=self.services)
+        try:
+            route, reply = self._choose_and_run(ctx)
+        except Exception:
+            log.exception(
+                "handler failed openid=%s kind=%s route=%s", msg.openid, msg.kind, ctx.route
+            )
+            return Outcome(Reply(text=SORRY), ctx.route, "error")
+        if reply is not None and ctx.notes and not reply.articles:
+            reply = Reply(text="\n\n".join([reply.text, *ctx.notes]))
+        elif reply is None and ctx.notes:
+            reply = Reply(text="\n\n".join(ctx.notes))
+        return Outcome(reply, route, "ok")
+
+    def _choose_and_run(self, ctx: Context) -> tuple[str, Reply | None]:
+        msg = ctx.msg
+        engine = self.services.conversations
+
+        if msg.is_text:
+            route = self.table.global_route(msg.text)
+            if route is not None:
+                return self._run(route, ctx)
+
+        state = engine.load(msg.openid)
+        if state is not None and state.expired:
+            engine.expire(msg.openid)
+            if msg.is_text:
+                ctx.route = "conversation.timeout"
+                return ctx.route, engine.timeout_reply(state)
+            ctx.notes.append(engine.timeout_reply(state).text)
+        elif state is not None:
+            if msg.is_text:
+                ctx.route = f"conversation.{state.flow}"
+                return ctx.route, engine.handle(ctx, state)
+            if msg.msg_type != "event":
+                ctx.route = f"conversation.{state.flow}.non_text"
+                return ctx.route, engine.non_text_reply(state)
+            if msg.is_click:
+                route, match = self.table.resolve(msg.msg_type, msg.event, msg.event_key, "")
+                if route is None:
+                    return self._coming_soon(ctx)
+                return self._run(route, ctx, conversation=state.flow)
+
+        route, match = self.table.resolve(msg.msg_type, msg.event, msg.event_key, msg.text)
+        if route is None:
+            if msg.is_click:
+                return self._coming_soon(ctx)
+            ctx.route = "unhandled"
+            return ctx.route, None
+        ctx.match = match
+        return self._run(route, ctx)
+
+    def _run(
+        self, route: Route, ctx: Context, *, conversation: str | None = None
+    ) -> tuple[str, Reply | None]:
+        ctx.route = route.name
+        reply = as_reply(route.handler(ctx))
+        if conversation is not None:
+            note = self.services.conversations.kept_note(ctx, conversation)
+            if note:
+                ctx.notes.append(note)
+        return route.name, reply
+
+    def _coming_soon(self, ctx: Context) -> tuple[str, Reply | None]:
+        ctx.route = "coming_soon"
+        return ctx.route, Reply(text=COMING_SOON)
+
+    def _log(self, msg: Inbound, outcome: Outcome, started: float) -> None:
+        # Never the content: it may hold an ID or phone number.
+        log.info(
+            "message openid=%s type=%s route=%s status=%s reply=%s ms=%.1f",
+            msg.openid,
+            msg.kind,
+            outcome.route or "-",
+            outcome.status,
+            outcome.reply.kind if outcome.reply else "none",
+            (time.monotonic() - started) * 1000,
+        )
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,175 @@
+"""WeChat's message protocol: signatures, AES encryption, safe XML parsing, building requests.
+
+The receiving side (the webhook) and the sending side (tests, the simulator, the benchmark) share
+this module so that both speak exactly the same protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from xml.sax.saxutils import escape
+
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+
+
+class ProtocolError(Exception):
+    """The request is not a well-formed WeChat message (answered with HTTP 400)."""
+
+
+class SignatureError(ProtocolError):
+    """The request's signature does not match (answered with HTTP 403)."""
+
+
+class Mode(StrEnum):
+    PLAIN = "plain"
+    COMPATIBLE = "compatible"
+    SAFE = "safe"
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 of the sorted, concatenated parts."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _equal(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def parse_xml(body: bytes | str) -> dict[str, str]:
+    """Parse a WeChat XML document into a flat dict, refusing DTDs and entities."""
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise ProtocolError("XML with a DTD or entity declaration")
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except Exception as exc:  # expat raises several types; all mean "not valid XML"
+        raise ProtocolError(f"malformed XML: {type(exc).__name__}") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise ProtocolError("the document has no <xml> root")
+    flat: dict[str, str] = {}
+    for key, value in root.items():
+        if isinstance(value, str):
+            flat[key] = value
+        elif value is None:
+            flat[key] = ""
+        elif isinstance(value, dict):
+            # Nested structures (ScanCodeInfo, SendPicsInfo, ...): flatten one level.
+            for sub_key, sub_value in value.items():
+                if isinstance(sub_value, str):
+                    flat[f"{key}.{sub_key}"] = sub_value
+    return flat
+
+
+@dataclass(frozen=True)
+class Protocol:
+    token: str
+    app_id: str
+    aes_key: str | None = None
+
+    def _crypto(self) -> WeChatCrypto:
+        if not self.aes_key:
+            raise SignatureError("encrypted message but no EncodingAESKey configured")
+        return WeChatCrypto(self.token, self.aes_key, self.app_id)
+
+    def check_signature(self, signature: str, timestamp: str, nonce: str) -> None:
+        if not signature or not _equal(sign(self.token, timestamp, nonce), signature):
+            raise SignatureError("bad signature")
+
+    def decrypt(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
+        """Return the inner XML of a safe/compatible-mode message."""
+        outer = parse_xml(body)
+        encrypted = outer.get("Encrypt", "")
+        if not encrypted:
+            raise ProtocolError("no <Encrypt> element")
+        if not msg_signature or not _equal(
+            sign(self.token, timestamp, nonce, encrypted), msg_signature
+        ):
+            raise SignatureError("bad msg_signature")
+        try:
+            xml: str = self._crypto().decrypt_message(body, msg_signature, timestamp, nonce)
+        except (InvalidSignatureException, InvalidAppIdException) as exc:
+            raise SignatureError(type(exc).__name__) from None
+        except Exception as exc:  # bad padding, bad base64, ...
+            raise ProtocolError(f"cannot decrypt: {type(exc).__name__}") from None
+        return xml
+
+    def encrypt(self, xml: str, nonce: str | None = None, timestamp: str | None = None) -> str:
+        nonce = nonce or random_nonce()
+        timestamp = timestamp or str(int(time.time()))
+        result: str = self._crypto().encrypt_message(xml, nonce, timestamp)
+        return result
+
+    # -- the sending side: what WeChat's servers do -------------------------------------
+
+    def build_request(
+        self, inner_xml: str, mode: Mode, *, openid: str = ""
+    ) -> tuple[dict[str, str], bytes]:
+        """Query string and body of the POST WeChat would send for `inner_xml`."""
+        timestamp = str(int(time.time()))
+        nonce = random_nonce()
+        query = {
+            "signature": sign(self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
+        if openid:
+            query["openid"] = openid
+        if mode is Mode.PLAIN:
+            return query, inner_xml.encode("utf-8")
+        encrypted_doc = parse_xml(self.encrypt(inner_xml, nonce, timestamp))
+        encrypted = encrypted_doc["Encrypt"]
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = sign(self.token, timestamp, nonce, encrypted)
+        if mode is Mode.SAFE:
+            body = (
+                "<xml><ToUserName><![CDATA[{to}]]></ToUserName>"
+                "<Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+            ).format(to=escape(parse_xml(inner_xml).get("ToUserName", "")), enc=encrypted)
+        else:  # compatible: the plaintext fields plus <Encrypt>
+            body = inner_xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+        return query, body.encode("utf-8")
+
+    def open_reply(self, body: bytes, query: Mapping[str, str]) -> dict[str, str] | None:
+        """Decode a reply as WeChat would: None for `success`/empty, else the reply's fields."""
+        text = body.decode("utf-8").strip()
+        if not text or text == "success":
+            return None
+        doc = parse_xml(text)
+        if "Encrypt" in doc and "MsgSignature" in doc:
+            inner = self.decrypt(
+                text.encode("utf-8"), doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]
+            )
+            return parse_xml(inner)
+        return doc
+
+
+def random_nonce(length: int = 10) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def cdata(value: Any) -> str:
+    text = str(value).replace("]]>", "]]]]><![CDATA[>")
+    return f"<![CDATA[{text}]]>"
+
+
+def build_inbound_xml(fields: Mapping[str, Any]) -> str:
+    """An inbound message as WeChat formats it (strings in CDATA, numbers bare)."""
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, int):
+            parts.append(f"<{key}>{value}</{key}>")
+        else:
+            parts.append(f"<{key}>{cdata(value)}</{key}>")
+    return "<xml>" + "".join(parts) + "</xml>"
