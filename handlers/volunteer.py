@@ -84,7 +84,7 @@ def _prefecture(answer: str, data: Data) -> str:
 
 def _has_counties(data: Data) -> bool:
     code = data.get("prefecture_code")
-    return bool(code) and code != regions.OUTSIDE_GANSU and bool(regions.counties(code))
+    return isinstance(code, str) and code != regions.OUTSIDE_GANSU and bool(regions.counties(code))
 
 
 def _county_names(data: Data) -> list[str]:
