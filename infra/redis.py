@@ -64,3 +64,7 @@ class Keys:
 
     def ratelimit(self, name: str) -> str:
         return f"{self.prefix}ratelimit:{name}"
+
+    def simulator_chat(self, openid: str) -> str:
+        """The browser simulator's chat history with one simulated user (a list of JSON)."""
+        return f"{self.prefix}simulator:chat:{openid}"
