@@ -144,8 +144,6 @@ def artifacts_dir() -> Path:
     return path
 
 
-
-
 # -- the application and simulated users -------------------------------------------------
 
 from collections.abc import Callable  # noqa: E402
