@@ -41,10 +41,15 @@ _POLL_SECONDS = 0.05
 
 @dataclass
 class _Job:
-    """One message being processed; `late` is set when the webhook stopped waiting for it."""
+    """One message being processed, and who answers it: decided once, under the lock.
+
+    `outcome` is set when the worker finished in time (the webhook replies with it); `late` is
+    set when the webhook stopped waiting (the worker sends the reply through the API).
+    """
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: bool = False
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,8 @@ class Dispatcher:
             outcome = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
         except FutureTimeout:
             with job.lock:
-                if future.done():
-                    outcome = future.result()
+                if job.outcome is not None:  # finished just now: still ours to answer
+                    outcome = job.outcome
                 else:
                     job.late = True
                     outcome = Outcome(None, "", "late")
@@ -130,6 +135,8 @@ class Dispatcher:
     def _finish(self, msg: Inbound, dedup_key: str, job: _Job, outcome: Outcome) -> None:
         with job.lock:
             late = job.late
+            if not late:
+                job.outcome = outcome
         if late:
             self.redis.set(dedup_key, _LATE, xx=True, keepttl=True)
             if outcome.reply is not None:

@@ -1,0 +1,447 @@
+"""The /wechat endpoint over HTTP: URL check, the three modes, bad input, and the basic replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from handlers import FLOWS, ROUTERS
+from handlers.basics import GUIDE, WELCOME
+from infra.db import Database
+from models import Follower
+from sandbox.fake_wechat import FakeWeChatState
+from tests.wechat_user import ACCOUNT, WeChatUser
+from wechat.bot import Bot, build_bot
+from wechat.context import Context
+from wechat.dispatcher import COMING_SOON, SORRY
+from wechat.protocol import Mode, Protocol, build_inbound_xml, parse_xml, sign
+from wechat.router import Router
+
+MakeUser = Callable[..., WeChatUser]
+
+
+# -- helpers shared with test_dispatch.py --------------------------------------------------
+
+
+def install_bot(app: Flask, *routers: Router, **overrides: Any) -> Bot:
+    """Rebuild the app's bot with test-only routers in front of ours (and settings overrides)."""
+    old: Bot = app.extensions["bot"]
+    settings = old.services.settings.with_overrides(**overrides)
+    bot = build_bot(settings, [*routers, *ROUTERS], FLOWS)
+    app.extensions["bot"] = bot
+    old.close()
+    return bot
+
+
+@contextmanager
+def captured_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every log record, from every thread (works with or without pytest's logging plugin)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def formatted(records: list[logging.LogRecord]) -> str:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return "\n".join(formatter.format(record) for record in records)
+
+
+def count_followers(db: Database) -> int:
+    with db.Session() as session:
+        return session.scalar(select(func.count()).select_from(Follower)) or 0
+
+
+def dedup_keys(redis_client: redis.Redis, app: Flask) -> list[bytes]:
+    prefix = app.extensions["bot"].services.keys.dedup("")
+    return list(redis_client.scan_iter(match=prefix + "*"))
+
+
+# -- GET: the URL check ----------------------------------------------------------------------
+
+
+def test_url_check_answers_echostr(client: FlaskClient, protocol: Protocol) -> None:
+    query = {"timestamp": "1409304348", "nonce": "xxxxxx", "echostr": "5837397749786470000"}
+    query["signature"] = sign(protocol.token, query["timestamp"], query["nonce"])
+    response = client.get("/wechat", query_string=query)
+    assert response.status_code == 200
+    assert response.data == b"5837397749786470000"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": "0" * 40},
+        {"signature": ""},
+        {"timestamp": "1409304349"},
+        {"nonce": "yyyyyy"},
+    ],
+    ids=["wrong", "missing", "other-timestamp", "other-nonce"],
+)
+def test_url_check_with_a_bad_signature_is_403(
+    client: FlaskClient, protocol: Protocol, change: dict[str, str]
+) -> None:
+    query = {"timestamp": "1409304348", "nonce": "xxxxxx", "echostr": "hello"}
+    query["signature"] = sign(protocol.token, query["timestamp"], query["nonce"])
+    query.update(change)
+    if not query["signature"]:
+        del query["signature"]
+    response = client.get("/wechat", query_string=query)
+    assert response.status_code == 403
+    assert b"hello" not in response.data
+
+
+# -- POST in the three modes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_text_gets_a_reply_in_each_mode(
+    make_user: MakeUser, protocol: Protocol, mode: Mode
+) -> None:
+    user = make_user(mode=mode)
+    answer = user.send_text("帮助")
+    assert answer.status == 200
+    assert answer.text == GUIDE
+    assert answer.fields is not None
+    assert answer.fields["ToUserName"] == user.openid
+    assert answer.fields["FromUserName"] == ACCOUNT
+    assert answer.fields["MsgType"] == "text"
+    outer = parse_xml(answer.body)
+    if mode is Mode.PLAIN:
+        assert "Encrypt" not in outer
+        assert outer["Content"] == GUIDE
+    else:
+        # Encrypted because the request was, and signed so that WeChat accepts it.
+        assert set(outer) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
+        assert outer["MsgSignature"] == sign(
+            protocol.token, outer["TimeStamp"], outer["Nonce"], outer["Encrypt"]
+        )
+        assert "使用说明".encode() not in answer.body
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_subscribe_in_each_mode_welcomes_and_records_the_follower(
+    make_user: MakeUser, db: Database, mode: Mode
+) -> None:
+    user = make_user(mode=mode)
+    assert user.subscribe() == WELCOME
+    assert count_followers(db) == 1
+
+
+# -- bad input: refused, and nothing processed -----------------------------------------------
+
+
+def _subscribe_xml(openid: str, extra: str = "") -> str:
+    return build_inbound_xml(
+        {
+            "ToUserName": ACCOUNT,
+            "FromUserName": openid,
+            "CreateTime": 1700000000,
+            "MsgType": "event",
+            "Event": "subscribe",
+        }
+    ).replace("</xml>", extra + "</xml>")
+
+
+def _post(client: FlaskClient, query: dict[str, str], body: bytes) -> Any:
+    return client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+
+
+ENTITY_PREFIXES = {
+    "billion-laughs": (
+        '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    ),
+    "external-entity": '<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    "doctype-only": '<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/evil.dtd">',
+}
+
+
+def _safe_request(protocol: Protocol, inner_xml: str) -> tuple[dict[str, str], bytes]:
+    """A safe-mode request for any payload (build_request parses what it encrypts)."""
+    timestamp, nonce = "1700000000", "n0nce1"
+    encrypted = parse_xml(protocol.encrypt(inner_xml, nonce, timestamp))["Encrypt"]
+    query = {
+        "signature": sign(protocol.token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": sign(protocol.token, timestamp, nonce, encrypted),
+    }
+    return query, f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+
+
+def _bad_request(case: str, protocol: Protocol, openid: str) -> tuple[dict[str, str], bytes, int]:
+    """A subscribe event made bad in one way; (query, body, expected status)."""
+    good = _subscribe_xml(openid)
+    if case == "bad-signature":
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        return {**query, "signature": "0" * 40}, body, 403
+    if case == "missing-signature":
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        del query["signature"]
+        return query, body, 403
+    if case == "signature-of-another-nonce":
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        return {**query, "nonce": query["nonce"] + "x"}, body, 403
+    if case == "bad-msg-signature":
+        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        return {**query, "msg_signature": "0" * 40}, body, 403
+    if case == "missing-msg-signature":
+        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        del query["msg_signature"]
+        return query, body, 403
+    if case == "compatible-bad-msg-signature":
+        query, body = protocol.build_request(good, Mode.COMPATIBLE, openid=openid)
+        return {**query, "msg_signature": "0" * 40}, body, 403
+    if case == "broken-xml":
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        return query, body[:-10], 400
+    if case == "not-utf8":
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        return query, body.replace(b"subscribe", b"subscribe\xff\xfe"), 400
+    if case == "no-sender":
+        xml = good.replace(f"<FromUserName><![CDATA[{openid}]]></FromUserName>", "")
+        query, body = protocol.build_request(xml, Mode.PLAIN, openid=openid)
+        return query, body, 400
+    if case == "safe-without-encrypt":
+        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        return query, f"<xml><ToUserName>{ACCOUNT}</ToUserName></xml>".encode(), 400
+    if case.startswith("safe-"):  # an entity inside the encrypted payload
+        return (*_safe_request(protocol, ENTITY_PREFIXES[case[len("safe-") :]] + good), 400)
+    if case in ENTITY_PREFIXES:
+        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        return query, ENTITY_PREFIXES[case].encode() + body, 400
+    if case == "too-large":
+        padding = "<Padding>" + "a" * (256 * 1024) + "</Padding>"
+        query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.PLAIN)
+        return query, body, 413
+    if case == "too-large-encrypted":
+        padding = "<Padding>" + "a" * (200 * 1024) + "</Padding>"
+        query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.SAFE)
+        return query, body, 413  # the base64 ciphertext crosses 256 KB
+    raise AssertionError(case)
+
+
+BAD_CASES = [
+    "bad-signature",
+    "missing-signature",
+    "signature-of-another-nonce",
+    "bad-msg-signature",
+    "missing-msg-signature",
+    "compatible-bad-msg-signature",
+    "broken-xml",
+    "not-utf8",
+    "no-sender",
+    "safe-without-encrypt",
+    "billion-laughs",
+    "external-entity",
+    "doctype-only",
+    "safe-billion-laughs",
+    "safe-external-entity",
+    "too-large",
+    "too-large-encrypted",
+]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_requests_are_refused_and_nothing_is_processed(
+    case: str,
+    app: Flask,
+    client: FlaskClient,
+    protocol: Protocol,
+    db: Database,
+    redis_client: redis.Redis,
+    fake_wechat: FakeWeChatState,
+) -> None:
+    openid = "oBadRequest0000000000000001"
+    query, body, status = _bad_request(case, protocol, openid)
+    response = _post(client, query, body)
+    assert response.status_code == status
+    assert b"Traceback" not in response.data
+    assert b"success" not in response.data
+    assert count_followers(db) == 0
+    assert dedup_keys(redis_client, app) == []
+    assert fake_wechat.calls == []
+
+
+def test_the_same_request_done_right_is_processed(
+    app: Flask,
+    client: FlaskClient,
+    protocol: Protocol,
+    db: Database,
+    redis_client: redis.Redis,
+) -> None:
+    """The control for the test above: its fixtures do see a processed message."""
+    openid = "oBadRequest0000000000000001"
+    padding = "<Padding>" + "a" * (200 * 1024) + "</Padding>"
+    query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.PLAIN)
+    assert len(body) < 256 * 1024
+    response = _post(client, query, body)
+    assert response.status_code == 200
+    reply = protocol.open_reply(response.data, query)
+    assert reply is not None and reply["Content"] == WELCOME
+    assert count_followers(db) == 1
+    assert len(dedup_keys(redis_client, app)) == 1
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_text_that_looks_like_markup_is_answered(make_user: MakeUser, mode: Mode) -> None:
+    reply = make_user(mode=mode).say('<!DOCTYPE html><!ENTITY x "y">]]>')
+    assert reply.startswith("抱歉，没能理解您的消息。")
+
+
+def test_unknown_message_type_answers_success(wechat_user: WeChatUser) -> None:
+    answer = wechat_user.post({**wechat_user.base("hologram"), "MsgId": 98765432101})
+    assert answer.status == 200
+    assert answer.body == b"success"
+
+
+def test_unknown_event_answers_success(wechat_user: WeChatUser) -> None:
+    answer = wechat_user.event("TEMPLATESENDJOBFINISH", MsgID=123, Status="success")
+    assert answer.status == 200
+    assert answer.body == b"success"
+
+
+def test_handler_error_gets_a_polite_message_and_is_logged(app: Flask, make_user: MakeUser) -> None:
+    boom = Router("test_boom")
+
+    @boom.keyword("爆炸")
+    def explode(ctx: Context) -> str:
+        raise RuntimeError("secret internal detail")
+
+    install_bot(app, boom)
+    user = make_user(mode=Mode.SAFE)
+    with captured_logs() as records:
+        answer = user.send_text("爆炸")
+    assert answer.status == 200
+    assert answer.text == SORRY
+    assert b"Traceback" not in answer.body and b"secret internal detail" not in answer.body
+    failures = [r for r in records if r.levelno >= logging.ERROR]
+    assert len(failures) == 1
+    message = failures[0].getMessage()
+    assert user.openid in message and "test_boom.explode" in message and "kind=text" in message
+    assert failures[0].exc_info is not None
+    # The service keeps working for this user.
+    assert user.say("帮助") == GUIDE
+
+
+def test_redis_outage_never_gives_wechat_a_500(settings: Any, db: Database) -> None:
+    from app import create_app
+    from tests.test_health import closed_port
+
+    broken = create_app(settings.with_overrides(redis_url=f"redis://127.0.0.1:{closed_port()}/0"))
+    try:
+        user = WeChatUser(broken.test_client(), broken.extensions["bot"].protocol, "oNoRedis00001")
+        with captured_logs() as records:
+            answer = user.send_text("帮助")
+        assert answer.status == 200
+        assert answer.body == b"success"
+        assert any(r.levelno >= logging.ERROR for r in records)
+    finally:
+        broken.extensions["bot"].close()
+
+
+# -- the basic replies -------------------------------------------------------------------------
+
+
+def test_subscribe_welcome_says_what_the_account_is_for(wechat_user: WeChatUser) -> None:
+    welcome = wechat_user.subscribe()
+    assert "科技志愿服务" in welcome
+    assert "奉献、友爱、互助、进步" in welcome
+    assert "志愿者 → 注册" in welcome
+    assert "组织 → 注册" in welcome
+
+
+def _follower(db: Database, openid: str) -> Follower:
+    with db.Session() as session:
+        follower = session.scalar(select(Follower).where(Follower.openid == openid))
+        assert follower is not None
+        return follower
+
+
+def test_subscribe_records_a_follower(wechat_user: WeChatUser, db: Database) -> None:
+    wechat_user.subscribe()
+    follower = _follower(db, wechat_user.openid)
+    assert follower.subscribed
+    assert follower.subscribe_scene is None
+    assert follower.unsubscribed_at is None
+
+
+def test_subscribe_by_scene_qr_code_records_the_scene(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    assert wechat_user.subscribe(scene="lanzhou_expo_2024") == WELCOME
+    follower = _follower(db, wechat_user.openid)
+    assert follower.subscribed
+    assert follower.subscribe_scene == "lanzhou_expo_2024"
+
+
+def test_unsubscribe_marks_the_follower_and_a_return_restores_it(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    wechat_user.subscribe()
+    first_seen = _follower(db, wechat_user.openid).first_seen_at
+    answer = wechat_user.unsubscribe()
+    assert answer.status == 200 and answer.body == b"success"
+    gone = _follower(db, wechat_user.openid)
+    assert not gone.subscribed and gone.unsubscribed_at is not None
+    wechat_user.subscribe(scene="back_again")
+    back = _follower(db, wechat_user.openid)
+    assert back.subscribed and back.unsubscribed_at is None
+    assert back.subscribe_scene == "back_again"
+    assert back.first_seen_at == first_seen
+    assert count_followers(db) == 1
+
+
+@pytest.mark.parametrize("word", ["帮助", "help", " 帮助。", "使用帮助"])
+def test_help_word_gives_the_guide(wechat_user: WeChatUser, word: str) -> None:
+    assert wechat_user.say(word) == GUIDE
+
+
+def test_help_menu_gives_the_guide(wechat_user: WeChatUser) -> None:
+    assert wechat_user.click("HELP") == GUIDE
+
+
+@pytest.mark.parametrize("text", ["你好", "今天天气怎么样", "???", "🙂"])
+def test_unknown_text_gives_the_guide(wechat_user: WeChatUser, text: str) -> None:
+    reply = wechat_user.say(text)
+    assert reply.startswith("抱歉，没能理解您的消息。")
+    assert reply.endswith(GUIDE)
+
+
+def test_unknown_click_key_is_coming_soon(wechat_user: WeChatUser) -> None:
+    assert wechat_user.click("NO_SUCH_KEY") == COMING_SOON
+    assert "该功能即将上线" in COMING_SOON
+
+
+def test_menu_key_without_a_feature_yet_is_coming_soon(wechat_user: WeChatUser) -> None:
+    from handlers.coming_soon import KEYS
+
+    for key in KEYS:
+        assert wechat_user.click(key) == COMING_SOON
+
+
+def test_non_text_messages_get_a_hint(wechat_user: WeChatUser) -> None:
+    assert "文字" in wechat_user.voice()
+    assert "文字" in wechat_user.image()
