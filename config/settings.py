@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -24,6 +25,7 @@ SANDBOX_PII_KEY = "sandbox-pii-key-not-for-production-0123456789abcdef"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
 _APP_ID_RE = re.compile(r"^wx[0-9a-zA-Z]{14,18}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(ValueError):
@@ -127,10 +129,20 @@ class Settings:
             raise ConfigError("PII_ENCRYPTION_KEY", "required with real WeChat credentials")
         if len(pii_key) < 32:
             raise ConfigError("PII_ENCRYPTION_KEY", "must be at least 32 characters of random text")
-        if not sandbox and (secret_key == SANDBOX_SECRET_KEY or pii_key == SANDBOX_PII_KEY):
+        if not sandbox and secret_key == SANDBOX_SECRET_KEY:
+            raise ConfigError("SECRET_KEY", "the sandbox key must not be used in production")
+        if not sandbox and pii_key == SANDBOX_PII_KEY:
             raise ConfigError(
                 "PII_ENCRYPTION_KEY", "the sandbox key must not be used in production"
             )
+
+        reply_budget = _float(env, "REPLY_BUDGET_SECONDS", 4.0)
+        if reply_budget >= 5:
+            # WeChat drops the connection after 5 s and retries; the budget must end before.
+            raise ConfigError("REPLY_BUDGET_SECONDS", "must be below 5 (WeChat waits 5 s)")
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
 
         return cls(
             wechat_token=token,
@@ -146,10 +158,10 @@ class Settings:
             account_name=env.get("ACCOUNT_NAME", "甘肃科技志愿服务"),
             redis_prefix=env.get("REDIS_PREFIX", "kjzy:"),
             conversation_timeout_seconds=_int(env, "CONVERSATION_TIMEOUT_SECONDS", 1800),
-            reply_budget_seconds=_float(env, "REPLY_BUDGET_SECONDS", 4.0),
+            reply_budget_seconds=reply_budget,
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_level=log_level,
         )
 
 
@@ -164,8 +176,14 @@ def _load_dotenv() -> None:
 def _normalise_mysql_url(url: str) -> str:
     if url.startswith("mysql://"):
         url = "mysql+pymysql://" + url[len("mysql://") :]
-    if url.startswith("mysql") and "charset=" not in url:
-        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+    if not url.startswith(("mysql", "mariadb")):
+        return url
+    charset = parse_qs(urlsplit(url).query).get("charset")
+    if charset is None:
+        return url + ("&" if "?" in url else "?") + "charset=utf8mb4"
+    if charset != ["utf8mb4"]:
+        # utf8 (utf8mb3) cannot store every Chinese character or emoji a user may send.
+        raise ConfigError("DATABASE_URL", "charset must be utf8mb4")
     return url
 
 
