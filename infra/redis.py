@@ -68,3 +68,7 @@ class Keys:
     def simulator_chat(self, openid: str) -> str:
         """The browser simulator's chat history with one simulated user (a list of JSON)."""
         return f"{self.prefix}simulator:chat:{openid}"
+
+    def team_admin(self, openid: str) -> str:
+        """Which team a team admin is managing in chat, and a rename waiting for 确认改名."""
+        return f"{self.prefix}team-admin:{openid}"
