@@ -54,6 +54,11 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(webhook_bp)
     app.register_blueprint(health_bp)
+    if app.extensions["settings"].simulator_available:
+        # Never on a production configuration: there /simulator is a 404.
+        from sandbox.simulator import bp as simulator_bp
+
+        app.register_blueprint(simulator_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
