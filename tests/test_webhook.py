@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from config import Settings
 from handlers import FLOWS, ROUTERS
 from handlers.basics import GUIDE, WELCOME
 from infra.db import Database
@@ -346,7 +348,7 @@ def test_handler_error_gets_a_polite_message_and_is_logged(app: Flask, make_user
     assert user.say("帮助") == GUIDE
 
 
-def test_redis_outage_never_gives_wechat_a_500(settings: Any, db: Database) -> None:
+def test_redis_outage_never_gives_wechat_a_500(settings: Settings, db: Database) -> None:
     from app import create_app
     from tests.test_health import closed_port
 
@@ -445,3 +447,26 @@ def test_menu_key_without_a_feature_yet_is_coming_soon(wechat_user: WeChatUser) 
 def test_non_text_messages_get_a_hint(wechat_user: WeChatUser) -> None:
     assert "文字" in wechat_user.voice()
     assert "文字" in wechat_user.image()
+
+
+def test_embedded_defaults_answer_messages(tmp_path: Path) -> None:
+    """`make run` on a fresh machine: SQLite and the in-process Redis stand-in."""
+    from app import create_app
+    from infra.migrate import upgrade
+
+    settings = Settings.from_env(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'kjzy.sqlite3'}"}, load_dotenv=False
+    ).with_overrides(redis_prefix=f"kjzy-embedded:{tmp_path.name}:")
+    assert settings.sandbox and settings.redis_is_embedded
+    upgrade(settings)
+    embedded = create_app(settings)
+    try:
+        user = WeChatUser(embedded.test_client(), embedded.extensions["bot"].protocol, "oEmbed01")
+        assert user.subscribe() == WELCOME
+        assert user.say("帮助") == GUIDE
+        fields = {**user.base("text"), "Content": "帮助", "MsgId": 4242}
+        assert user.post(fields).text == GUIDE
+        assert user.post(fields).text == GUIDE  # a retry: the first answer
+        assert count_followers(embedded.extensions["bot"].services.db) == 1
+    finally:
+        embedded.extensions["bot"].close()
