@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from handlers import membership
 from models import Follower
 from models.base import utcnow
 from wechat.context import Context
@@ -60,7 +61,8 @@ def subscribe(ctx: Context) -> str:
         _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
     except IntegrityError:  # two deliveries racing on a first subscribe: the row exists now
         _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
-    return WELCOME
+    joined = membership.scene_join(ctx) if ctx.msg.scene else None  # a team's QR code
+    return f"{WELCOME}\n\n{joined}" if joined else WELCOME
 
 
 @router.event("unsubscribe")

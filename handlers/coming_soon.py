@@ -12,10 +12,7 @@ from wechat.router import Router
 router = Router("coming_soon")
 
 KEYS = (
-    "VOLUNTEER_JOIN_TEAM",
     "VOLUNTEER_HOURS",
-    "TEAM_REGISTER",
-    "TEAM_MINE",
     "ACTIVITY_RECENT",
     "NEEDS_MATCH",
 )

@@ -16,6 +16,7 @@ from domain.idcard import IdCard, mask_id_number
 from domain.pii import PiiCipher
 from models.base import utcnow
 from models.volunteer import ACTIVE, DEREGISTERED, Volunteer
+from services import teams
 
 ID_CONTEXT = "volunteer.id_number"
 CONSENT_VERSION = "2026-11"
@@ -95,6 +96,7 @@ def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -
 
 def deregister(session: Session, volunteer: Volunteer) -> None:
     """Delete personal data (PIPL art. 47); keep the row's number and dates for records."""
+    teams.leave_all(session, volunteer.id)
     for column in (
         "openid",
         "name",
@@ -139,6 +141,7 @@ def profile_text(volunteer: Volunteer) -> str:
         f"专业领域：{joined(volunteer.skills)}",
         f"专长：{volunteer.specialty or '（未填写）'}",
         f"可服务时间：{joined(volunteer.service_times)}",
+        f"所在队伍：{teams.team_names_line(volunteer)}",
         f"注册时间：{volunteer.created_at:%Y-%m-%d}",
     ]
     return "\n".join(lines)

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.team_names import (
+    LEVEL_BRANCH,
+    LEVEL_CORPS,
+    LEVEL_SQUAD,
+    LEVEL_TEAM,
+    LEVELS,
+    kind_label,
+)
+from models.base import Base, BigId, Created, IntPk, Updated
+
+__all__ = [
+    "LEVELS",
+    "LEVEL_BRANCH",
+    "LEVEL_CORPS",
+    "LEVEL_SQUAD",
+    "LEVEL_TEAM",
+    "MEMBERSHIP_JOINED",
+    "MEMBERSHIP_LEFT",
+    "MEMBERSHIP_PENDING",
+    "MEMBERSHIP_REJECTED",
+    "MEMBERSHIP_STATUS_LABELS",
+    "STATUS_APPROVED",
+    "STATUS_DISABLED",
+    "STATUS_LABELS",
+    "STATUS_PENDING",
+    "STATUS_REJECTED",
+    "Membership",
+    "Team",
+    "TeamAdmin",
+]
+
+STATUS_PENDING = "pending"
+STATUS_APPROVED = "approved"
+STATUS_REJECTED = "rejected"
+STATUS_DISABLED = "disabled"
+STATUS_LABELS: dict[str, str] = {
+    STATUS_PENDING: "待审核",
+    STATUS_APPROVED: "已通过",
+    STATUS_REJECTED: "已驳回",
+    STATUS_DISABLED: "已停用",
+}
+
+MEMBERSHIP_PENDING = "pending"
+MEMBERSHIP_JOINED = "joined"
+MEMBERSHIP_LEFT = "left"
+# A join request a team admin turned down (the volunteer may ask again).
+MEMBERSHIP_REJECTED = "rejected"
+MEMBERSHIP_STATUS_LABELS: dict[str, str] = {
+    MEMBERSHIP_PENDING: "待审核",
+    MEMBERSHIP_JOINED: "已加入",
+    MEMBERSHIP_LEFT: "已退出",
+    MEMBERSHIP_REJECTED: "未通过",
+}
+
+
+class Team(Base):
+    """A 科技志愿服务队 in the hierarchy 总队—队—支队—分队.
+
+    `name_key` is the name folded for comparison (domain.team_names.name_key); its unique
+    constraint is what stops two registrations of one name, even at the same moment.
+    """
+
+    __tablename__ = "teams"
+
+    id: Mapped[IntPk]
+    team_no: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    name_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(8), index=True)
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    host_org: Mapped[str | None] = mapped_column(String(100))
+    captain_name: Mapped[str | None] = mapped_column(String(40))
+    captain_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_phone: Mapped[str | None] = mapped_column(String(24))
+    description: Mapped[str | None] = mapped_column(Text)
+    service_areas: Mapped[list[str] | None] = mapped_column(JSON)
+    invite_code: Mapped[str] = mapped_column(String(12), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_PENDING, index=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    needs_guidance: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    registrant_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[Created]
+    updated_at: Mapped[Updated]
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
+
+
+class TeamAdmin(Base):
+    """A WeChat user who administers a team (the registrant is the first)."""
+
+    __tablename__ = "team_admins"
+    __table_args__ = (UniqueConstraint("team_id", "openid"),)
+
+    id: Mapped[IntPk]
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"))
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("volunteers.id"))
+    created_at: Mapped[Created]
+
+
+class Membership(Base):
+    """A volunteer in a team: pending (asked to join), joined, left, or rejected."""
+
+    __tablename__ = "team_memberships"
+    __table_args__ = (UniqueConstraint("team_id", "volunteer_id"),)
+
+    id: Mapped[IntPk]
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"))
+    volunteer_id: Mapped[int] = mapped_column(BigId, ForeignKey("volunteers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=MEMBERSHIP_PENDING, index=True)
+    created_at: Mapped[Created]
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def status_label(self) -> str:
+        return MEMBERSHIP_STATUS_LABELS.get(self.status, self.status)
