@@ -332,6 +332,20 @@ def test_a_late_reply_arrives_through_the_customer_service_api(
         assert welcome[0]["source"] == "api" and "欢迎关注" in welcome[0]["content"]
 
 
+def test_without_the_fake_api_the_chat_still_works(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    nothing_listens = settings.with_overrides(
+        simulator_enabled=True, wechat_api_base_url="http://127.0.0.1:9"
+    )
+    for application in make_app(nothing_listens):
+        client = application.test_client()
+        send(client, type="subscribe")
+        data = chat(client, USER_A)
+        assert data["api_status"] == "unavailable"
+        assert [item["side"] for item in data["items"]] == ["system", "account"]
+
+
 @pytest.mark.parametrize(
     ("payload", "hint"),
     [

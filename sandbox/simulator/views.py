@@ -55,6 +55,10 @@ POLL_MS = 1500
 FAKE_API_TIMEOUT_SECONDS = 2.0
 MAX_KEY_BYTES = 128
 MAX_URL_BYTES = 1024
+# The page's own id for a message it has drawn already (so the stored copy replaces it).
+MAX_CID = 64
+# After the fake WeChat API did not answer, leave it alone this long (no request, no log line).
+FAKE_API_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -176,11 +180,16 @@ def _cursor(name: str) -> int:
     return int(raw)
 
 
+_fake_api_down_until: dict[str, float] = {}
+
+
 def _api_messages(openid: str, after: int) -> tuple[list[Item], int, str]:
     """Messages the fake WeChat API holds for openid after message id `after`."""
     base = _settings().wechat_api_base_url
     if base == DEFAULT_API_BASE:
         return [], after, "unavailable"  # the real WeChat API keeps no copy we could read
+    if time.monotonic() < _fake_api_down_until.get(base, 0.0):
+        return [], after, "unavailable"
     try:
         with requests.get(
             base + "/_fake/messages",
@@ -192,7 +201,12 @@ def _api_messages(openid: str, after: int) -> tuple[list[Item], int, str]:
         if not isinstance(messages, list):
             raise TypeError("messages is not a list")
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-        log.warning("simulator: cannot read the fake WeChat API's messages: %s", exc)
+        log.warning(
+            "simulator: cannot read the fake WeChat API's messages (%s); retrying in %.0f s",
+            exc,
+            FAKE_API_RETRY_SECONDS,
+        )
+        _fake_api_down_until[base] = time.monotonic() + FAKE_API_RETRY_SECONDS
         return [], after, "unavailable"
     templates = _templates(str(m.get("template_id")) for m in messages if m.get("template_id"))
     items = [api_message_item(message, templates) for message in messages]
@@ -226,11 +240,12 @@ def send() -> Response:
         raise BadInput("请求应为 JSON 对象")
     openid = _openid(payload.get("openid"))
     cid = payload.get("cid")
+    cid = cid if isinstance(cid, str) and len(cid) <= MAX_CID else None
     fields, entry = _outgoing(openid, payload)
     history = _history()
     sent = history.append(
         openid,
-        {**entry, "time": time.time(), "cid": cid if isinstance(cid, str) else None},
+        {**entry, "time": time.time(), "cid": cid},
     )
     exchange, shown = _post_to_webhook(fields)
     items = [sent]
