@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["settings"] = settings
     announce_mode(settings)
     register_bot(app, settings)
+    register_console(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -46,6 +47,12 @@ def register_bot(app: Flask, settings: Settings) -> None:
     from wechat.bot import build_bot
 
     app.extensions["bot"] = build_bot(settings, ROUTERS, FLOWS)
+
+
+def register_console(app: Flask) -> None:
+    from console import init_console
+
+    init_console(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -58,6 +58,15 @@ class Settings:
     api_timeout_seconds: float = 5.0
     simulator_enabled: bool = False
     log_level: str = "INFO"
+    # Template-message notices (worker/): the send rate shared by every worker, in-flight sends
+    # per worker, rows claimed at a time, how long a claim lasts before another worker may take
+    # the rows over, and the retry backoff for -1/45009.
+    notice_sends_per_second: int = 20
+    notice_send_threads: int = 8
+    notice_batch_size: int = 100
+    notice_lease_seconds: int = 120
+    notice_retry_seconds: float = 5.0
+    notice_max_attempts: int = 5
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +153,8 @@ class Settings:
         if log_level not in _LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
 
+        notice = _notice_settings(env)
+
         return cls(
             wechat_token=token,
             wechat_app_id=app_id or SANDBOX_APP_ID,
@@ -163,6 +174,32 @@ class Settings:
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
             log_level=log_level,
         )
+
+
+# WeChat blocks a repeated client_msg_id for 10 minutes only: a claim must expire well before,
+# so a row taken over from a dead worker is still deduplicated by WeChat.
+MAX_NOTICE_LEASE_SECONDS = 480
+
+
+def _notice_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "notice_sends_per_second": _int(env, "NOTICE_SENDS_PER_SECOND", 20),
+        "notice_send_threads": _int(env, "NOTICE_SEND_THREADS", 8),
+        "notice_batch_size": _int(env, "NOTICE_BATCH_SIZE", 100),
+        "notice_lease_seconds": _int(env, "NOTICE_LEASE_SECONDS", 120),
+        "notice_retry_seconds": _float(env, "NOTICE_RETRY_SECONDS", 5.0),
+        "notice_max_attempts": _int(env, "NOTICE_MAX_ATTEMPTS", 5),
+    }
+    if values["notice_send_threads"] > 64:
+        raise ConfigError("NOTICE_SEND_THREADS", "at most 64")
+    if values["notice_batch_size"] > 1000:
+        raise ConfigError("NOTICE_BATCH_SIZE", "at most 1000")
+    if values["notice_lease_seconds"] > MAX_NOTICE_LEASE_SECONDS:
+        raise ConfigError(
+            "NOTICE_LEASE_SECONDS",
+            f"at most {MAX_NOTICE_LEASE_SECONDS} (WeChat deduplicates client_msg_id for 10 minutes)",
+        )
+    return values
 
 
 def _load_dotenv() -> None:

@@ -13,7 +13,6 @@ router = Router("coming_soon")
 
 KEYS = (
     "VOLUNTEER_HOURS",
-    "ACTIVITY_RECENT",
     "NEEDS_MATCH",
 )
 

@@ -72,3 +72,15 @@ class Keys:
     def team_admin(self, openid: str) -> str:
         """Which team a team admin is managing in chat, and a rename waiting for 确认改名."""
         return f"{self.prefix}team-admin:{openid}"
+
+    def notice_queue(self) -> str:
+        """The RQ queue of notice jobs (RQ adds its own rq: prefix around the name)."""
+        return f"{self.prefix}notices"
+
+    def notice_delivery(self, msgid: int) -> str:
+        """A TEMPLATESENDJOBFINISH report that came before the worker recorded the msgid."""
+        return f"{self.prefix}notice:delivery:{msgid}"
+
+    def operator_bind(self, code: str) -> str:
+        """A one-time code linking a console operator to the WeChat user who sends it."""
+        return f"{self.prefix}operator-bind:{code}"

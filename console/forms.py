@@ -1,0 +1,113 @@
+"""Console forms (Flask-WTF): each carries a CSRF token; messages are in Chinese."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from domain.choices import EDUCATION_LEVELS, SERVICE_TIMES, SKILLS
+from models.activity import ACTIVITY_TYPES, KEY_DATES
+
+REQUIRED = "必填"
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(REQUIRED), Length(max=40)])
+    password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class RejectForm(FlaskForm):
+    reason = StringField(
+        "驳回原因",
+        validators=[DataRequired("请填写驳回原因"), Length(max=200, message="不超过200字")],
+    )
+
+
+class ActivityForm(FlaskForm):
+    title = StringField("活动名称", validators=[DataRequired(REQUIRED), Length(max=60)])
+    type = SelectField("活动类型", choices=[(t, t) for t in ACTIVITY_TYPES])
+    key_date = SelectField("重要节点", choices=[("", "（无）")] + [(k, k) for k in KEY_DATES])
+    team_id = SelectField("组织服务队", coerce=int, validate_choice=False)
+    region = SelectField("活动地区", validate_choice=False)
+    place = StringField("活动地点", validators=[DataRequired(REQUIRED), Length(max=100)])
+    starts_at = DateTimeLocalField(
+        "开始时间", format=DATETIME_FORMAT, validators=[InputRequired("请填写开始时间")]
+    )
+    ends_at = DateTimeLocalField(
+        "结束时间", format=DATETIME_FORMAT, validators=[InputRequired("请填写结束时间")]
+    )
+    capacity = IntegerField(
+        "招募人数",
+        validators=[Optional(), NumberRange(min=1, max=100000, message="1-100000")],
+        description="留空表示不限",
+    )
+    signup_deadline = DateTimeLocalField(
+        "报名截止", format=DATETIME_FORMAT, validators=[Optional()]
+    )
+    description = TextAreaField("活动简介", validators=[DataRequired(REQUIRED), Length(max=2000)])
+    contact = StringField("联系方式", validators=[DataRequired(REQUIRED), Length(max=60)])
+
+
+class TemplateForm(FlaskForm):
+    template_id = StringField("模板ID", validators=[DataRequired(REQUIRED), Length(max=64)])
+    title = StringField("模板标题", validators=[DataRequired(REQUIRED), Length(max=60)])
+    fields = TextAreaField(
+        "关键词",
+        validators=[DataRequired(REQUIRED)],
+        description="每行一个，如「thing1 活动名称」，或直接粘贴模板内容「活动名称:{{thing1.DATA}}」",
+    )
+
+
+class AudienceForm(FlaskForm):
+    """Audience filters of the composer (the template values are read separately)."""
+
+    region = SelectField("地区", validate_choice=False)
+    team_id = SelectField("服务队", coerce=str, validate_choice=False)
+    skills = MultiCheckboxField("专业领域（任一）", choices=[(s, s) for s in SKILLS])
+    service_times = MultiCheckboxField(
+        "可服务时间（任一）", choices=[(t, t) for t in SERVICE_TIMES]
+    )
+    url = StringField("链接（可选）", validators=[Optional(), Length(max=1024)])
+
+
+class AccountForm(FlaskForm):
+    openid = StringField("我的微信 openid", validators=[Optional(), Length(max=64)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("当前密码", validators=[DataRequired(REQUIRED)])
+    new = PasswordField("新密码", validators=[DataRequired(REQUIRED), Length(min=10, max=200)])
+    confirm = PasswordField(
+        "再次输入新密码", validators=[EqualTo("new", message="两次输入的新密码不一致")]
+    )
+
+
+class VolunteerFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form changes nothing
+
+    q = StringField("姓名或编号", validators=[Optional(), Length(max=40)])
+    region = SelectField("地区", validate_choice=False)
+    skill = SelectField("专业领域", choices=[("", "（全部）")] + [(s, s) for s in SKILLS])
+    team_id = SelectField("服务队", validate_choice=False)
+    education = SelectField("学历", choices=[("", "（全部）")] + [(e, e) for e in EDUCATION_LEVELS])

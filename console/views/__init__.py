@@ -1,0 +1,92 @@
+"""Console pages. Importing this package attaches every route to console.blueprint.bp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from console.blueprint import bp, services
+from domain import regions
+
+PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
+
+NAV: tuple[tuple[str, str], ...] = (
+    ("console.dashboard", "概览"),
+    ("console.volunteers", "志愿者"),
+    ("console.teams", "服务队"),
+    ("console.activities", "活动"),
+    ("console.templates", "模板"),
+    ("console.notices", "通知"),
+)
+PROVINCE_NAV = (("console.audit", "审计日志"),)
+
+
+@bp.before_request
+def require_login() -> ResponseReturnValue | None:
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+
+
+@bp.context_processor
+def layout() -> dict[str, Any]:
+    nav = NAV + (PROVINCE_NAV if current_user.is_authenticated and current_user.is_province else ())
+    return {
+        "nav": nav,
+        "account_name": services().settings.account_name,
+        "region_label": region_label,
+    }
+
+
+def region_label(code: str | None) -> str:
+    if not code:
+        return "全省"
+    try:
+        return regions.label(code).removeprefix("甘肃省") or "全省"
+    except KeyError:
+        return code
+
+
+ERROR_TEXT = {
+    400: ("请求有误", "请返回上一页重试。"),
+    403: ("没有权限", "您的账号无权访问该页面或执行该操作。"),
+    404: ("页面不存在", "要找的内容不存在，或不在您的管辖范围内。"),
+    405: ("请求方式不对", "请通过页面上的按钮操作。"),
+}
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    if code == 400 and "CSRF" in (error.description or ""):
+        title, message = "页面已过期", "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"
+    else:
+        title, message = ERROR_TEXT.get(code, ("出错了", "请稍后再试。"))
+    return render_template("console/error.html", title=title, message=message), code
+
+
+from console.views import (  # noqa: E402
+    account,
+    activities,
+    audit,
+    dashboard,
+    notices,
+    teams,
+    templates,
+    volunteers,
+)
+
+__all__ = [
+    "account",
+    "activities",
+    "audit",
+    "dashboard",
+    "notices",
+    "teams",
+    "templates",
+    "volunteers",
+]

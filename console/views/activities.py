@@ -1,0 +1,165 @@
+"""活动: list, create, edit, publish / finish / cancel (within the operator's region)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.blueprint import bp, client_ip, services, user
+from console.forms import ActionForm, ActivityForm
+from domain.errors import ValidationError
+from models.activity import CANCELLED, DRAFT, FINISHED, PUBLISHED, STATUS_LABELS, Activity
+from models.team import Team
+from services import activities
+
+PAGE_SIZE = 50
+DONE = {
+    PUBLISHED: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
+    FINISHED: "活动已标记为结束。",
+    CANCELLED: "活动已取消。",
+    DRAFT: "活动已撤回为草稿。",
+}
+
+
+def _activity(session: Session, activity_id: int) -> Activity:
+    activity = activities.get_visible(session, user().scope, activity_id)
+    if activity is None:
+        abort(404)
+    return activity
+
+
+def _choices(form: ActivityForm, session: Session) -> None:
+    scope = user().scope
+    form.team_id.choices = [(0, "（请选择）")] + [
+        (t.id, t.name) for t in activities.teams_for(session, scope)
+    ]
+    own = [("", scope.label + "（全辖区）")] if not scope.county_code else []
+    form.region.choices = own + [
+        (d.code, ("　" if d.level == "county" else "") + d.name)
+        for d in scope.regions()
+        if d.code != scope.prefecture_code or scope.county_code
+    ]
+
+
+def _values(form: ActivityForm) -> dict[str, Any]:
+    return {
+        "title": form.title.data,
+        "type": form.type.data,
+        "key_date": form.key_date.data,
+        "team_id": form.team_id.data,
+        "region": form.region.data,
+        "place": form.place.data,
+        "starts_at": form.starts_at.data,
+        "ends_at": form.ends_at.data,
+        "capacity": form.capacity.data,
+        "signup_deadline": form.signup_deadline.data,
+        "description": form.description.data,
+        "contact": form.contact.data,
+    }
+
+
+@bp.get("/activities", endpoint="activities")
+def activities_list() -> ResponseReturnValue:
+    status = request.args.get("status", "")
+    with services().db.Session() as session:
+        query = activities.visible(user().scope)
+        if status in STATUS_LABELS:
+            query = query.where(Activity.status == status)
+        found = session.scalars(
+            query.order_by(Activity.starts_at.desc(), Activity.id.desc()).limit(PAGE_SIZE)
+        ).all()
+        team_names = dict(
+            session.execute(
+                select(Team.id, Team.name).where(Team.id.in_({a.team_id for a in found}))
+            ).tuples()
+        )
+    return render_template(
+        "console/activities.html",
+        activities=found,
+        team_names=team_names,
+        status=status,
+        statuses=STATUS_LABELS,
+        region_text=activities.region_text,
+        when_text=activities.when_text,
+    )
+
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+def activities_new() -> ResponseReturnValue:
+    form = ActivityForm()
+    svc = services()
+    with svc.db.Session() as session:
+        _choices(form, session)
+    if form.validate_on_submit():
+        try:
+            with svc.db.Session.begin() as session:
+                data = activities.ActivityInput.check(session, user().scope, _values(form))
+                activity = activities.create(session, data, user(), client_ip())
+                activity_id = activity.id
+        except ValidationError as exc:
+            flash(exc.hint, "error")
+        else:
+            flash("活动已保存为草稿，确认无误后点击「发布」。")
+            return redirect(url_for("console.activities_show", activity_id=activity_id))
+    return render_template("console/activity_form.html", form=form, activity=None)
+
+
+@bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
+def activities_edit(activity_id: int) -> ResponseReturnValue:
+    svc = services()
+    with svc.db.Session() as session:
+        activity = _activity(session, activity_id)
+        form = ActivityForm(obj=activity) if request.method == "GET" else ActivityForm()
+        if request.method == "GET":
+            form.region.data = activity.county_code or activity.prefecture_code or ""
+        _choices(form, session)
+    if form.validate_on_submit():
+        try:
+            with svc.db.Session.begin() as session:
+                data = activities.ActivityInput.check(session, user().scope, _values(form))
+                activities.update(
+                    session, _activity(session, activity_id), data, user(), client_ip()
+                )
+        except ValidationError as exc:
+            flash(exc.hint, "error")
+        else:
+            flash("已保存。")
+            return redirect(url_for("console.activities_show", activity_id=activity_id))
+    return render_template("console/activity_form.html", form=form, activity=activity)
+
+
+@bp.get("/activities/<int:activity_id>")
+def activities_show(activity_id: int) -> ResponseReturnValue:
+    with services().db.Session() as session:
+        activity = _activity(session, activity_id)
+        team_name = activities.team_name(session, activity)
+    return render_template(
+        "console/activity.html",
+        activity=activity,
+        team_name=team_name,
+        region_text=activities.region_text(activity),
+        when_text=activities.when_text(activity),
+        transitions=[
+            (status, activities.ACTION_LABELS[status])
+            for status in activities.TRANSITIONS.get(activity.status, ())
+        ],
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/activities/<int:activity_id>/status/<status>")
+def activities_status(activity_id: int, status: str) -> ResponseReturnValue:
+    try:
+        with services().db.Session.begin() as session:
+            activities.set_status(
+                session, _activity(session, activity_id), status, user(), client_ip()
+            )
+    except ValidationError as exc:
+        flash(exc.hint, "error")
+    else:
+        flash(DONE[status])
+    return redirect(url_for("console.activities_show", activity_id=activity_id))

@@ -1,0 +1,97 @@
+"""服务队: approvals (approve / reject with a reason) and the hierarchy, through services.teams."""
+
+from __future__ import annotations
+
+import os
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from console.blueprint import bp, client_ip, services, user
+from console.forms import ActionForm, RejectForm
+from models.team import Team
+from services import operators, teams
+
+
+def _team_in_scope(session: Session, team_id: int) -> Team:
+    team = teams.find(session, team_id)
+    if team is None or not user().scope.allows(team.prefecture_code, team.county_code):
+        abort(404)
+    return team
+
+
+@bp.get("/teams", endpoint="teams")
+def teams_page() -> ResponseReturnValue:
+    scope = user().scope
+    with services().db.Session() as session:
+        waiting = [
+            t for t in teams.pending(session) if scope.allows(t.prefecture_code, t.county_code)
+        ]
+        parents = {t.id: teams.parent_of(session, t) for t in waiting}
+        tree = [
+            (team, depth)
+            for team, depth in teams.hierarchy(session)
+            if scope.allows(team.prefecture_code, team.county_code)
+        ]
+    return render_template(
+        "console/teams.html",
+        waiting=waiting,
+        parents=parents,
+        tree=tree,
+        action_form=ActionForm(),
+        reject_form=RejectForm(),
+    )
+
+
+NOTIFIED = {
+    "text": "，已通过客服消息通知申请人。",
+    "template": "，已通过模板消息通知申请人。",
+    "no-registrant": "。",
+    "failed": "，但未能通知申请人（请另行联系）。",
+}
+
+
+def _decide(team_id: int, approve: bool, reason: str = "") -> ResponseReturnValue:
+    svc = services()
+    try:
+        with svc.db.Session.begin() as session:
+            team = _team_in_scope(session, team_id)
+            if approve:
+                team = teams.approve(session, team.id)
+                summary = f"审核通过服务队：{team.name}"
+            else:
+                team = teams.reject(session, team.id, reason)
+                summary = f"驳回服务队：{team.name}（{team.reject_reason}）"
+            operators.audit(
+                session,
+                user(),
+                "team_approve" if approve else "team_reject",
+                summary=summary,
+                target=team,
+                detail={"reason": team.reject_reason} if not approve else None,
+                ip=client_ip(),
+            )
+    except teams.TeamError as exc:
+        flash(exc.hint, "error")
+        return redirect(url_for("console.teams"))
+    # After the commit: the decision stands even if WeChat cannot be reached.
+    how = teams.deliver_decision(
+        svc.api, team, template_id=os.environ.get("TEAM_NOTICE_TEMPLATE_ID")
+    )
+    flash(summary + NOTIFIED.get(how, "。"))
+    return redirect(url_for("console.teams"))
+
+
+@bp.post("/teams/<int:team_id>/approve")
+def teams_approve(team_id: int) -> ResponseReturnValue:
+    return _decide(team_id, approve=True)
+
+
+@bp.post("/teams/<int:team_id>/reject")
+def teams_reject(team_id: int) -> ResponseReturnValue:
+    form = RejectForm()
+    if not form.validate_on_submit():
+        flash("驳回需要填写原因（不超过200字）。", "error")
+        return redirect(url_for("console.teams"))
+    return _decide(team_id, approve=False, reason=form.reason.data or "")

@@ -1,0 +1,102 @@
+"""志愿者: search and filter within the operator's region. ID numbers and phones stay masked."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import exists, func, literal, or_, select
+
+from console.blueprint import bp, services, user
+from console.forms import VolunteerFilterForm
+from domain.contact import mask_mobile
+from domain.errors import ValidationError
+from models.team import MEMBERSHIP_JOINED, Membership
+from models.volunteer import ACTIVE, Volunteer
+from services.notices import json_array_contains, teams_in
+from services.volunteers import region_text
+
+PAGE_SIZE = 50
+
+
+@bp.get("/volunteers")
+def volunteers() -> ResponseReturnValue:
+    scope = user().scope
+    form = VolunteerFilterForm(request.args)
+    form.region.choices = [("", "（全部）")] + [
+        (d.code, ("　" if d.level == "county" else "") + d.name) for d in scope.regions()
+    ]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    error = None
+    with services().db.Session() as session:
+        form.team_id.choices = [("", "（全部）")] + [
+            (str(t.id), t.name) for t in teams_in(session, scope)
+        ]
+        conditions = [Volunteer.status == ACTIVE]
+        try:
+            region = scope.narrow(form.region.data or None)
+        except ValidationError as exc:
+            error, region = exc.hint, scope
+        conditions.append(region.where(Volunteer.prefecture_code, Volunteer.county_code))
+        q = (form.q.data or "").strip()
+        if q:
+            conditions.append(
+                or_(
+                    Volunteer.name.contains(q, autoescape=True), Volunteer.volunteer_no == q.upper()
+                )
+            )
+        if form.skill.data:
+            conditions.append(json_array_contains(session, Volunteer.skills, form.skill.data))
+        if form.education.data:
+            conditions.append(Volunteer.education == form.education.data)
+        if (form.team_id.data or "").isdigit():
+            conditions.append(
+                exists(
+                    select(literal(1)).where(
+                        Membership.volunteer_id == Volunteer.id,
+                        Membership.team_id == int(form.team_id.data),
+                        Membership.status == MEMBERSHIP_JOINED,
+                    )
+                )
+            )
+        total = int(session.scalar(select(func.count(Volunteer.id)).where(*conditions)) or 0)
+        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        page = min(page, pages)
+        found = session.scalars(
+            select(Volunteer)
+            .where(*conditions)
+            .order_by(Volunteer.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        ).all()
+        rows = [
+            {
+                "no": v.volunteer_no,
+                "name": v.name,
+                "gender": v.gender or "",
+                "id_number": v.id_number_masked or "",
+                "phone": mask_mobile(v.phone) if v.phone else "",
+                "education": v.education or "",
+                "region": region_text(v.prefecture_code, v.county_code),
+                "skills": "、".join(v.skills or []),
+                "times": "、".join(v.service_times or []),
+                "registered": f"{v.created_at:%Y-%m-%d}",
+            }
+            for v in found
+        ]
+
+    def page_args(n: int) -> str:
+        args = {k: v for k, v in request.args.items() if k != "page" and v}
+        return urlencode({**args, "page": n})
+
+    return render_template(
+        "console/volunteers.html",
+        form=form,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        page_args=page_args,
+        error=error,
+    )

@@ -1,0 +1,255 @@
+"""Activities: created and published by operators, shown to volunteers in chat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, select
+from sqlalchemy.orm import Session
+
+from domain import regions
+from domain.errors import ValidationError
+from models.activity import (
+    ACTIVITY_TYPES,
+    CANCELLED,
+    DRAFT,
+    FINISHED,
+    KEY_DATES,
+    PUBLISHED,
+    STATUS_LABELS,
+    Activity,
+)
+from models.base import utcnow
+from models.team import STATUS_APPROVED, Team
+from services.operators import Actor, Scope, audit
+
+BEIJING = timedelta(hours=8)  # China has one time zone and no daylight saving time
+
+# Which status may follow which (the console shows only these buttons).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    DRAFT: (PUBLISHED, CANCELLED),
+    PUBLISHED: (FINISHED, CANCELLED, DRAFT),
+    FINISHED: (),
+    CANCELLED: (DRAFT,),
+}
+ACTION_LABELS: dict[str, str] = {
+    PUBLISHED: "发布",
+    FINISHED: "标记结束",
+    CANCELLED: "取消活动",
+    DRAFT: "撤回为草稿",
+}
+
+
+def beijing_now() -> datetime:
+    return utcnow() + BEIJING
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    """Checked values for an activity; build with `ActivityInput.check(...)`."""
+
+    title: str
+    type: str
+    key_date: str | None
+    team_id: int
+    prefecture_code: str | None
+    county_code: str | None
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int | None
+    signup_deadline: datetime | None
+    description: str
+    contact: str
+
+    @classmethod
+    def check(cls, session: Session, scope: Scope, values: Mapping[str, Any]) -> ActivityInput:
+        """ValidationError with a Chinese hint for the first problem found."""
+        title = _text(values.get("title"), "活动名称", 60)
+        kind = values.get("type")
+        if kind not in ACTIVITY_TYPES:
+            raise ValidationError("请选择活动类型。")
+        key_date = values.get("key_date") or None
+        if key_date is not None and key_date not in KEY_DATES:
+            raise ValidationError("请选择重要节点，或留空。")
+        team = session.get(Team, values.get("team_id") or 0)
+        if team is None or team.status != STATUS_APPROVED:
+            raise ValidationError("请选择已审核通过的组织服务队。")
+        region = scope.narrow(values.get("region") or None)
+        starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
+        if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
+            raise ValidationError("请填写开始和结束时间。")
+        if ends_at <= starts_at:
+            raise ValidationError("结束时间应晚于开始时间。")
+        deadline = values.get("signup_deadline")
+        if deadline is not None and deadline > starts_at:
+            raise ValidationError("报名截止时间不能晚于活动开始时间。")
+        capacity = values.get("capacity")
+        if capacity is not None and not 1 <= int(capacity) <= 100000:
+            raise ValidationError("招募人数应为1-100000，或留空表示不限。")
+        return cls(
+            title=title,
+            type=kind,
+            key_date=key_date,
+            team_id=team.id,
+            prefecture_code=region.prefecture_code,
+            county_code=region.county_code,
+            place=_text(values.get("place"), "活动地点", 100),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=int(capacity) if capacity is not None else None,
+            signup_deadline=deadline,
+            description=_text(values.get("description"), "活动简介", 2000),
+            contact=_text(values.get("contact"), "联系方式", 60),
+        )
+
+
+def _text(value: Any, label: str, limit: int) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationError(f"请填写{label}。")
+    if len(text) > limit:
+        raise ValidationError(f"{label}不超过{limit}字。")
+    return text
+
+
+def visible(scope: Scope) -> Select[Activity]:
+    return select(Activity).where(scope.where(Activity.prefecture_code, Activity.county_code))
+
+
+def get_visible(session: Session, scope: Scope, activity_id: int) -> Activity | None:
+    return session.scalar(visible(scope).where(Activity.id == activity_id))
+
+
+def teams_for(session: Session, scope: Scope) -> Sequence[Team]:
+    """Approved teams an operator of this scope may name as organiser (theirs and the
+    province-level ones)."""
+    in_scope = scope.where(Team.prefecture_code, Team.county_code)
+    province_level = Team.prefecture_code.is_(None) | (
+        Team.prefecture_code == regions.PROVINCE_CODE
+    )
+    query = select(Team).where(Team.status == STATUS_APPROVED, in_scope | province_level)
+    return session.scalars(query.order_by(Team.name)).all()
+
+
+def create(session: Session, data: ActivityInput, actor: Actor, ip: str | None) -> Activity:
+    activity = Activity(status=DRAFT, created_by=actor.id, **data.__dict__)
+    session.add(activity)
+    session.flush()
+    audit(
+        session, actor, "activity_create", summary=f"创建活动：{data.title}", target=activity, ip=ip
+    )
+    return activity
+
+
+def update(
+    session: Session, activity: Activity, data: ActivityInput, actor: Actor, ip: str | None
+) -> None:
+    changed = {
+        key: value for key, value in data.__dict__.items() if getattr(activity, key) != value
+    }
+    for key, value in changed.items():
+        setattr(activity, key, value)
+    activity.updated_at = utcnow()
+    audit(
+        session,
+        actor,
+        "activity_update",
+        summary=f"修改活动：{activity.title}",
+        target=activity,
+        detail={"fields": sorted(changed)},
+        ip=ip,
+    )
+
+
+def set_status(
+    session: Session, activity: Activity, status: str, actor: Actor, ip: str | None
+) -> None:
+    if status not in TRANSITIONS.get(activity.status, ()):
+        raise ValidationError(
+            f"活动当前为「{activity.status_label}」，不能改为「{STATUS_LABELS.get(status, status)}」。"
+        )
+    before = activity.status
+    activity.status = status
+    activity.updated_at = utcnow()
+    audit(
+        session,
+        actor,
+        "activity_status",
+        summary=f"{ACTION_LABELS[status]}：{activity.title}",
+        target=activity,
+        detail={"from": before, "to": status},
+        ip=ip,
+    )
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+def upcoming(
+    session: Session,
+    *,
+    prefecture_code: str | None,
+    county_code: str | None,
+    limit: int = 6,
+    now: datetime | None = None,
+) -> Sequence[Activity]:
+    """Published activities not yet over: the user's county first, then their prefecture,
+    then province-wide ones, then the rest; soonest first within each."""
+    now = now or beijing_now()
+    nearness = case(
+        (Activity.county_code == (county_code or "-"), 0),
+        (Activity.prefecture_code == (prefecture_code or "-"), 1),
+        (Activity.prefecture_code.is_(None), 2),
+        else_=3,
+    )
+    query = (
+        select(Activity)
+        .where(Activity.status == PUBLISHED, Activity.ends_at >= now)
+        .order_by(nearness, Activity.starts_at, Activity.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def published(session: Session, activity_id: int) -> Activity | None:
+    return session.scalar(
+        select(Activity).where(Activity.id == activity_id, Activity.status == PUBLISHED)
+    )
+
+
+def region_text(activity: Activity) -> str:
+    code = activity.county_code or activity.prefecture_code
+    return regions.label(code) if code else "全省"
+
+
+def when_text(activity: Activity) -> str:
+    start, end = activity.starts_at, activity.ends_at
+    if start.date() == end.date():
+        return f"{start:%Y年%-m月%-d日} {start:%H:%M}-{end:%H:%M}"
+    return f"{start:%Y年%-m月%-d日 %H:%M} 至 {end:%Y年%-m月%-d日 %H:%M}"
+
+
+def detail_text(activity: Activity, team_name: str) -> str:
+    lines = [
+        f"【{activity.title}】",
+        f"活动编号：{activity.id}",
+        f"类型：{activity.type}" + (f"（{activity.key_date}）" if activity.key_date else ""),
+        f"时间：{when_text(activity)}",
+        f"地区：{region_text(activity)}",
+        f"地点：{activity.place}",
+        f"组织单位：{team_name}",
+    ]
+    if activity.capacity:
+        lines.append(f"招募人数：{activity.capacity}人")
+    if activity.signup_deadline:
+        lines.append(f"报名截止：{activity.signup_deadline:%Y年%-m月%-d日 %H:%M}")
+    lines += [f"联系方式：{activity.contact}", "", activity.description]
+    return "\n".join(lines)
+
+
+def team_name(session: Session, activity: Activity) -> str:
+    return session.scalar(select(Team.name).where(Team.id == activity.team_id)) or ""

@@ -1,0 +1,218 @@
+"""Shared set-up for the console, notice and activity tests: operators, logged-in clients,
+volunteers and teams in bulk, templates. (Named test_console_* to live beside them; no tests.)"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import insert
+
+from domain import team_names
+from infra.db import Database
+from models.activity import PUBLISHED, Activity
+from models.base import utcnow
+from models.notice import NoticeTemplate
+from models.team import MEMBERSHIP_JOINED, Membership, Team
+from models.volunteer import ACTIVE, Volunteer
+from sandbox.fake_wechat import TEMPLATE_ACTIVITY_REMINDER
+from services import operators, teams
+
+PASSWORD = "Secret-passw0rd"
+_numbers = itertools.count(1)
+
+# The fake's seeded 活动开始提醒 template: 活动名称/开始时间/活动地点/温馨提示.
+REMINDER_FIELDS = [
+    {"key": "thing1", "label": "活动名称"},
+    {"key": "time2", "label": "开始时间"},
+    {"key": "thing3", "label": "活动地点"},
+    {"key": "thing4", "label": "温馨提示"},
+]
+REMINDER_DATA = {
+    "thing1": "青少年科普进社区",
+    "time2": "2026年12月5日 09:00",
+    "thing3": "兰州市城关区科技馆",
+    "thing4": "请提前15分钟到场签到",
+}
+
+
+def add_operator(
+    db: Database, username: str, role: str = "province", *, openid: str | None = None
+) -> int:
+    role_name, region = operators.parse_role(role)
+    with db.Session.begin() as session:
+        operator = operators.create(
+            session, username=username, password=PASSWORD, role=role_name, region_code=region
+        )
+        operator.openid = openid
+        return operator.id
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.data[:300]
+    found = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data)
+    assert found, "no CSRF token on " + path
+    return found.group(1).decode()
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client, "/console/login")
+    return client.post(
+        "/console/login",
+        data={"csrf_token": token, "username": username, "password": password},
+    )
+
+
+def post_form(client: FlaskClient, page: str, action: str, data: dict[str, Any]) -> Any:
+    """Submit a form found on `page` to `action`, with the page's CSRF token."""
+    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
+
+
+@dataclass
+class People:
+    """Volunteers inserted in bulk (the registration flow has its own tests)."""
+
+    openids: list[str]
+
+
+def add_volunteers(
+    db: Database,
+    count: int,
+    *,
+    prefecture_code: str = "620100",
+    county_code: str | None = "620102",
+    skills: Iterable[str] = ("科学普及",),
+    service_times: Iterable[str] = ("周末",),
+    education: str = "本科",
+    name: str = "志愿者",
+    phone: str = "13812345678",
+) -> list[str]:
+    """`count` active volunteers; returns their openids."""
+    now = utcnow()
+    rows = []
+    for _ in range(count):
+        n = next(_numbers)
+        rows.append(
+            {
+                "volunteer_no": f"KT{uuid.uuid4().int % 10**10:010d}",
+                "openid": f"oVol{uuid.uuid4().hex[:24]}",
+                "status": ACTIVE,
+                "name": f"{name}{n}",
+                "id_number_masked": "6201**********123X",
+                "phone": phone,
+                "education": education,
+                "prefecture_code": prefecture_code,
+                "county_code": county_code,
+                "skills": list(skills),
+                "service_times": list(service_times),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with db.Session.begin() as session:
+        for start in range(0, len(rows), 1000):
+            session.execute(insert(Volunteer), rows[start : start + 1000])
+    return [row["openid"] for row in rows]
+
+
+def add_team(
+    db: Database,
+    name: str,
+    *,
+    kind: str = team_names.SOCIETY,
+    prefecture_code: str | None = "620000",
+    county_code: str | None = None,
+    approved: bool = True,
+    registrant: str = "oRegistrant0000000000000001",
+) -> int:
+    """A team registered (and approved) through the team services."""
+    with db.Session.begin() as session:
+        teams.seed_root(session)
+        team = teams.register(
+            session,
+            openid=registrant,
+            form=teams.TeamForm(
+                kind=kind,
+                name=name,
+                prefecture_code=prefecture_code,
+                county_code=county_code,
+                host_org="测试单位",
+            ),
+        )
+        if approved:
+            teams.approve(session, team.id)
+        return team.id
+
+
+def join_team(db: Database, team_id: int, openids: Iterable[str]) -> None:
+    from sqlalchemy import select
+
+    with db.Session.begin() as session:
+        ids = session.scalars(select(Volunteer.id).where(Volunteer.openid.in_(list(openids))))
+        for volunteer_id in ids:
+            session.add(Membership(team_id=team_id, volunteer_id=volunteer_id, status=MEMBERSHIP_JOINED))
+
+
+def add_template(
+    db: Database,
+    template_id: str = TEMPLATE_ACTIVITY_REMINDER,
+    fields: list[dict[str, str]] | None = None,
+) -> int:
+    with db.Session.begin() as session:
+        template = NoticeTemplate(
+            template_id=template_id, title="活动开始提醒", fields=fields or REMINDER_FIELDS, active=True
+        )
+        session.add(template)
+        session.flush()
+        return template.id
+
+
+def add_activity(
+    db: Database,
+    team_id: int,
+    *,
+    title: str = "青少年科普进社区",
+    prefecture_code: str | None = "620100",
+    county_code: str | None = "620102",
+    starts_in: timedelta = timedelta(days=7),
+    status: str = PUBLISHED,
+) -> int:
+    start = (utcnow() + timedelta(hours=8) + starts_in).replace(second=0, microsecond=0)
+    with db.Session.begin() as session:
+        activity = Activity(
+            title=title,
+            type="科学普及",
+            team_id=team_id,
+            prefecture_code=prefecture_code,
+            county_code=county_code,
+            place="兰州市城关区科技馆",
+            starts_at=start,
+            ends_at=start + timedelta(hours=3),
+            description="面向社区青少年的科普活动。",
+            contact="李老师 0931-1234567",
+            status=status,
+        )
+        session.add(activity)
+        session.flush()
+        return activity.id
+
+
+@pytest.fixture
+def province_client(app: Flask, db: Database) -> Iterator[FlaskClient]:
+    add_operator(db, "sheng")
+    client = app.test_client()
+    assert login(client, "sheng").status_code == 302
+    yield client
+
+
+def when(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M")

@@ -1,0 +1,33 @@
+"""`flask --app app worker`: an RQ worker for notice jobs. Run as many as you like."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import SimpleWorker
+
+from worker.queue import RQNoticeQueue, recover
+from worker.sender import worker_name
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty (for scripts and tests).")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    """Send queued notices (RQ on REDIS_URL); resumes notices a stopped worker left."""
+    services = current_app.extensions["bot"].services
+    queue = current_app.extensions["notice_queue"]
+    if not isinstance(queue, RQNoticeQueue):
+        click.echo(
+            "REDIS_URL 未设置：通知由 Web 进程在后台线程中发送，无需单独启动 worker。", err=True
+        )
+        sys.exit(1)
+    recover(current_app._get_current_object())  # type: ignore[attr-defined]
+    # SimpleWorker runs jobs in this process (no fork per job): the app, its database pool and
+    # the WeChat clients are built once. Jobs are long (a slice of sending), so a fork would buy
+    # nothing.
+    worker = SimpleWorker([queue.queue], connection=services.redis, name=worker_name())
+    worker.work(burst=burst, logging_level=services.settings.log_level)
