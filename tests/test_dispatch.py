@@ -26,6 +26,8 @@ from wechat.router import Router
 
 MakeUser = Callable[..., WeChatUser]
 _msg_ids = itertools.count(int(time.time()) * 1_000_000)
+# An event type no handler of ours claims.
+TEST_EVENT = "kjzy_test_event"
 
 
 @dataclass
@@ -63,9 +65,9 @@ def recording_router(recorder: Recorder) -> Router:
     def click(ctx: Context) -> str:
         return recorder.run(ctx.msg.event_key)
 
-    @router.event("scan")
-    def scan(ctx: Context) -> str:
-        return recorder.run("scan")
+    @router.event(TEST_EVENT)
+    def event(ctx: Context) -> str:
+        return recorder.run("event")
 
     return router
 
@@ -173,10 +175,10 @@ def test_different_events_in_the_same_second_are_all_processed(
     answers = [
         user.post(click_fields(user.openid, "TEST_A", second)).text,
         user.post(click_fields(user.openid, "TEST_B", second)).text,  # same event, other key
-        user.post({**click_fields(user.openid, "", second), "Event": "SCAN"}).text,  # other event
+        user.post({**click_fields(user.openid, "", second), "Event": TEST_EVENT}).text,
         other.post(click_fields(other.openid, "TEST_A", second)).text,  # other sender
     ]
-    assert answers == ["TEST_A#1", "TEST_B#2", "scan#3", "TEST_A#4"]
+    assert answers == ["TEST_A#1", "TEST_B#2", "event#3", "TEST_A#4"]
     assert recorder.runs == 4
 
 

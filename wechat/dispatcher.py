@@ -9,18 +9,20 @@
 
 Steps 2-6 run on a worker thread. If they take longer than the reply budget, WeChat is answered
 `success` and the reply follows through the customer-service API when it is ready.
+
+Redis round trips per message: one script claims the dedup key and, usually, the user lock; the
+handler's own; one script releases the lock and stores the answer for retries.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-
-from redis.exceptions import LockError
 
 from wechat.context import Context, Services
 from wechat.messages import Inbound, Reply, as_reply
@@ -38,6 +40,22 @@ _LATE = b"late"
 _REPLY_PREFIX = b"r:"
 _POLL_SECONDS = 0.05
 
+# KEYS: dedup, user lock. ARGV: dedup ttl (s), lock token, lock ttl (ms).
+# 0: a repeat; 1: a new message, the user lock is held by another; 2: new, and the lock is ours.
+_CLAIM = """
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[1]) then return 0 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 2 end
+return 1
+"""
+# KEYS: user lock, dedup. ARGV: lock token, the answer for retries. Returns 1 if the lock was ours.
+_FINISH = """
+local held = redis.call('GET', KEYS[1]) == ARGV[1]
+if held then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[2], 'XX', 'KEEPTTL')
+if held then return 1 end
+return 0
+"""
+
 
 @dataclass
 class _Job:
@@ -50,13 +68,16 @@ class _Job:
     lock: threading.Lock = field(default_factory=threading.Lock)
     late: bool = False
     outcome: Outcome | None = None
+    # The per-user lock: our token, and whether the claim already took it.
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+    locked: bool = False
 
 
 @dataclass(frozen=True)
 class Outcome:
     reply: Reply | None
     route: str
-    status: str  # "ok", "duplicate", "late", "error"
+    status: str  # "ok", "duplicate", "late", "busy", "error"
 
 
 class Dispatcher:
@@ -66,20 +87,32 @@ class Dispatcher:
         self.keys = services.keys
         self.redis = services.redis
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
+        self._claim = self.redis.register_script(_CLAIM)
+        self._finish_script = self.redis.register_script(_FINISH)
 
     # -- entry point (request thread) -------------------------------------------------
 
     def dispatch(self, msg: Inbound) -> Outcome:
         started = time.monotonic()
-        budget = self.services.settings.reply_budget_seconds
+        settings = self.services.settings
+        budget = settings.reply_budget_seconds
         dedup_key = self.keys.dedup(msg.dedup_key)
-        ttl = self.services.settings.dedup_ttl_seconds
-        if not self.redis.set(dedup_key, _PENDING, nx=True, ex=ttl):
+        job = _Job()
+        claimed = self._claim(
+            keys=[dedup_key, self.keys.user_lock(msg.openid)],
+            args=[
+                settings.dedup_ttl_seconds,
+                job.token,
+                settings.user_lock_seconds * 1000,
+                _PENDING,
+            ],
+        )
+        if not claimed:
             outcome = self._answer_duplicate(dedup_key, started + budget)
             self._log(msg, outcome, started)
             return outcome
 
-        job = _Job()
+        job.locked = claimed == 2
         future = self.pool.submit(self._process, msg, dedup_key, job)
         try:
             outcome = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
@@ -108,44 +141,44 @@ class Dispatcher:
     # -- worker thread -----------------------------------------------------------------
 
     def _process(self, msg: Inbound, dedup_key: str, job: _Job) -> Outcome:
-        settings = self.services.settings
-        lock = self.redis.lock(
-            self.keys.user_lock(msg.openid),
-            timeout=settings.user_lock_seconds,
-            blocking_timeout=settings.user_lock_seconds,
-        )
-        try:
-            acquired = lock.acquire()
-        except Exception:
-            log.exception("user lock failed openid=%s", msg.openid)
-            acquired = False
-        if not acquired:
-            outcome = Outcome(Reply(text=BUSY), "", "busy")
-        else:
+        lock_key = self.keys.user_lock(msg.openid)
+        if not job.locked:
             try:
-                outcome = self._route(msg)
-            finally:
-                try:
-                    lock.release()
-                except LockError:
-                    log.warning("user lock expired before release openid=%s", msg.openid)
-        self._finish(msg, dedup_key, job, outcome)
+                job.locked = self._wait_for_user_lock(lock_key, job.token)
+            except Exception:
+                log.exception("user lock failed openid=%s", msg.openid)
+        outcome = self._route(msg) if job.locked else Outcome(Reply(text=BUSY), "", "busy")
+        self._finish(msg, dedup_key, lock_key, job, outcome)
         return outcome
 
-    def _finish(self, msg: Inbound, dedup_key: str, job: _Job, outcome: Outcome) -> None:
+    def _wait_for_user_lock(self, lock_key: str, token: str) -> bool:
+        seconds = self.services.settings.user_lock_seconds
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.redis.set(lock_key, token, nx=True, px=seconds * 1000):
+                return True
+            time.sleep(_POLL_SECONDS)
+        return False
+
+    def _finish(
+        self, msg: Inbound, dedup_key: str, lock_key: str, job: _Job, outcome: Outcome
+    ) -> None:
+        """Release the user lock and keep the answer for retries (one round trip)."""
         with job.lock:
             late = job.late
             if not late:
                 job.outcome = outcome
         if late:
-            self.redis.set(dedup_key, _LATE, xx=True, keepttl=True)
-            if outcome.reply is not None:
-                self._deliver_later(msg.openid, outcome.reply)
-            return
-        value = (
-            _NO_REPLY if outcome.reply is None else _REPLY_PREFIX + outcome.reply.to_json().encode()
-        )
-        self.redis.set(dedup_key, value, xx=True, keepttl=True)
+            value = _LATE
+        elif outcome.reply is None:
+            value = _NO_REPLY
+        else:
+            value = _REPLY_PREFIX + outcome.reply.to_json().encode()
+        released = self._finish_script(keys=[lock_key, dedup_key], args=[job.token, value])
+        if job.locked and not released:
+            log.warning("user lock expired before release openid=%s", msg.openid)
+        if late and outcome.reply is not None:
+            self._deliver_later(msg.openid, outcome.reply)
 
     def _deliver_later(self, openid: str, reply: Reply) -> None:
         api = self.services.api
