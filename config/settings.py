@@ -173,6 +173,7 @@ class Settings:
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
             log_level=log_level,
+            **notice,
         )
 
 

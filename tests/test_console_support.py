@@ -21,7 +21,7 @@ from infra.db import Database
 from models.activity import PUBLISHED, Activity
 from models.base import utcnow
 from models.notice import NoticeTemplate
-from models.team import MEMBERSHIP_JOINED, Membership, Team
+from models.team import MEMBERSHIP_JOINED, Membership
 from models.volunteer import ACTIVE, Volunteer
 from sandbox.fake_wechat import TEMPLATE_ACTIVITY_REMINDER
 from services import operators, teams
