@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -17,9 +20,34 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain.choices import EDUCATION_LEVELS, SERVICE_TIMES, SKILLS
 from models.activity import ACTIVITY_TYPES, KEY_DATES
+from models.team import Team
+from services.operators import Scope
 
 REQUIRED = "必填"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """Choices for a select field: (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def same(values: Iterable[str]) -> list[SelectChoice]:
+    """Choices whose label is their value."""
+    return [SelectChoice(value) for value in values]
+
+
+def region_options(scope: Scope) -> list[SelectChoice]:
+    """The empty choice (the whole scope), then each 市州 and 县区 inside it, counties indented."""
+    inner = [d for d in scope.regions() if d.code != scope.code]
+    return options(
+        [("", f"{scope.label}（全部）")]
+        + [(d.code, ("　" if d.level == "county" else "") + d.name) for d in inner]
+    )
+
+
+def team_options(teams: Iterable[Team], empty: str) -> list[SelectChoice]:
+    return options([("", empty)] + [(str(t.id), t.name) for t in teams])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -45,9 +73,9 @@ class RejectForm(FlaskForm):
 
 class ActivityForm(FlaskForm):
     title = StringField("活动名称", validators=[DataRequired(REQUIRED), Length(max=60)])
-    type = SelectField("活动类型", choices=[(t, t) for t in ACTIVITY_TYPES])
-    key_date = SelectField("重要节点", choices=[("", "（无）")] + [(k, k) for k in KEY_DATES])
-    team_id = SelectField("组织服务队", coerce=int, validate_choice=False)
+    type = SelectField("活动类型", choices=same(ACTIVITY_TYPES))
+    key_date = SelectField("重要节点", choices=options([("", "（无）")]) + same(KEY_DATES))
+    team_id = SelectField("组织服务队", validate_choice=False)
     region = SelectField("活动地区", validate_choice=False)
     place = StringField("活动地点", validators=[DataRequired(REQUIRED), Length(max=100)])
     starts_at = DateTimeLocalField(
@@ -82,11 +110,9 @@ class AudienceForm(FlaskForm):
     """Audience filters of the composer (the template values are read separately)."""
 
     region = SelectField("地区", validate_choice=False)
-    team_id = SelectField("服务队", coerce=str, validate_choice=False)
-    skills = MultiCheckboxField("专业领域（任一）", choices=[(s, s) for s in SKILLS])
-    service_times = MultiCheckboxField(
-        "可服务时间（任一）", choices=[(t, t) for t in SERVICE_TIMES]
-    )
+    team_id = SelectField("服务队", validate_choice=False)
+    skills = MultiCheckboxField("专业领域（任一）", choices=same(SKILLS))
+    service_times = MultiCheckboxField("可服务时间（任一）", choices=same(SERVICE_TIMES))
     url = StringField("链接（可选）", validators=[Optional(), Length(max=1024)])
 
 
@@ -108,6 +134,6 @@ class VolunteerFilterForm(FlaskForm):
 
     q = StringField("姓名或编号", validators=[Optional(), Length(max=40)])
     region = SelectField("地区", validate_choice=False)
-    skill = SelectField("专业领域", choices=[("", "（全部）")] + [(s, s) for s in SKILLS])
+    skill = SelectField("专业领域", choices=options([("", "（全部）")]) + same(SKILLS))
     team_id = SelectField("服务队", validate_choice=False)
-    education = SelectField("学历", choices=[("", "（全部）")] + [(e, e) for e in EDUCATION_LEVELS])
+    education = SelectField("学历", choices=options([("", "（全部）")]) + same(EDUCATION_LEVELS))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.blueprint import bp, client_ip, services, user
-from console.forms import ActionForm, ActivityForm
+from console.forms import ActionForm, ActivityForm, region_options, team_options
 from domain.errors import ValidationError
 from models.activity import CANCELLED, DRAFT, FINISHED, PUBLISHED, STATUS_LABELS, Activity
 from models.team import Team
@@ -34,15 +34,8 @@ def _activity(session: Session, activity_id: int) -> Activity:
 
 def _choices(form: ActivityForm, session: Session) -> None:
     scope = user().scope
-    form.team_id.choices = [(0, "（请选择）")] + [
-        (t.id, t.name) for t in activities.teams_for(session, scope)
-    ]
-    own = [("", scope.label + "（全辖区）")] if not scope.county_code else []
-    form.region.choices = own + [
-        (d.code, ("　" if d.level == "county" else "") + d.name)
-        for d in scope.regions()
-        if d.code != scope.prefecture_code or scope.county_code
-    ]
+    form.team_id.choices = team_options(activities.teams_for(session, scope), "（请选择）")
+    form.region.choices = region_options(scope)
 
 
 def _values(form: ActivityForm) -> dict[str, Any]:
@@ -50,7 +43,7 @@ def _values(form: ActivityForm) -> dict[str, Any]:
         "title": form.title.data,
         "type": form.type.data,
         "key_date": form.key_date.data,
-        "team_id": form.team_id.data,
+        "team_id": int(form.team_id.data or 0) if (form.team_id.data or "").isdigit() else 0,
         "region": form.region.data,
         "place": form.place.data,
         "starts_at": form.starts_at.data,
@@ -75,7 +68,7 @@ def activities_list() -> ResponseReturnValue:
         team_names = dict(
             session.execute(
                 select(Team.id, Team.name).where(Team.id.in_({a.team_id for a in found}))
-            ).tuples()
+            ).all()
         )
     return render_template(
         "console/activities.html",
@@ -115,6 +108,7 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         activity = _activity(session, activity_id)
         form = ActivityForm(obj=activity) if request.method == "GET" else ActivityForm()
         if request.method == "GET":
+            form.team_id.data = str(activity.team_id)
             form.region.data = activity.county_code or activity.prefecture_code or ""
         _choices(form, session)
     if form.validate_on_submit():

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console.blueprint import bp, client_ip, services, user
-from console.forms import ActionForm, AudienceForm
+from console.forms import ActionForm, AudienceForm, region_options, team_options
 from domain.errors import ValidationError
 from models.activity import PUBLISHED, Activity
 from models.notice import (
@@ -59,7 +59,7 @@ def notices_list() -> ResponseReturnValue:
                 select(NoticeTemplate.id, NoticeTemplate.title).where(
                     NoticeTemplate.id.in_({n.template_id for n in found})
                 )
-            ).tuples()
+            ).all()
         )
         counts: dict[int, dict[str, int]] = {}
         for notice_id, status, n in session.execute(
@@ -76,15 +76,8 @@ def notices_list() -> ResponseReturnValue:
 
 def _audience_choices(form: AudienceForm, session: Session) -> None:
     scope = user().scope
-    own = [("", scope.label + "（全辖区）")] if not scope.county_code else []
-    form.region.choices = own + [
-        (d.code, ("　" if d.level == "county" else "") + d.name)
-        for d in scope.regions()
-        if d.code != scope.prefecture_code or scope.county_code
-    ]
-    form.team_id.choices = [("", "（不限）")] + [
-        (str(t.id), t.name) for t in notices.teams_in(session, scope)
-    ]
+    form.region.choices = region_options(scope)
+    form.team_id.choices = team_options(notices.teams_in(session, scope), "（不限）")
 
 
 def _audience(form: AudienceForm) -> notices.Audience:

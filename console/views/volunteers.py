@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import exists, func, literal, or_, select
 
 from console.blueprint import bp, services, user
-from console.forms import VolunteerFilterForm
+from console.forms import VolunteerFilterForm, region_options, team_options
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.team import MEMBERSHIP_JOINED, Membership
@@ -24,15 +24,11 @@ PAGE_SIZE = 50
 def volunteers() -> ResponseReturnValue:
     scope = user().scope
     form = VolunteerFilterForm(request.args)
-    form.region.choices = [("", "（全部）")] + [
-        (d.code, ("　" if d.level == "county" else "") + d.name) for d in scope.regions()
-    ]
+    form.region.choices = region_options(scope)
     page = max(1, request.args.get("page", 1, type=int) or 1)
     error = None
     with services().db.Session() as session:
-        form.team_id.choices = [("", "（全部）")] + [
-            (str(t.id), t.name) for t in teams_in(session, scope)
-        ]
+        form.team_id.choices = team_options(teams_in(session, scope), "（全部）")
         conditions = [Volunteer.status == ACTIVE]
         try:
             region = scope.narrow(form.region.data or None)
