@@ -78,25 +78,26 @@ def _real_time(h: str, m: str, s: str | None) -> bool:
     return int(h) <= 23 and int(m) <= 59 and (s is None or int(s) <= 59)
 
 
-def _moment(text: str, *, need_time: bool, need_date: bool) -> bool:
+def _moment(text: str, *, date_rule: bool) -> bool:
+    """A date-time (time keys: the hour is required, the date optional) or a date (date keys:
+    WeChat documents an optional time too, but we stay with what every checker accepts)."""
     found = re.fullmatch(rf"(?:{_DATE})?\s*(?:{_TIME})?", text.strip())
     if not found or not text.strip():
         return False
     y, mo, d, h, mi, s = found.groups()
-    if (need_date and y is None) or (need_time and h is None):
+    if date_rule and (y is None or h is not None):
+        return False
+    if not date_rule and h is None:
         return False
     return (y is None or _real_date(y, mo, d)) and (h is None or _real_time(h, mi, s))
 
 
 def _moments(value: str, *, date_rule: bool) -> bool:
-    """One date/time or a range `A~B` (the end may leave out the date)."""
+    """One moment or a range `A~B`."""
     parts = re.split(r"[~～]", value)
     if len(parts) > 2:
         return False
-    first = _moment(parts[0], need_time=not date_rule, need_date=date_rule)
-    if len(parts) == 1:
-        return first
-    return first and _moment(parts[1], need_time=not date_rule, need_date=False)
+    return all(_moment(part, date_rule=date_rule) for part in parts)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ VALUE_RULES: dict[str, ValueRule] = {
         ),
         ValueRule(
             "date",
-            "日期，如 2025年9月20日，可带时间 09:00",
+            "日期，如 2025年9月20日，或用~连接的日期段",
             lambda v: _moments(v, date_rule=True),
         ),
         ValueRule("phrase", "不超过5个汉字", lambda v: bool(re.fullmatch(f"[{_CJK}]{{1,5}}", v))),
@@ -356,10 +357,15 @@ class Audience:
 
 
 def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
+    """`value` is one of the strings in the JSON array `column`.
+
+    MariaDB's JSON_CONTAINS compares the stored text as is, and SQLAlchemy stores non-ASCII as
+    \\u escapes, so it would miss; JSON_SEARCH decodes. (The values come from fixed option lists:
+    no LIKE wildcards in them.)"""
     if session.get_bind().dialect.name == "sqlite":
         items = func.json_each(column).table_valued("value")
         return exists(select(literal(1)).select_from(items).where(items.c.value == value))
-    return func.json_contains(column, json.dumps(value, ensure_ascii=False)) == 1
+    return func.json_search(column, "one", value).is_not(None)
 
 
 def _can_receive(openid: Any) -> ColumnElement[bool]:

@@ -159,7 +159,9 @@ def join_team(db: Database, team_id: int, openids: Iterable[str]) -> None:
     with db.Session.begin() as session:
         ids = session.scalars(select(Volunteer.id).where(Volunteer.openid.in_(list(openids))))
         for volunteer_id in ids:
-            session.add(Membership(team_id=team_id, volunteer_id=volunteer_id, status=MEMBERSHIP_JOINED))
+            session.add(
+                Membership(team_id=team_id, volunteer_id=volunteer_id, status=MEMBERSHIP_JOINED)
+            )
 
 
 def add_template(
@@ -169,7 +171,10 @@ def add_template(
 ) -> int:
     with db.Session.begin() as session:
         template = NoticeTemplate(
-            template_id=template_id, title="活动开始提醒", fields=fields or REMINDER_FIELDS, active=True
+            template_id=template_id,
+            title="活动开始提醒",
+            fields=fields or REMINDER_FIELDS,
+            active=True,
         )
         session.add(template)
         session.flush()
@@ -216,3 +221,38 @@ def province_client(app: Flask, db: Database) -> Iterator[FlaskClient]:
 
 def when(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M")
+
+
+@pytest.fixture
+def notice_queue(app: Flask) -> Iterator[Any]:
+    """The app's notice queue, emptied afterwards (RQ keys carry RQ's own rq: prefix)."""
+    queue = app.extensions["notice_queue"]
+    yield queue
+    rq_queue = getattr(queue, "queue", None)
+    if rq_queue is not None:
+        rq_queue.empty()
+
+
+def compose_data(
+    template_pk: int, data: dict[str, str] | None = None, **audience: Any
+) -> dict[str, Any]:
+    """The composer's form fields: template values as data-<key>, then the audience."""
+    fields: dict[str, Any] = {"template": str(template_pk)}
+    for key, value in (data or REMINDER_DATA).items():
+        fields[f"data-{key}"] = value
+    fields.update(audience)
+    return fields
+
+
+def compose(
+    client: FlaskClient, fields: dict[str, Any], action: str = "preview", **extra: Any
+) -> Any:
+    token = csrf_token(client, f"/console/notices/new?template={fields['template']}")
+    return client.post(
+        "/console/notices/new", data={"csrf_token": token, "action": action, **fields, **extra}
+    )
+
+
+def recipient_count(page: bytes) -> int | None:
+    found = re.search(r"接收人数：<strong>(\d+)</strong>", page.decode())
+    return int(found.group(1)) if found else None
