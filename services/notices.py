@@ -3,7 +3,6 @@ pause/resume/cancel, delivery reports. Sending itself is in worker/sender.py."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
