@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from domain import team_names
 from infra.db import Database
@@ -154,8 +154,6 @@ def add_team(
 
 
 def join_team(db: Database, team_id: int, openids: Iterable[str]) -> None:
-    from sqlalchemy import select
-
     with db.Session.begin() as session:
         ids = session.scalars(select(Volunteer.id).where(Volunteer.openid.in_(list(openids))))
         for volunteer_id in ids:
@@ -170,6 +168,11 @@ def add_template(
     fields: list[dict[str, str]] | None = None,
 ) -> int:
     with db.Session.begin() as session:
+        existing = session.scalar(
+            select(NoticeTemplate.id).where(NoticeTemplate.template_id == template_id)
+        )
+        if existing is not None:
+            return existing
         template = NoticeTemplate(
             template_id=template_id,
             title="活动开始提醒",
@@ -256,3 +259,36 @@ def compose(
 def recipient_count(page: bytes) -> int | None:
     found = re.search(r"接收人数：<strong>(\d+)</strong>", page.decode())
     return int(found.group(1)) if found else None
+
+
+def queue_notice(
+    app: Flask,
+    *,
+    audience: Any = None,
+    data: dict[str, str] | None = None,
+    template_pk: int | None = None,
+) -> int:
+    """A notice created the way the console creates it (queued, not yet enqueued)."""
+    from services import notices
+    from services.operators import Scope
+
+    db = app.extensions["bot"].services.db
+    template_pk = template_pk or add_template(db)
+    with db.Session.begin() as session:
+        draft = notices.check_draft(
+            session,
+            Scope(),
+            template_pk=template_pk,
+            data=data or REMINDER_DATA,
+            url="https://kjzy.example.cn/a/1",
+            audience=audience or notices.Audience(),
+        )
+        return notices.create_notice(session, Scope(), draft, None, None, actor_name="test").id
+
+
+def sender_services(app: Flask, **settings: Any) -> Any:
+    """The app's services with notice settings changed (rate, lease, retries ...)."""
+    import dataclasses
+
+    services = app.extensions["bot"].services
+    return dataclasses.replace(services, settings=services.settings.with_overrides(**settings))
