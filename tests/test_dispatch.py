@@ -371,12 +371,18 @@ def test_id_and_phone_numbers_never_reach_the_logs(make_user: MakeUser) -> None:
 
 
 def test_late_reply_is_logged_without_content(app: Flask, fake_wechat: FakeWeChatState) -> None:
-    recorder = Recorder(delay=0.5)
+    recorder = Recorder(delay=0.8)
     install_bot(app, recording_router(recorder), reply_budget_seconds=0.2)
     user = user_on(app, "oSlowUser0000000000000004")
     with captured_logs() as records:
+        started = time.monotonic()
         user.post(text_fields(user.openid))
-        wait_for(lambda: len(fake_wechat.messages(user.openid)) == 1)
+        assert message_lines(records) == []  # not yet: the route is not known yet
+        wait_for(lambda: len(message_lines(records)) == 1)
+        elapsed_ms = (time.monotonic() - started) * 1000
+    assert len(fake_wechat.messages(user.openid)) == 1
     [line] = message_lines(records)
     assert line["status"] == "late" and line["openid"] == user.openid
+    assert line["route"] == "test_recorder.count" and line["type"] == "text"
+    assert 800 <= float(line["ms"]) <= elapsed_ms
     assert "计数" not in formatted(records)

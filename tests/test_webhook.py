@@ -364,6 +364,18 @@ def test_redis_outage_never_gives_wechat_a_500(settings: Settings, db: Database)
         broken.extensions["bot"].close()
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("PUT", "/wechat", 405), ("DELETE", "/wechat", 405), ("GET", "/no-such-page", 404)],
+)
+def test_other_requests_get_a_plain_error(
+    client: FlaskClient, method: str, path: str, status: int
+) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    assert b"Traceback" not in response.data
+
+
 # -- the basic replies -------------------------------------------------------------------------
 
 

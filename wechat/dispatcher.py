@@ -71,6 +71,7 @@ class _Job:
     # The per-user lock: our token, and whether the claim already took it.
     token: str = field(default_factory=lambda: secrets.token_hex(8))
     locked: bool = False
+    started: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ class Dispatcher:
                     outcome = job.outcome
                 else:
                     job.late = True
-                    outcome = Outcome(None, "", "late")
+                    job.started = started
+                    # The worker logs this message's line when it is done.
+                    return Outcome(None, "", "late")
         self._log(msg, outcome, started)
         return outcome
 
@@ -177,8 +180,10 @@ class Dispatcher:
         released = self._finish_script(keys=[lock_key, dedup_key], args=[job.token, value])
         if job.locked and not released:
             log.warning("user lock expired before release openid=%s", msg.openid)
-        if late and outcome.reply is not None:
-            self._deliver_later(msg.openid, outcome.reply)
+        if late:
+            if outcome.reply is not None:
+                self._deliver_later(msg.openid, outcome.reply)
+            self._log(msg, Outcome(outcome.reply, outcome.route, "late"), job.started)
 
     def _deliver_later(self, openid: str, reply: Reply) -> None:
         api = self.services.api
