@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+import xmltodict
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from tests.wechat_user import ACCOUNT, WeChatUser
 from wechat.bot import Bot, build_bot
 from wechat.context import Context
 from wechat.dispatcher import COMING_SOON, SORRY
+from wechat.messages import Article, Reply
 from wechat.protocol import Mode, Protocol, build_inbound_xml, parse_xml, sign
 from wechat.router import Router
 
@@ -346,6 +348,42 @@ def test_handler_error_gets_a_polite_message_and_is_logged(app: Flask, make_user
     assert failures[0].exc_info is not None
     # The service keeps working for this user.
     assert user.say("帮助") == GUIDE
+
+
+def echo_router() -> Router:
+    router = Router("test_echo")
+
+    @router.pattern(r"回声(.*)")
+    def echo(ctx: Context) -> str:
+        assert ctx.match is not None
+        return ctx.match.group(1).strip()
+
+    @router.keyword("新闻")
+    def news(ctx: Context) -> Reply:
+        return Reply(
+            articles=[Article(title="标题]]>一", description="<b>&]]>", url="http://x/?a=1&b=2")]
+        )
+
+    return router
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_reply_text_with_cdata_end_and_markup_arrives_intact(
+    app: Flask, make_user: MakeUser, mode: Mode
+) -> None:
+    install_bot(app, echo_router())
+    user = make_user(mode=mode)
+    assert user.say("回声 a]]>b <x> & y ]]]]>") == "a]]>b <x> & y ]]]]>"
+
+
+def test_news_reply_with_cdata_end_arrives_intact(app: Flask, make_user: MakeUser) -> None:
+    install_bot(app, echo_router())
+    answer = make_user(mode=Mode.PLAIN).send_text("新闻")
+    assert answer.status == 200
+    item = xmltodict.parse(answer.body)["xml"]["Articles"]["item"]
+    assert item["Title"] == "标题]]>一"
+    assert item["Description"] == "<b>&]]>"
+    assert item["Url"] == "http://x/?a=1&b=2"
 
 
 def test_redis_outage_never_gives_wechat_a_500(settings: Settings, db: Database) -> None:

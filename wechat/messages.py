@@ -116,16 +116,16 @@ class Reply:
             for article in list(self.articles)[:8]:
                 reply.add_article(
                     {
-                        "title": article.title,
-                        "description": article.description,
-                        "image": article.picurl,
-                        "url": article.url,
+                        "title": _cdata_safe(article.title),
+                        "description": _cdata_safe(article.description),
+                        "image": _cdata_safe(article.picurl),
+                        "url": _cdata_safe(article.url),
                     }
                 )
         elif self.image_media_id:
             reply = ImageReply(media_id=self.image_media_id, **common)
         else:
-            reply = TextReply(content=self.text, **common)
+            reply = TextReply(content=_cdata_safe(self.text), **common)
         rendered: str = reply.render()
         return rendered
 
@@ -140,6 +140,11 @@ class Reply:
             articles=tuple(Article(**a) for a in data.get("articles", ())),
             image_media_id=data.get("image_media_id", ""),
         )
+
+
+def _cdata_safe(value: str) -> str:
+    """wechatpy puts values in CDATA as they are: a "]]>" typed by a user would end it early."""
+    return value.replace("]]>", "]]]]><![CDATA[>")
 
 
 def text(content: str) -> Reply:
