@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from console.blueprint import bp, services
 from domain import regions
+from services.activities import BEIJING
 
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 
@@ -49,6 +51,12 @@ def region_label(code: str | None) -> str:
         return regions.label(code).removeprefix("甘肃省") or "全省"
     except KeyError:
         return code
+
+
+@bp.app_template_filter("beijing")
+def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in Beijing time."""
+    return (value + BEIJING).strftime(fmt) if value is not None else ""
 
 
 ERROR_TEXT = {
