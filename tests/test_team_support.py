@@ -1,0 +1,114 @@
+"""Shared set-up for the team tests: volunteers and teams made through the services, and the
+chat path to a registration summary. (Named test_team_* to live beside them; no tests here.)"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from flask import Flask
+
+from domain import team_names
+from domain.idcard import compute_check_digit, parse_id_number
+from infra.db import Database
+from models.team import Team
+from services import teams, volunteers
+from tests.wechat_user import WeChatUser
+
+_sequence = itertools.count(1)
+
+
+def id_number() -> str:
+    """A valid, unique ID number of an adult (born 1990)."""
+    seq = next(_sequence)
+    first17 = f"620102{19900101 + seq % 28:08d}{seq % 1000:03d}"
+    return first17 + compute_check_digit(first17)
+
+
+def add_volunteer(
+    app: Flask,
+    openid: str,
+    *,
+    name: str = "张三",
+    phone: str = "13812345678",
+    skills: tuple[str, ...] = ("科学普及",),
+) -> str:
+    """A registered volunteer; returns the volunteer number."""
+    services = app.extensions["bot"].services
+    form: dict[str, Any] = {
+        "name": name,
+        "phone": phone,
+        "education": "本科",
+        "prefecture_code": "620100",
+        "county_code": "620102",
+        "employer": None,
+        "occupation": "科研人员",
+        "skills": list(skills),
+        "specialty": None,
+        "service_times": ["周末"],
+    }
+    with services.db.Session.begin() as session:
+        volunteer = volunteers.register(
+            session,
+            openid=openid,
+            card=parse_id_number(id_number()),
+            form=form,
+            pii=services.pii,
+        )
+        return volunteer.volunteer_no
+
+
+def add_team(
+    db: Database,
+    name: str,
+    *,
+    kind: str = team_names.SOCIETY,
+    registrant: str = "oRegistrant0000000000000001",
+    approved: bool = True,
+    parent_id: int | None = None,
+    prefecture_code: str | None = "620000",
+    county_code: str | None = None,
+    auto_approve: bool = False,
+) -> Team:
+    """A team registered (and approved) through the services, as the flow and CLI would."""
+    with db.Session.begin() as session:
+        form = teams.TeamForm(
+            kind=kind,
+            name=name,
+            parent_id=parent_id,
+            prefecture_code=prefecture_code,
+            county_code=county_code,
+            host_org="测试单位",
+            captain_name="李队长",
+            captain_phone="13900001111",
+            contact_phone="0931-8812345",
+            description="测试队伍",
+            service_areas=("科学普及",),
+        )
+        team = teams.register(session, openid=registrant, form=form)
+        if approved:
+            teams.approve(session, team.id)
+        if auto_approve:
+            teams.set_auto_approve(session, team.id, True)
+        session.flush()
+        return team
+
+
+def seed_root(db: Database) -> Team:
+    with db.Session.begin() as session:
+        return teams.seed_root(session)
+
+
+def fill_details(user: WeChatUser) -> str:
+    """From the 依托单位 question to the summary; returns the summary."""
+    assert "队长的真实姓名" in user.say("甘肃省农学会")
+    assert "队长的手机号" in user.say("张三")
+    assert "联系电话" in user.say("13812345678")
+    assert "介绍队伍" in user.say("同上")
+    assert "服务领域" in user.say("面向农村开展农技培训和科普讲座")
+    return user.say("1 2")
+
+
+def team_by_name(db: Database, name: str) -> Team | None:
+    with db.Session() as session:
+        return teams.find(session, name)
