@@ -78,6 +78,8 @@ class Kind:
     @property
     def option(self) -> str:
         """The line in the numbered menu: who, and how the team is named."""
+        if self.key == OTHER:
+            return f"{self.label}：{self.pattern}"
         return f"{self.label}：「{self.pattern}」"
 
     @property
@@ -117,7 +119,7 @@ KINDS: tuple[Kind, ...] = (
         "兰州大学科技志愿服务队",
     ),
     Kind(SQUAD, "已注册支队的下级分队", LEVEL_SQUAD, "**支队**分队", "…专委会支队天水分队"),
-    Kind(OTHER, "其他/特殊命名", LEVEL_TEAM, "在省科协指导下命名", "（自拟名称）"),
+    Kind(OTHER, "其他/特殊命名", LEVEL_TEAM, "自拟名称，在省科协指导下确定", "（自拟名称）"),
 )
 _BY_KEY = {k.key: k for k in KINDS}
 _ROOT_KIND = Kind(ROOT, "省科协", LEVEL_CORPS, ROOT_NAME, ROOT_NAME)
