@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import click
-from flask import Flask, current_app, request_started
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,6 @@ from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_per
 from domain.errors import ValidationError
 from domain.team_names import COMMITTEE, COUNTY, KINDS, OTHER, PREFECTURE, SOCIETY, SQUAD, UNIT
 from domain.text import normalize
-from infra.db import Database
 from models.team import (
     LEVEL_BRANCH,
     LEVEL_TEAM,
@@ -34,7 +33,7 @@ from models.team import (
 )
 from models.volunteer import ACTIVE, Volunteer
 from services import teams, volunteers
-from wechat.context import Context
+from wechat.context import Context, current_context
 from wechat.conversation import Data, Flow, Step, StepError
 from wechat.errors import WeChatAPIError
 from wechat.messages import Reply
@@ -46,33 +45,13 @@ log = logging.getLogger(__name__)
 # -- database lookups from inside a step --------------------------------------------------
 #
 # A step's parser receives only the answers, yet a few answers must be checked against the
-# database while the user types them (is this name taken? which registered 队 is the parent?).
-# The bot's Database is bound here on every webhook request, before the message is dispatched;
-# there is one application per process, so every dispatcher thread sees the right one.
-
-
-@dataclass
-class _Binding:
-    db: Database | None = None
-
-
-_LOOKUPS = _Binding()
-
-
-def _bind_database(sender: Flask, **_extra: Any) -> None:
-    bot = sender.extensions.get("bot")
-    if bot is not None:
-        _LOOKUPS.db = bot.services.db
-
-
-request_started.connect(_bind_database)
+# database while the user types them (is this name taken? which registered 队 is the parent?):
+# the dispatcher binds the message's context to the thread that handles it.
 
 
 @contextmanager
 def lookup_session() -> Iterator[Session]:
-    if _LOOKUPS.db is None:
-        raise ValidationError("系统正在启动，请稍后再回复。")
-    with _LOOKUPS.db.Session() as session:
+    with current_context().db.Session() as session:
         yield session
 
 

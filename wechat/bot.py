@@ -32,6 +32,7 @@ class Bot:
     def close(self) -> None:
         self.dispatcher.shutdown()
         self.services.db.dispose()
+        self.services.redis.close()
 
 
 def build_bot(settings: Settings, routers: Sequence[Router], flows: Sequence[Flow]) -> Bot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -64,3 +65,19 @@ class Context:
     @property
     def api(self) -> WeChatAPI:
         return self.services.api
+
+
+_CURRENT: ContextVar[Context] = ContextVar("wechat_context")
+
+
+def current_context() -> Context:
+    """The message being handled on this thread: for step parsers and option lists that must
+    look something up (is this team name taken?) while receiving only the answers."""
+    try:
+        return _CURRENT.get()
+    except LookupError:
+        raise RuntimeError("no message is being handled on this thread") from None
+
+
+def bind_context(ctx: Context) -> None:
+    _CURRENT.set(ctx)

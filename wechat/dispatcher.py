@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from wechat.context import Context, Services
+from wechat.context import Context, Services, bind_context
 from wechat.messages import Inbound, Reply, as_reply
 from wechat.router import Route, RouteTable
 
@@ -208,6 +208,7 @@ class Dispatcher:
 
     def _route(self, msg: Inbound) -> Outcome:
         ctx = Context(msg=msg, services=self.services)
+        bind_context(ctx)
         try:
             route, reply = self._choose_and_run(ctx)
         except Exception:
