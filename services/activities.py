@@ -78,6 +78,8 @@ class ActivityInput:
         team = session.get(Team, values.get("team_id") or 0)
         if team is None or team.status != STATUS_APPROVED:
             raise ValidationError("请选择已审核通过的组织服务队。")
+        if not (is_province_level(team) or scope.allows(team.prefecture_code, team.county_code)):
+            raise ValidationError("只能选择本辖区或省级的服务队。")
         region = scope.narrow(values.get("region") or None)
         starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
         if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
@@ -122,6 +124,10 @@ def visible(scope: Scope) -> Select[Activity]:
 
 def get_visible(session: Session, scope: Scope, activity_id: int) -> Activity | None:
     return session.scalar(visible(scope).where(Activity.id == activity_id))
+
+
+def is_province_level(team: Team) -> bool:
+    return team.prefecture_code in (None, regions.PROVINCE_CODE)
 
 
 def teams_for(session: Session, scope: Scope) -> Sequence[Team]:

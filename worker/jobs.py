@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import current_app
 
@@ -16,11 +17,23 @@ log = logging.getLogger("worker.jobs")
 SLICE_SECONDS = 60
 
 
+# After an unexpected failure, wait this long before RQ queues the job again (immediate retries
+# need no RQ scheduler process).
+FAILURE_PAUSE_SECONDS = 15
+
+
 def run_notice(notice_id: int) -> str:
     """Send notice `notice_id` for one slice; queue the next slice if work remains."""
     services: Services = current_app.extensions["bot"].services
-    with NoticeSender(services) as sender:
-        result = sender.run(notice_id, seconds=SLICE_SECONDS)
+    try:
+        with NoticeSender(services) as sender:
+            result = sender.run(notice_id, seconds=SLICE_SECONDS)
+    except Exception:
+        log.exception(
+            "notice %s: the job failed; retrying in %ss", notice_id, FAILURE_PAUSE_SECONDS
+        )
+        time.sleep(FAILURE_PAUSE_SECONDS)
+        raise
     log.info("notice %s: %s", notice_id, result)
     if result == "slice":
         current_app.extensions["notice_queue"].enqueue(notice_id, copies=1)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import redis
 from flask import Flask
-from rq import Queue, Worker
+from rq import Queue, Retry, Worker
 
 from worker.jobs import SLICE_SECONDS
 
@@ -23,6 +23,9 @@ log = logging.getLogger("worker.queue")
 JOB = "worker.jobs.run_notice"
 # A slice, then recording the last batch and finishing: RQ stops a job that runs longer.
 JOB_TIMEOUT_SECONDS = SLICE_SECONDS + 120
+# A job that fails (the database restarting, say) pauses (worker.jobs) and is queued again;
+# its rows keep their claims until the lease runs out, so nothing is sent twice meanwhile.
+JOB_RETRIES = 5
 
 
 class NoticeQueue(Protocol):
@@ -45,6 +48,7 @@ class RQNoticeQueue:
                 timeout=JOB_TIMEOUT_SECONDS,
                 result_ttl=3600,
                 failure_ttl=7 * 86400,
+                retry=Retry(max=JOB_RETRIES),
                 description=f"notice {notice_id}",
             )
 

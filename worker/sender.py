@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -361,8 +362,11 @@ class NoticeSender:
             )
         )
         for openid in (unsubscribed | refusing) - known:
-            session.add(Follower(openid=openid, first_seen_at=now, last_seen_at=now))
-        session.flush()
+            try:
+                with session.begin_nested():  # a subscribe event may add the row meanwhile
+                    session.add(Follower(openid=openid, first_seen_at=now, last_seen_at=now))
+            except IntegrityError:
+                pass
         if unsubscribed:
             session.execute(
                 update(Follower)
