@@ -131,7 +131,7 @@ class Dispatcher:
 
     def _answer_duplicate(self, dedup_key: str, deadline: float) -> Outcome:
         while True:
-            value = self.redis.get(dedup_key)
+            value: bytes | None = self.redis.get(dedup_key)  # type: ignore[assignment]
             if value is None or value in (_NO_REPLY, _LATE):
                 return Outcome(None, "", "duplicate")
             if value.startswith(_REPLY_PREFIX):
