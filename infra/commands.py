@@ -76,14 +76,26 @@ def menu_push() -> None:
         for problem in problems:
             click.echo(f"✗ {problem}", err=True)
         sys.exit(1)
-    current_app.extensions["bot"].services.api.create_menu(menu)
+    from wechat.errors import WeChatAPIError
+
+    try:
+        current_app.extensions["bot"].services.api.create_menu(menu)
+    except WeChatAPIError as exc:
+        click.echo(f"✗ WeChat refused the menu: errcode {exc.errcode} {exc.errmsg}", err=True)
+        sys.exit(1)
     click.echo("menu pushed")
 
 
 @menu_cli.command("show")
 def menu_show() -> None:
     """Print the menu WeChat currently has."""
-    current = current_app.extensions["bot"].services.api.get_menu()
+    from wechat.errors import WeChatAPIError
+
+    try:
+        current = current_app.extensions["bot"].services.api.get_menu()
+    except WeChatAPIError as exc:
+        click.echo(f"✗ errcode {exc.errcode} {exc.errmsg}", err=True)
+        sys.exit(1)
     click.echo(json.dumps(current, ensure_ascii=False, indent=2))
 
 

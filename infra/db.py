@@ -19,7 +19,13 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(
-                url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20
+                url,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                pool_size=10,
+                max_overflow=20,
+                # An unreachable database must fail fast (readiness probe, 确认 kept in Redis).
+                connect_args={"connect_timeout": 3},
             )
         self.Session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
 

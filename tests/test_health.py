@@ -103,5 +103,7 @@ def test_menu_push_reports_an_api_error(
 ) -> None:
     fake_wechat.fail("/cgi-bin/menu/create", -1)
     result = runner.invoke(args=["menu", "push"])
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "errcode -1" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     assert fake_wechat.menu is None

@@ -32,6 +32,7 @@ class Bot:
     def close(self) -> None:
         self.dispatcher.shutdown()
         self.services.db.dispose()
+        self.services.api.close()
         self.services.redis.close()
 
 
