@@ -55,6 +55,32 @@ def _touch_follower(ctx: Context, *, subscribed: bool, scene: str | None = None)
             follower.unsubscribed_at = now
 
 
+SEEN_REFRESH_SECONDS = 3600
+
+
+@router.observe
+def record_last_seen(ctx: Context) -> None:
+    """Keep followers' last-seen time (and a row for people who followed before this service
+    existed), writing to the database at most once an hour per user."""
+    if ctx.msg.msg_type == "event" and ctx.msg.event in {"subscribe", "unsubscribe"}:
+        return  # those handlers write the row themselves
+    keys = ctx.services.keys
+    if not ctx.services.redis.set(
+        keys.follower_seen(ctx.openid), b"1", nx=True, ex=SEEN_REFRESH_SECONDS
+    ):
+        return
+    now = utcnow()
+    try:
+        with ctx.db.Session.begin() as session:
+            follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
+            if follower is None:
+                session.add(Follower(openid=ctx.openid, first_seen_at=now, last_seen_at=now))
+            else:
+                follower.last_seen_at = now
+    except IntegrityError:
+        pass  # a subscribe created the row at the same moment
+
+
 @router.event("subscribe")
 def subscribe(ctx: Context) -> str:
     try:

@@ -84,3 +84,6 @@ class Keys:
     def operator_bind(self, code: str) -> str:
         """A one-time code linking a console operator to the WeChat user who sends it."""
         return f"{self.prefix}operator-bind:{code}"
+
+    def follower_seen(self, openid: str) -> str:
+        return f"{self.prefix}seen:{openid}"

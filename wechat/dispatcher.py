@@ -209,6 +209,11 @@ class Dispatcher:
     def _route(self, msg: Inbound) -> Outcome:
         ctx = Context(msg=msg, services=self.services)
         bind_context(ctx)
+        for observer in self.table.observers:
+            try:
+                observer(ctx)
+            except Exception:
+                log.exception("observer failed openid=%s kind=%s", msg.openid, msg.kind)
         try:
             route, reply = self._choose_and_run(ctx)
         except Exception:

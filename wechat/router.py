@@ -41,6 +41,9 @@ def normalise_word(text: str) -> str:
 class Router:
     name: str
     routes: list[Route] = field(default_factory=list)
+    # Run for every message before routing (bookkeeping only: they answer nothing, and their
+    # errors are logged, never shown to the user).
+    observers: list[Callable[[Context], None]] = field(default_factory=list)
 
     def _add(self, kind: RouteKind, keys: Iterable[str]) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
@@ -81,6 +84,10 @@ class Router:
         self.routes.append(Route("fallback", "*", handler, f"{self.name}.{handler.__name__}"))
         return handler
 
+    def observe(self, observer: Callable[[Context], None]) -> Callable[[Context], None]:
+        self.observers.append(observer)
+        return observer
+
 
 class RouteTable:
     """All routes, merged; a key claimed twice is a programming error found at start."""
@@ -89,9 +96,11 @@ class RouteTable:
         self.exact: dict[tuple[RouteKind, str], Route] = {}
         self.patterns: list[Route] = []
         self.fallback: Route | None = None
+        self.observers: list[Callable[[Context], None]] = []
         for router in routers:
             for route in router.routes:
                 self._add(route)
+            self.observers.extend(router.observers)
 
     def _add(self, route: Route) -> None:
         if route.kind == "pattern":
