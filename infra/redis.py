@@ -87,3 +87,6 @@ class Keys:
 
     def follower_seen(self, openid: str) -> str:
         return f"{self.prefix}seen:{openid}"
+
+    def user_waiting(self, openid: str) -> str:
+        return f"{self.prefix}waiting:user:{openid}"

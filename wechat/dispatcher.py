@@ -39,6 +39,8 @@ _NO_REPLY = b"none"
 _LATE = b"late"
 _REPLY_PREFIX = b"r:"
 _POLL_SECONDS = 0.05
+# Messages of one user that may wait for the one being handled; more get BUSY at once.
+MAX_WAITING_PER_USER = 3
 
 # KEYS: dedup, user lock. ARGV: dedup ttl (s), lock token, lock ttl (ms).
 # 0: a repeat; 1: a new message, the user lock is held by another; 2: new, and the lock is ours.
@@ -147,12 +149,27 @@ class Dispatcher:
         lock_key = self.keys.user_lock(msg.openid)
         if not job.locked:
             try:
-                job.locked = self._wait_for_user_lock(lock_key, job.token)
+                job.locked = self._wait_in_line(msg.openid, lock_key, job.token)
             except Exception:
                 log.exception("user lock failed openid=%s", msg.openid)
         outcome = self._route(msg) if job.locked else Outcome(Reply(text=BUSY), "", "busy")
         self._finish(msg, dedup_key, lock_key, job, outcome)
         return outcome
+
+    def _wait_in_line(self, openid: str, lock_key: str, token: str) -> bool:
+        """Wait for the user's lock, unless too many of their messages wait already: one person
+        flooding must not hold every dispatch thread (the extra messages get BUSY)."""
+        waiting_key = self.keys.user_waiting(openid)
+        pipe = self.redis.pipeline()
+        pipe.incr(waiting_key)
+        pipe.expire(waiting_key, self.services.settings.user_lock_seconds * 2)
+        waiting = int(pipe.execute()[0])
+        try:
+            if waiting > MAX_WAITING_PER_USER:
+                return False
+            return self._wait_for_user_lock(lock_key, token)
+        finally:
+            self.redis.decr(waiting_key)
 
     def _wait_for_user_lock(self, lock_key: str, token: str) -> bool:
         seconds = self.services.settings.user_lock_seconds
