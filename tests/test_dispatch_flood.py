@@ -10,7 +10,7 @@ from flask import Flask
 from tests.test_dispatch import Recorder, recording_router
 from tests.test_webhook import install_bot
 from tests.wechat_user import WeChatUser
-from wechat.dispatcher import BUSY, MAX_WAITING_PER_USER
+from wechat.dispatcher import BUSY, MAX_WAITING_PER_USER, UNAVAILABLE
 
 
 def test_messages_beyond_the_waiting_line_get_busy_and_the_rest_are_handled(
@@ -58,3 +58,14 @@ def test_other_users_are_not_slowed_by_a_flood(
     for thread in threads:
         thread.join()
     assert "使用说明" in reply
+
+
+def test_redis_down_gets_a_polite_reply_and_nothing_is_processed(
+    app: Flask, make_user: Callable[..., WeChatUser]
+) -> None:
+    recorder = Recorder()
+    install_bot(app, recording_router(recorder), redis_url="redis://127.0.0.1:1/0")
+    answer = make_user().send_text("计数")
+    assert answer.status == 200
+    assert answer.text == UNAVAILABLE
+    assert recorder.runs == 0

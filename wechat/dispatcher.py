@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from wechat.context import Context, Services, bind_context
 from wechat.messages import Inbound, Reply, as_reply
 from wechat.router import Route, RouteTable
@@ -33,6 +35,7 @@ log = logging.getLogger("wechat.dispatch")
 SORRY = "抱歉，系统开小差了，请稍后再试。如果问题持续，请回复「帮助」联系我们。"
 BUSY = "您发送得太快了，请稍等片刻再试。"
 COMING_SOON = "该功能即将上线，敬请期待。"
+UNAVAILABLE = "系统维护中，暂时无法处理您的消息，请稍后再试。"
 
 _PENDING = b"pending"
 _NO_REPLY = b"none"
@@ -101,15 +104,22 @@ class Dispatcher:
         budget = settings.reply_budget_seconds
         dedup_key = self.keys.dedup(msg.dedup_key)
         job = _Job()
-        claimed = self._claim(
-            keys=[dedup_key, self.keys.user_lock(msg.openid)],
-            args=[
-                settings.dedup_ttl_seconds,
-                job.token,
-                settings.user_lock_seconds * 1000,
-                _PENDING,
-            ],
-        )
+        try:
+            claimed = self._claim(
+                keys=[dedup_key, self.keys.user_lock(msg.openid)],
+                args=[
+                    settings.dedup_ttl_seconds,
+                    job.token,
+                    settings.user_lock_seconds * 1000,
+                    _PENDING,
+                ],
+            )
+        except RedisError as exc:
+            # Without Redis there is no dedup, lock or conversation state: say so, touch nothing.
+            log.error("redis unavailable openid=%s: %s", msg.openid, type(exc).__name__)
+            outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
+            self._log(msg, outcome, started)
+            return outcome
         if not claimed:
             outcome = self._answer_duplicate(dedup_key, started + budget)
             self._log(msg, outcome, started)
