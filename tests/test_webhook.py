@@ -396,7 +396,7 @@ def test_redis_outage_never_gives_wechat_a_500(settings: Settings, db: Database)
         with captured_logs() as records:
             answer = user.send_text("帮助")
         assert answer.status == 200
-        assert answer.body == b"success"
+        assert answer.text == "系统维护中，暂时无法处理您的消息，请稍后再试。"
         assert any(r.levelno >= logging.ERROR for r in records)
     finally:
         broken.extensions["bot"].close()
