@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from domain import clock
 from domain.text import clip
 from models.operator import Operator
 from services import activities, notices, operators, volunteers
@@ -46,7 +47,7 @@ def recent(ctx: Context) -> Reply:
                 Article(
                     title=(
                         f"[{activity.id}] {activity.title}｜"
-                        f"{activity.starts_at:%-m月%-d日} {clip(region, 12)}"
+                        f"{clock.show(activity.starts_at, '%-m月%-d日')} {clip(region, 12)}"
                     ),
                     description=f"{activities.when_text(activity)} {activity.place}",
                 )

@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
-from domain import regions, team_names
+from domain import clock, regions, team_names
 from domain.choices import SKILLS
 from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_person_name
 from domain.errors import ValidationError
@@ -701,7 +701,7 @@ def _requests_text(session: Session, team: Team) -> str:
     for i, member in enumerate(requests, 1):
         skills = "、".join(member.skills) or "—"
         lines.append(
-            f"{i}. {member.name} {member.phone_masked} {skills}（{member.volunteer_no}，{member.since:%m-%d}申请）"
+            f"{i}. {member.name} {member.phone_masked} {skills}（{member.volunteer_no}，{clock.show(member.since, '%m-%d')}申请）"
         )
     lines.append("\n回复「通过 序号」或「拒绝 序号」处理，如「通过 1」；「全部通过」通过全部申请。")
     return "\n".join(lines)
@@ -1000,7 +1000,7 @@ def pending_command() -> None:
             flags = "\t需指导命名" if team.needs_guidance else ""
             click.echo(
                 f"{team.id}\t{team.team_no}\t{team.name}\t{team.level}\t{team.kind_label}\t"
-                f"上级：{parent.name if parent else '—'}\t{team.created_at:%Y-%m-%d %H:%M}{flags}"
+                f"上级：{parent.name if parent else '—'}\t{clock.show(team.created_at)}{flags}"
             )
         click.echo(f"{len(waiting)} pending")
 

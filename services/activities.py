@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session
 
-from domain import regions
+from domain import clock, regions
+from domain.clock import utcnow
 from domain.errors import ValidationError
 from models.activity import (
     ACTIVITY_TYPES,
@@ -22,11 +23,12 @@ from models.activity import (
     STATUS_LABELS,
     Activity,
 )
-from models.base import utcnow
 from models.team import STATUS_APPROVED, Team
 from services.operators import Actor, Scope, audit
 
-BEIJING = timedelta(hours=8)  # China has one time zone and no daylight saving time
+# Activity times are stored in UTC and shown in Beijing time (domain.clock).
+DAY = "%Y年%-m月%-d日"
+DAY_TIME = "%Y年%-m月%-d日 %H:%M"
 
 # Which status may follow which (the console shows only these buttons).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -41,10 +43,6 @@ ACTION_LABELS: dict[str, str] = {
     CANCELLED: "取消活动",
     DRAFT: "撤回为草稿",
 }
-
-
-def beijing_now() -> datetime:
-    return utcnow() + BEIJING
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ def upcoming(
 ) -> Sequence[Activity]:
     """Published activities not yet over: the user's county first, then their prefecture,
     then province-wide ones, then the rest; soonest first within each."""
-    now = now or beijing_now()
+    now = now or utcnow()
     nearness = case(
         (Activity.county_code == (county_code or "-"), 0),
         (Activity.prefecture_code == (prefecture_code or "-"), 1),
@@ -234,9 +232,9 @@ def region_text(activity: Activity) -> str:
 
 def when_text(activity: Activity) -> str:
     start, end = activity.starts_at, activity.ends_at
-    if start.date() == end.date():
-        return f"{start:%Y年%-m月%-d日} {start:%H:%M}-{end:%H:%M}"
-    return f"{start:%Y年%-m月%-d日 %H:%M} 至 {end:%Y年%-m月%-d日 %H:%M}"
+    if clock.beijing_date(start) == clock.beijing_date(end):
+        return f"{clock.show(start, DAY)} {clock.show(start, '%H:%M')}-{clock.show(end, '%H:%M')}"
+    return f"{clock.show(start, DAY_TIME)} 至 {clock.show(end, DAY_TIME)}"
 
 
 def detail_text(activity: Activity, team_name: str) -> str:
@@ -252,7 +250,7 @@ def detail_text(activity: Activity, team_name: str) -> str:
     if activity.capacity:
         lines.append(f"招募人数：{activity.capacity}人")
     if activity.signup_deadline:
-        lines.append(f"报名截止：{activity.signup_deadline:%Y年%-m月%-d日 %H:%M}")
+        lines.append(f"报名截止：{clock.show(activity.signup_deadline, DAY_TIME)}")
     lines += [f"联系方式：{activity.contact}", "", activity.description]
     return "\n".join(lines)
 

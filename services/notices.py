@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
-from domain import regions
+from domain import clock, regions
 from domain.choices import SERVICE_TIMES, SKILLS
 from domain.errors import ValidationError
 from domain.text import clip
@@ -505,9 +505,9 @@ def prefill(template: NoticeTemplate, activity: Activity, team_name: str) -> dic
         value: str | None = None
         if kind in ("time", "date") or "时间" in label or "日期" in label:
             value = (
-                f"{activity.starts_at:%Y年%-m月%-d日}"
+                clock.show(activity.starts_at, "%Y年%-m月%-d日")
                 if kind == "date"
-                else f"{activity.starts_at:%Y年%-m月%-d日 %H:%M}"
+                else clock.show(activity.starts_at, "%Y年%-m月%-d日 %H:%M")
             )
         elif "地点" in label or "地址" in label:
             value = activity.place

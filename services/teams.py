@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from domain import team_names
+from domain import clock, team_names
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from domain.text import clip
@@ -505,7 +505,7 @@ def deliver_decision(api: WeChatAPI, team: Team, *, template_id: str | None = No
     data = {
         "thing1": clip(team.name, 20),
         "phrase2": "审核通过" if approved else "未通过",
-        "time3": f"{(team.approved_at if approved else team.updated_at) or utcnow():%Y-%m-%d %H:%M}",
+        "time3": clock.show((team.approved_at if approved else team.updated_at) or utcnow()),
         "thing4": clip(
             "点击我的队伍查看" if approved else (team.reject_reason or "请修改后重新提交"), 20
         ),

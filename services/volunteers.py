@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain import regions
+from domain import clock, regions
 from domain.contact import mask_mobile
 from domain.idcard import IdCard, mask_id_number
 from domain.pii import PiiCipher
@@ -142,6 +142,6 @@ def profile_text(volunteer: Volunteer) -> str:
         f"专长：{volunteer.specialty or '（未填写）'}",
         f"可服务时间：{joined(volunteer.service_times)}",
         f"所在队伍：{teams.team_names_line(volunteer)}",
-        f"注册时间：{volunteer.created_at:%Y-%m-%d}",
+        f"注册时间：{clock.show_date(volunteer.created_at)}",
     ]
     return "\n".join(lines)

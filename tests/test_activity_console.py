@@ -10,11 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from domain import team_names
+from domain.clock import beijing_now
 from infra.db import Database
 from models.activity import Activity
 from models.operator import AuditEntry
 from models.team import Team
-from services.activities import beijing_now
 from tests.test_console_support import (
     add_activity,
     add_operator,

@@ -11,9 +11,9 @@ from pathlib import Path
 from flask import Flask
 
 from config import Settings
+from domain.clock import beijing_now
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
-from services.activities import beijing_now
 from tests.browser import chromium, serve
 from tests.test_console_support import (
     PASSWORD,

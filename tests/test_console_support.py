@@ -194,7 +194,7 @@ def add_activity(
     starts_in: timedelta = timedelta(days=7),
     status: str = PUBLISHED,
 ) -> int:
-    start = (utcnow() + timedelta(hours=8) + starts_in).replace(second=0, microsecond=0)
+    start = (utcnow() + starts_in).replace(second=0, microsecond=0)
     with db.Session.begin() as session:
         activity = Activity(
             title=title,

@@ -11,8 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from console.blueprint import bp, services
-from domain import regions
-from services.activities import BEIJING
+from domain import clock, regions
 
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 
@@ -56,7 +55,7 @@ def region_label(code: str | None) -> str:
 @bp.app_template_filter("beijing")
 def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time shown in Beijing time."""
-    return (value + BEIJING).strftime(fmt) if value is not None else ""
+    return clock.show(value, fmt)
 
 
 ERROR_TEXT = {

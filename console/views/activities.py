@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, ActivityForm, region_options, team_options
+from domain import clock
 from domain.errors import ValidationError
 from models.activity import CANCELLED, DRAFT, FINISHED, PUBLISHED, STATUS_LABELS, Activity
 from models.team import Team
@@ -46,13 +48,23 @@ def _values(form: ActivityForm) -> dict[str, Any]:
         "team_id": int(form.team_id.data or 0) if (form.team_id.data or "").isdigit() else 0,
         "region": form.region.data,
         "place": form.place.data,
-        "starts_at": form.starts_at.data,
-        "ends_at": form.ends_at.data,
+        "starts_at": _stored(form.starts_at.data),
+        "ends_at": _stored(form.ends_at.data),
         "capacity": form.capacity.data,
-        "signup_deadline": form.signup_deadline.data,
+        "signup_deadline": _stored(form.signup_deadline.data),
         "description": form.description.data,
         "contact": form.contact.data,
     }
+
+
+def _stored(typed: datetime | None) -> datetime | None:
+    """A time typed in Beijing time, as stored (UTC)."""
+    return clock.from_beijing(typed) if typed is not None else None
+
+
+def _typed(stored: datetime | None) -> datetime | None:
+    """A stored time as the form shows it (Beijing wall-clock time)."""
+    return clock.to_beijing(stored).replace(tzinfo=None) if stored is not None else None
 
 
 @bp.get("/activities", endpoint="activities")
@@ -110,6 +122,9 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         if request.method == "GET":
             form.team_id.data = str(activity.team_id)
             form.region.data = activity.county_code or activity.prefecture_code or ""
+            form.starts_at.data = _typed(activity.starts_at)
+            form.ends_at.data = _typed(activity.ends_at)
+            form.signup_deadline.data = _typed(activity.signup_deadline)
         _choices(form, session)
     if form.validate_on_submit():
         try:

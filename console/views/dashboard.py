@@ -7,11 +7,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from console.blueprint import bp, services, user
+from domain.clock import utcnow
 from models.activity import PUBLISHED, Activity
 from models.notice import QUEUED, SENDING, Notice
 from models.team import STATUS_APPROVED, STATUS_PENDING, Team
 from models.volunteer import ACTIVE, Volunteer
-from services.activities import beijing_now
 
 
 @bp.get("/")
@@ -45,7 +45,7 @@ def dashboard() -> ResponseReturnValue:
                 count(
                     Activity,
                     Activity.status == PUBLISHED,
-                    Activity.ends_at >= beijing_now(),
+                    Activity.ends_at >= utcnow(),
                     scope.where(Activity.prefecture_code, Activity.county_code),
                 ),
                 "console.activities",

@@ -10,6 +10,7 @@ from sqlalchemy import exists, func, literal, or_, select
 
 from console.blueprint import bp, services, user
 from console.forms import VolunteerFilterForm, region_options, team_options
+from domain import clock
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.team import MEMBERSHIP_JOINED, Membership
@@ -77,7 +78,7 @@ def volunteers() -> ResponseReturnValue:
                 "region": region_text(v.prefecture_code, v.county_code),
                 "skills": "、".join(v.skills or []),
                 "times": "、".join(v.service_times or []),
-                "registered": f"{v.created_at:%Y-%m-%d}",
+                "registered": clock.show_date(v.created_at),
             }
             for v in found
         ]
