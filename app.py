@@ -12,6 +12,7 @@ from flask import Flask
 
 from config import Settings
 from config.logging import configure_logging
+from extensions import Services, register_extensions
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -19,9 +20,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=4 * 1024 * 1024)
-    app.extensions["settings"] = settings
     announce_mode(settings)
-    register_bot(app, settings)
+    services = register_extensions(app, settings)
+    register_bot(app, services)
     register_console(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -42,11 +43,21 @@ def announce_mode(settings: Settings) -> None:
         log.warning("DATABASE_URL is not set: using embedded SQLite (%s).", settings.database_url)
 
 
-def register_bot(app: Flask, settings: Settings) -> None:
-    from handlers import FLOWS, ROUTERS
+def register_bot(app: Flask, services: Services) -> None:
+    from handlers import ANSWERS, FLOWS, ROUTERS
     from wechat.bot import build_bot
 
-    app.extensions["bot"] = build_bot(settings, ROUTERS, FLOWS)
+    app.extensions["bot"] = build_bot(
+        services.settings,
+        ROUTERS,
+        FLOWS,
+        redis_client=services.redis,
+        keys=services.keys,
+        api=services.api,
+        cipher=services.pii,
+        answers=ANSWERS,
+        services=services,
+    )
 
 
 def register_console(app: Flask) -> None:
@@ -75,6 +86,20 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from infra.commands import register
+    """Each CLI group comes from the package it belongs to."""
+    from console.commands import notice_cli, operator_cli
+    from handlers.team import teams_cli
+    from infra.commands import db_cli
+    from wechat.commands import flows_cli, menu_cli
+    from worker.cli import worker_command
 
-    register(app)
+    for command in (
+        db_cli,
+        menu_cli,
+        flows_cli,
+        teams_cli,
+        operator_cli,
+        notice_cli,
+        worker_command,
+    ):
+        app.cli.add_command(command)

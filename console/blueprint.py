@@ -12,9 +12,9 @@ from flask import Blueprint, abort, current_app, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from extensions import Services
 from models.operator import ROLE_LABELS, ROLE_PROVINCE, Operator
 from services.operators import Scope
-from wechat.context import Services
 
 bp = Blueprint(
     "console",
@@ -108,7 +108,7 @@ def no_store(response: Any) -> Any:
 
 
 def services() -> Services:
-    return cast(Services, current_app.extensions["bot"].services)
+    return cast(Services, current_app.extensions["services"])
 
 
 def user() -> ConsoleUser:

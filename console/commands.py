@@ -12,18 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.errors import ValidationError
+from extensions import Services
 from models.notice import NoticeTemplate
 from models.operator import ROLE_LABELS, Operator
 from services import notices, operators
 from services.operators import Scope
-from wechat.context import Services
 
 operator_cli = AppGroup("operator", help="Console accounts (科协工作人员).")
 notice_cli = AppGroup("notice", help="Template-message notices.")
 
 
 def _services() -> Services:
-    services: Services = current_app.extensions["bot"].services
+    services: Services = current_app.extensions["services"]
     return services
 
 
@@ -256,6 +256,3 @@ def notice_control(notice_id: int, action: str) -> None:
     if requeue:
         current_app.extensions["notice_queue"].enqueue(notice_id)
     click.echo(f"通知 #{notice_id}：{notices.CONTROLS[action][1]}")
-
-
-COMMANDS = [operator_cli, notice_cli]

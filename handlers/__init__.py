@@ -1,14 +1,18 @@
-"""The bot: one module per use case, each exporting a Router (and flows, commands)."""
+"""The bot: one module per use case, each exporting a Router (and flows, CLI commands).
+
+app.py builds the bot from ROUTERS, FLOWS and ANSWERS (how the conversation engine reads
+answers: our choice rules, our validation errors, and which database errors mean "try again").
+"""
 
 from __future__ import annotations
 
-from click import Command
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from console.commands import COMMANDS as CONSOLE_COMMANDS
+from domain.choices import parse_choice, parse_multi_choice
+from domain.errors import Ineligible, ValidationError
 from handlers import activity, basics, coming_soon, membership, team, volunteer
-from wechat.conversation import Flow
+from wechat.conversation import AnswerPolicy, Flow
 from wechat.router import Router
-from worker.cli import worker_command
 
 ROUTERS: list[Router] = [
     basics.router,
@@ -19,4 +23,10 @@ ROUTERS: list[Router] = [
     coming_soon.router,
 ]
 FLOWS: list[Flow] = [*volunteer.FLOWS, *team.FLOWS, *membership.FLOWS]
-COMMANDS: list[Command] = [*team.COMMANDS, *CONSOLE_COMMANDS, worker_command]
+ANSWERS = AnswerPolicy(
+    choose_one=parse_choice,
+    choose_many=parse_multi_choice,
+    invalid=(ValidationError,),
+    ineligible=(Ineligible,),
+    retry_later=(OperationalError, InterfaceError),
+)

@@ -7,9 +7,9 @@ import logging
 
 from domain import clock
 from domain.text import clip
+from handlers.context import Context
 from models.operator import Operator
 from services import activities, notices, operators, volunteers
-from wechat.context import Context
 from wechat.messages import Article, Reply
 from wechat.router import Router
 
@@ -28,7 +28,7 @@ DETAIL_HINT = "回复「活动+编号」查看详情，例如「活动{number}�
 @router.click("ACTIVITY_RECENT")
 @router.keyword("近期活动", "最近活动", "活动", "活动列表")
 def recent(ctx: Context) -> Reply:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         found = activities.upcoming(
             session,
@@ -59,7 +59,7 @@ def recent(ctx: Context) -> Reply:
 def detail(ctx: Context) -> str:
     assert ctx.match is not None
     activity_id = int(ctx.match.group(1))
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         activity = activities.published(session, activity_id)
         if activity is None:
             return f"没有找到编号为 {activity_id} 的活动。回复「近期活动」查看正在招募的活动。"

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handlers import membership
+from handlers.context import Context
 from models import Follower
 from models.base import utcnow
-from wechat.context import Context
 from wechat.router import Router
 
 router = Router("basics")
@@ -40,7 +40,7 @@ ABOUT = (
 
 def _touch_follower(ctx: Context, *, subscribed: bool, scene: str | None = None) -> None:
     now = utcnow()
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
         if follower is None:
             follower = Follower(openid=ctx.openid, first_seen_at=now)
@@ -71,7 +71,7 @@ def record_last_seen(ctx: Context) -> None:
         return
     now = utcnow()
     try:
-        with ctx.db.Session.begin() as session:
+        with ctx.services.db.Session.begin() as session:
             follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
             if follower is None:
                 session.add(Follower(openid=ctx.openid, first_seen_at=now, last_seen_at=now))

@@ -5,7 +5,7 @@ Remove a key from here when its handler lands; `flask menu check` keeps the two 
 
 from __future__ import annotations
 
-from wechat.context import Context
+from handlers.context import Context
 from wechat.dispatcher import COMING_SOON
 from wechat.router import Router
 

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from domain.errors import Ineligible, ValidationError
 from domain.text import normalize
+from handlers.context import Context
 from handlers.team import lookup_session
 from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import Volunteer
 from services import teams, volunteers
-from wechat.context import Context
 from wechat.conversation import Data, Flow, Step
 from wechat.errors import WeChatAPIError
 from wechat.messages import Reply
@@ -42,7 +42,7 @@ def _clean_code(text: str) -> str:
 def _notify_admins(ctx: Context, team_id: int, text: str) -> None:
     """Tell the team's admins about a new join request (best effort: the 48-hour
     customer-service window may have closed; they also see it in 我的队伍)."""
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         openids = [a.openid for a in teams.admins(session, team_id)][:ADMINS_TO_NOTIFY]
     for openid in openids:
         try:
@@ -61,7 +61,7 @@ def _join(ctx: Context, find: Any) -> str:
     """Join the team `find(session)` returns; the reply explains every refusal."""
     request_note: tuple[int, str] | None = None
     try:
-        with ctx.db.Session.begin() as session:
+        with ctx.services.db.Session.begin() as session:
             volunteer = volunteers.find_by_openid(session, ctx.openid)
             team = find(session)
             if volunteer is None:
@@ -113,9 +113,9 @@ def join_by_code(ctx: Context) -> str:
 # -- 志愿者 → 加入队伍: asks for the code, shows the team, 确认 ---------------------------
 
 
-def _invite_code(text: str, data: Data) -> dict[str, Any]:
+def _invite_code(text: str, data: Data, ctx: Context) -> dict[str, Any]:
     code = _clean_code(text)
-    with lookup_session() as session:
+    with lookup_session(ctx) as session:
         team = teams.by_invite_code(session, code)
         if team is None:
             raise teams.InviteCodeNotFound(code)
@@ -131,7 +131,7 @@ def _show_team(value: Any, data: Data) -> str:
 
 
 def _can_join(ctx: Context) -> Reply | None:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return Reply(text=NOT_VOLUNTEER)
@@ -146,7 +146,7 @@ def _confirm_join(ctx: Context, data: Data) -> str:
     def find(session: Session) -> Team:
         return teams.get(session, team_id)
 
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         if volunteers.find_by_openid(session, ctx.openid) is None:
             raise Ineligible(NOT_VOLUNTEER)
     text = _join(ctx, find)
@@ -161,7 +161,7 @@ JOIN = Flow(
             "invite_code",
             "要加入的队伍",
             "请输入队伍的邀请码（6位字母和数字，可向队伍管理员索取）：",
-            parse=_invite_code,
+            parse_in_context=_invite_code,
             display=_show_team,
             hint=CODE_HINT + "也可以直接扫描队伍的二维码申请加入。",
         ),
@@ -189,7 +189,7 @@ def _my_teams(session: Session, volunteer: Volunteer) -> list[tuple[Team, Member
 
 @router.keyword("退出队伍", "撤回申请", "退队")
 def leave_menu(ctx: Context) -> str:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return "您还没有注册志愿者，也没有加入任何队伍。"
@@ -208,7 +208,7 @@ def leave_menu(ctx: Context) -> str:
 def leave(ctx: Context) -> str:
     assert ctx.match is not None
     index = int(ctx.match.group(1))
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return "您还没有注册志愿者，也没有加入任何队伍。"
@@ -231,7 +231,7 @@ def leave(ctx: Context) -> str:
 def scene_join(ctx: Context) -> str | None:
     """The reply to scanning a team's QR code, or None when the scene is not a team's."""
     scene = ctx.msg.scene
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         team = teams.by_scene(session, scene)
         if team is None:
             return None

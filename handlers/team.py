@@ -23,6 +23,7 @@ from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_per
 from domain.errors import ValidationError
 from domain.team_names import COMMITTEE, COUNTY, KINDS, OTHER, PREFECTURE, SOCIETY, SQUAD, UNIT
 from domain.text import normalize
+from handlers.context import Context
 from models.team import (
     LEVEL_BRANCH,
     LEVEL_TEAM,
@@ -33,8 +34,7 @@ from models.team import (
 )
 from models.volunteer import ACTIVE, Volunteer
 from services import teams, volunteers
-from wechat.context import Context, current_context
-from wechat.conversation import Data, Flow, Step, StepError
+from wechat.conversation import AnswerPolicy, Data, Flow, Step, StepError
 from wechat.errors import WeChatAPIError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -44,14 +44,14 @@ log = logging.getLogger(__name__)
 
 # -- database lookups from inside a step --------------------------------------------------
 #
-# A step's parser receives only the answers, yet a few answers must be checked against the
-# database while the user types them (is this name taken? which registered 队 is the parent?):
-# the dispatcher binds the message's context to the thread that handles it.
+# A few answers must be checked against the database while the user types them (is this name
+# taken? which registered 队 is the parent?): their steps use `parse_in_context`, whose parser
+# also receives the message's context.
 
 
 @contextmanager
-def lookup_session() -> Iterator[Session]:
-    with current_context().db.Session() as session:
+def lookup_session(ctx: Context) -> Iterator[Session]:
+    with ctx.services.db.Session() as session:
         yield session
 
 
@@ -74,9 +74,9 @@ class TeamStep(Step):
 class CountyStep(TeamStep):
     """The county of a 县（区） team: a county of another 市州 gets a hint saying so."""
 
-    def accept(self, text: str, data: Data) -> Any:
+    def accept(self, text: str, data: Data, ctx: Context, answers: AnswerPolicy) -> Any:
         try:
-            return super().accept(text, data)
+            return super().accept(text, data, ctx, answers)
         except ValidationError:
             elsewhere = _county_elsewhere(text, data.get("prefecture_code") or "")
             if elsewhere is None:
@@ -140,12 +140,12 @@ def _parent_search_prompt(data: Data) -> str:
     return "分队隶属于已注册的支队。请输入上级支队名称中的几个字，我们在已通过审核的支队中查找："
 
 
-def _search_parent(text: str, data: Data) -> list[dict[str, Any]]:
+def _search_parent(text: str, data: Data, ctx: Context) -> list[dict[str, Any]]:
     words = normalize(text)
     if not words:
         raise ValidationError("请输入名称中的几个字。")
     committee = _kind_of(data) == COMMITTEE
-    with lookup_session() as session:
+    with lookup_session(ctx) as session:
         found = teams.search(
             session,
             words,
@@ -200,19 +200,19 @@ def _prefecture_prompt(data: Data) -> str:
     return "请选择队伍所在地区（省级学会、省直单位、高校等请选「全省（省级单位）」）："
 
 
-def _check_free(name: str) -> None:
-    with lookup_session() as session:
+def _check_free(ctx: Context, name: str) -> None:
+    with lookup_session(ctx) as session:
         teams.check_name_free(session, name)
 
 
-def _prefecture(answer: str, data: Data) -> str:
+def _prefecture(answer: str, data: Data, ctx: Context) -> str:
     if answer == PROVINCE_OPTION:
         return regions.PROVINCE_CODE
     division = regions.find_prefecture(answer)
     if division is None:  # pragma: no cover - answer comes from the option list
         raise ValidationError("请选择市州。")
     if _kind_of(data) == PREFECTURE:
-        _check_free(team_names.region_team_name(division.name))
+        _check_free(ctx, team_names.region_team_name(division.name))
     if _kind_of(data) == COUNTY and not regions.counties(division.code):
         raise ValidationError(
             f"{division.name}不设县（区），市级科协请回复「返回」，把类型改为「市（州）科协」。"
@@ -224,11 +224,11 @@ def _county_names(data: Data) -> list[str]:
     return [c.name for c in regions.counties(data.get("prefecture_code") or "")]
 
 
-def _county(answer: str, data: Data) -> str:
+def _county(answer: str, data: Data, ctx: Context) -> str:
     division = regions.find_county(data["prefecture_code"], answer)
     if division is None:  # pragma: no cover - answer comes from the option list
         raise ValidationError("请选择县区。")
-    _check_free(team_names.region_team_name(division.name))
+    _check_free(ctx, team_names.region_team_name(division.name))
     return division.code
 
 
@@ -280,9 +280,9 @@ def compose_name(kind: str, text: str, parent_name: str = "") -> str:
     raise ValidationError("市（州）、县（区）科技志愿服务队的名称由所在地区决定。")
 
 
-def _name(text: str, data: Data) -> str:
+def _name(text: str, data: Data, ctx: Context) -> str:
     name = compose_name(_kind_of(data), text, _parent_name(data))
-    _check_free(name)
+    _check_free(ctx, name)
     return name
 
 
@@ -365,7 +365,7 @@ STEPS: tuple[Step, ...] = (
         "查找上级队伍",
         "请输入上级队伍名称中的几个字：",
         prompt_for=_parent_search_prompt,
-        parse=_search_parent,
+        parse_in_context=_search_parent,
         when=_is(COMMITTEE, SQUAD),
         when_label="专委会支队或分队",
         resets=("parent", "name"),
@@ -388,7 +388,7 @@ STEPS: tuple[Step, ...] = (
         "所在市州",
         "请选择所在市州：",
         prompt_for=_prefecture_prompt,
-        parse=_prefecture,
+        parse_in_context=_prefecture,
         choices=_prefecture_options,
         display=_show_prefecture,
         resets=("county_code",),
@@ -397,7 +397,7 @@ STEPS: tuple[Step, ...] = (
         "county_code",
         "所在县区",
         "请选择县（区），队名将为「**县（区）科技志愿服务队」：",
-        parse=_county,
+        parse_in_context=_county,
         choices=_county_names,
         when=_is(COUNTY),
         when_label="县（区）科协",
@@ -408,7 +408,7 @@ STEPS: tuple[Step, ...] = (
         "队伍名称",
         "请输入队伍名称：",
         prompt_for=_name_prompt,
-        parse=_name,
+        parse_in_context=_name,
         when=_typed_name,
         when_label="需填写名称的类型",
         hint="只需输入 ** 部分，系统会按命名规则生成队伍全称；已被注册的名称不能重复使用。",
@@ -478,7 +478,7 @@ def _save_registration(ctx: Context, data: Data) -> str:
         description=data.get("description"),
         service_areas=tuple(data.get("service_areas") or ()),
     )
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         try:
             team = teams.register(session, openid=ctx.openid, form=form)
         except teams.NameTaken as exc:
@@ -642,7 +642,7 @@ def _my_memberships(session: Session, openid: str) -> str:
 @router.click("TEAM_MINE")
 @router.keyword("我的队伍", "我的服务队", "队伍管理")
 def my_teams(ctx: Context) -> str:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         admin_of = teams.admin_teams(session, ctx.openid)
         if not admin_of:
             return _my_memberships(session, ctx.openid)
@@ -655,7 +655,7 @@ def my_teams(ctx: Context) -> str:
 def choose_team(ctx: Context) -> str:
     assert ctx.match is not None
     index = int(ctx.match.group(1))
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         admin_of = teams.admin_teams(session, ctx.openid)
         if not admin_of:
             return NOT_ADMIN
@@ -671,7 +671,7 @@ def _with_team(action: Callable[[Context, Session, Team], str]) -> Callable[[Con
 
     def handler(ctx: Context) -> str:
         try:
-            with ctx.db.Session.begin() as session:
+            with ctx.services.db.Session.begin() as session:
                 team = _managed_team(ctx, session)
                 if isinstance(team, str):
                     return team
@@ -717,7 +717,7 @@ def _decide_request(ctx: Context, approve: bool) -> str:
     assert ctx.match is not None
     index = int(ctx.match.group(1))
     notice: tuple[str | None, str] | None = None
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         team = _managed_team(ctx, session)
         if isinstance(team, str):
             return team
@@ -761,7 +761,7 @@ def reject_request(ctx: Context) -> str:
 @router.keyword("全部通过")
 def approve_all(ctx: Context) -> str:
     notices: list[tuple[str | None, str]] = []
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         team = _managed_team(ctx, session)
         if isinstance(team, str):
             return team
@@ -807,7 +807,7 @@ def member_list_page(ctx: Context) -> str:
 
 
 def _member_page(ctx: Context, page: int) -> str:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         team = _managed_team(ctx, session)
         if isinstance(team, str):
             return team
@@ -828,7 +828,7 @@ def add_admin(ctx: Context) -> str:
     assert ctx.match is not None
     number = ctx.match.group(1)
     try:
-        with ctx.db.Session.begin() as session:
+        with ctx.services.db.Session.begin() as session:
             team = _managed_team(ctx, session)
             if isinstance(team, str):
                 return team
@@ -847,7 +847,7 @@ def remove_admin(ctx: Context) -> str:
     assert ctx.match is not None
     number = ctx.match.group(1)
     try:
-        with ctx.db.Session.begin() as session:
+        with ctx.services.db.Session.begin() as session:
             team = _managed_team(ctx, session)
             if isinstance(team, str):
                 return team
@@ -888,7 +888,7 @@ def rename_usage(ctx: Context, session: Session, team: Team) -> str:
 def rename_preview(ctx: Context) -> str:
     assert ctx.match is not None
     text = ctx.match.group(1)
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         team = _managed_team(ctx, session)
         if isinstance(team, str):
             return team
@@ -919,7 +919,7 @@ def rename_confirm(ctx: Context) -> str:
     if not name or float(state.get("rename_until") or 0) < time.time():
         return "没有待确认的改名。请先回复「修改队名 新名称」。"
     try:
-        with ctx.db.Session.begin() as session:
+        with ctx.services.db.Session.begin() as session:
             team = _managed_team(ctx, session)
             if isinstance(team, str):
                 return team
@@ -953,7 +953,7 @@ def sub_teams(ctx: Context, session: Session, team: Team) -> str:
 def auto_approve(ctx: Context) -> str:
     assert ctx.match is not None
     on = ctx.match.group(1) in {"开", "开启", "是"}
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         team = _managed_team(ctx, session)
         if isinstance(team, str):
             return team
@@ -969,7 +969,7 @@ teams_cli = AppGroup("teams", help="Volunteer teams: the 总队, registrations t
 
 
 def _services() -> Any:
-    return current_app.extensions["bot"].services
+    return current_app.extensions["services"]
 
 
 def _resolve(session: Session, ref: str) -> Team:
@@ -1062,6 +1062,3 @@ def qrcode_command(team: str) -> None:
     click.echo(f"{found.name}\t{teams.scene_for(found)}")
     click.echo(f"image: {answer['show_url']}")
     click.echo(f"content: {answer.get('url', '')}")
-
-
-COMMANDS = [teams_cli]

@@ -17,8 +17,8 @@ from domain.choices import (
 from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_person_name
 from domain.errors import Ineligible, ValidationError
 from domain.idcard import check_adult, mask_id_number, parse_id_number
+from handlers.context import Context
 from services import volunteers
-from wechat.context import Context
 from wechat.conversation import Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -212,7 +212,7 @@ STEPS: tuple[Step, ...] = (
 
 
 def _already_registered(ctx: Context) -> Reply | None:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return None
@@ -224,7 +224,7 @@ def _already_registered(ctx: Context) -> Reply | None:
 def _save_registration(ctx: Context, data: Data) -> str:
     card = parse_id_number(data["id_number"])
     form = {column: data.get(column) for column in volunteers.Volunteer.FORM_COLUMNS}
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         try:
             volunteer = volunteers.register(
                 session, openid=ctx.openid, card=card, form=form, pii=ctx.services.pii
@@ -299,7 +299,7 @@ def _edit_steps() -> tuple[Step, ...]:
 
 def _save_edit(ctx: Context, data: Data) -> str:
     changes = {k: v for k, v in data.items() if k in volunteers.Volunteer.FORM_COLUMNS}
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             raise Ineligible("您还没有注册志愿者，请点击「志愿者 → 注册」。")
@@ -309,7 +309,7 @@ def _save_edit(ctx: Context, data: Data) -> str:
 
 
 def _must_be_registered(ctx: Context) -> Reply | None:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         if volunteers.find_by_openid(session, ctx.openid) is None:
             return Reply(text="您还没有注册志愿者，请点击底部菜单「志愿者 → 注册」。")
     return None
@@ -346,7 +346,7 @@ def register(ctx: Context) -> Reply:
 @router.click("VOLUNTEER_PROFILE")
 @router.keyword("我的信息", "个人信息")
 def profile(ctx: Context) -> str:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return "您还没有注册志愿者。点击底部菜单「志愿者 → 注册」即可开始注册。"
@@ -369,7 +369,7 @@ DEREGISTER_WARNING = (
 
 @router.keyword("注销", "注销志愿者", "撤回同意")
 def deregister_warning(ctx: Context) -> str:
-    with ctx.db.Session() as session:
+    with ctx.services.db.Session() as session:
         if volunteers.find_by_openid(session, ctx.openid) is None:
             return "您还没有注册志愿者，无需注销。"
     return DEREGISTER_WARNING
@@ -377,7 +377,7 @@ def deregister_warning(ctx: Context) -> str:
 
 @router.keyword("确认注销")
 def deregister(ctx: Context) -> str:
-    with ctx.db.Session.begin() as session:
+    with ctx.services.db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return "您还没有注册志愿者，无需注销。"

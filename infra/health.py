@@ -18,7 +18,7 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    services = current_app.extensions["bot"].services
+    services = current_app.extensions["services"]
     checks: dict[str, str] = {}
     try:
         services.db.ping()

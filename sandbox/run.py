@@ -63,7 +63,7 @@ def prepare_demo_data(app: Flask) -> tuple[str, str]:
     password is new on every start (printed, never stored in plain text)."""
     from services import operators, teams
 
-    db = app.extensions["bot"].services.db
+    db = app.extensions["services"].db
     password = "sandbox-" + secrets.token_urlsafe(9)
     with db.Session.begin() as session:
         teams.seed_root(session)

@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from infra.migrate import upgrade
 from models import Base
@@ -164,7 +165,7 @@ def app(settings: Settings, db: Database, redis_client: redis.Redis) -> Iterator
     application = create_app(settings.with_overrides(wechat_encoding_aes_key=TEST_AES_KEY))
     application.config["TESTING"] = True
     yield application
-    application.extensions["bot"].close()
+    close_extensions(application)
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from console.views.account import login_throttle
 from infra.db import Database
 from models.operator import AuditEntry, Operator
 from services.operators import LOGIN_FAILURES_PER_IP
 from tests.test_console_support import PASSWORD, add_operator, csrf_token, login
-from worker.ratelimit import LoginThrottle
 
 
 def audit_actions(db: Database) -> list[str]:
@@ -117,8 +117,7 @@ def test_login_is_throttled_per_account(client: FlaskClient, db: Database) -> No
 
 def test_login_is_throttled_per_address(app: Flask, client: FlaskClient, db: Database) -> None:
     add_operator(db, "sheng")
-    services = app.extensions["bot"].services
-    throttle = LoginThrottle(services.settings, services.redis)
+    throttle = login_throttle(app.extensions["services"])
     for n in range(LOGIN_FAILURES_PER_IP - 1):  # earlier guesses at other names, same address
         throttle.failed(f"user:guess{n}", "ip:127.0.0.1")
     assert login(client, "sheng").status_code == 302

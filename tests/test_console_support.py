@@ -272,7 +272,7 @@ def queue_notice(
     from services import notices
     from services.operators import Scope
 
-    db = app.extensions["bot"].services.db
+    db = app.extensions["services"].db
     template_pk = template_pk or add_template(db)
     with db.Session.begin() as session:
         draft = notices.check_draft(
@@ -290,5 +290,5 @@ def sender_services(app: Flask, **settings: Any) -> Any:
     """The app's services with notice settings changed (rate, lease, retries ...)."""
     import dataclasses
 
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     return dataclasses.replace(services, settings=services.settings.with_overrides(**settings))

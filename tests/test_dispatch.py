@@ -16,11 +16,12 @@ import pytest
 from flask import Flask
 
 from config import Settings
+from extensions import close_extensions
 from handlers.basics import GUIDE
+from handlers.context import Context
 from sandbox.fake_wechat import FakeWeChatState
 from tests.test_webhook import captured_logs, formatted, install_bot
 from tests.wechat_user import ACCOUNT, Answer, WeChatUser
-from wechat.context import Context
 from wechat.protocol import Mode
 from wechat.router import Router
 
@@ -123,11 +124,11 @@ def second_app(app: Flask, recorder: Recorder) -> Iterator[Flask]:
     """Another instance of the service on the same settings, so the same Redis and database."""
     from app import create_app
 
-    settings: Settings = app.extensions["bot"].services.settings
+    settings: Settings = app.extensions["services"].settings
     other = create_app(settings)
     install_bot(other, recording_router(recorder))
     yield other
-    other.extensions["bot"].close()
+    close_extensions(other)
 
 
 # -- dedup -----------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from config import Settings
-from infra.commands import MENU_PATH
+from extensions import close_extensions
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
+from wechat.commands import MENU_PATH
 
 
 def closed_port() -> int:
@@ -30,7 +31,7 @@ def app_with() -> Iterator[list[Flask]]:
     apps: list[Flask] = []
     yield apps
     for app in apps:
-        app.extensions["bot"].close()
+        close_extensions(app)
 
 
 def test_healthz(client: FlaskClient) -> None:

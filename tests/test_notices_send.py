@@ -266,7 +266,7 @@ def test_delivery_reports_update_each_row(app: Flask, db: Database, make_user: A
 def test_a_report_that_comes_before_the_msgid_is_kept(
     app: Flask, db: Database, fake_wechat: FakeWeChatState
 ) -> None:
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     with db.Session.begin() as session:
         assert not notices.record_delivery(session, services.redis, services.keys, 42, "success")
     assert services.redis.get(services.keys.notice_delivery(42)) == b"delivered"

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from infra.redis import Keys
 from sandbox.fake_wechat import TEMPLATE_ACTIVITY_SIGNUP
@@ -43,7 +44,7 @@ def make_app(settings: Settings) -> Iterator[Flask]:
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application
-    application.extensions["bot"].close()
+    close_extensions(application)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from flask import Flask
 
 from app import create_app
 from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from sandbox.fake_wechat import TEMPLATE_ACTIVITY_SIGNUP
 from sandbox.simulator import USERS
@@ -54,7 +55,7 @@ def simulator_url(settings: Settings, db: Database, redis_client: redis.Redis) -
         with serve(app) as base_url:
             yield base_url + "/simulator"
     finally:
-        app.extensions["bot"].close()
+        close_extensions(app)
 
 
 def say(page: Page, text: str) -> None:

@@ -34,7 +34,7 @@ def add_volunteer(
     skills: tuple[str, ...] = ("科学普及",),
 ) -> str:
     """A registered volunteer; returns the volunteer number."""
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     form: dict[str, Any] = {
         "name": name,
         "phone": phone,

@@ -314,7 +314,7 @@ def test_database_down_at_confirm_keeps_the_answers(
     app: Flask, wechat_user: WeChatUser, db: Database, settings: Settings
 ) -> None:
     steps.answer_until(wechat_user)
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     healthy = services.db
     services.db = Database(
         settings.with_overrides(database_url="mysql+pymysql://root@127.0.0.1:1/none")

@@ -16,14 +16,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from config import Settings
-from handlers import FLOWS, ROUTERS
+from extensions import build_services, close_extensions, services_of
+from handlers import ANSWERS, FLOWS, ROUTERS
 from handlers.basics import GUIDE, WELCOME
+from handlers.context import Context
 from infra.db import Database
 from models import Follower
 from sandbox.fake_wechat import FakeWeChatState
 from tests.wechat_user import ACCOUNT, WeChatUser
 from wechat.bot import Bot, build_bot
-from wechat.context import Context
 from wechat.dispatcher import COMING_SOON, SORRY
 from wechat.messages import Article, Reply
 from wechat.protocol import Mode, Protocol, build_inbound_xml, parse_xml, sign
@@ -36,12 +37,24 @@ MakeUser = Callable[..., WeChatUser]
 
 
 def install_bot(app: Flask, *routers: Router, **overrides: Any) -> Bot:
-    """Rebuild the app's bot with test-only routers in front of ours (and settings overrides)."""
-    old: Bot = app.extensions["bot"]
-    settings = old.services.settings.with_overrides(**overrides)
-    bot = build_bot(settings, [*routers, *ROUTERS], FLOWS)
+    """Rebuild the app's services and bot with test-only routers in front of ours (and
+    settings overrides)."""
+    settings = services_of(app).settings.with_overrides(**overrides)
+    close_extensions(app)
+    services = build_services(settings)
+    app.extensions["services"] = services
+    bot = build_bot(
+        settings,
+        [*routers, *ROUTERS],
+        FLOWS,
+        redis_client=services.redis,
+        keys=services.keys,
+        api=services.api,
+        cipher=services.pii,
+        answers=ANSWERS,
+        services=services,
+    )
     app.extensions["bot"] = bot
-    old.close()
     return bot
 
 
@@ -77,7 +90,7 @@ def count_followers(db: Database) -> int:
 
 
 def dedup_keys(redis_client: redis.Redis, app: Flask) -> list[bytes]:
-    prefix = app.extensions["bot"].services.keys.dedup("")
+    prefix = app.extensions["services"].keys.dedup("")
     return list(redis_client.scan_iter(match=prefix + "*"))
 
 
@@ -399,7 +412,7 @@ def test_redis_outage_never_gives_wechat_a_500(settings: Settings, db: Database)
         assert answer.text == "系统维护中，暂时无法处理您的消息，请稍后再试。"
         assert any(r.levelno >= logging.ERROR for r in records)
     finally:
-        broken.extensions["bot"].close()
+        close_extensions(broken)
 
 
 @pytest.mark.parametrize(
@@ -517,6 +530,6 @@ def test_embedded_defaults_answer_messages(tmp_path: Path) -> None:
         fields = {**user.base("text"), "Content": "帮助", "MsgId": 4242}
         assert user.post(fields).text == GUIDE
         assert user.post(fields).text == GUIDE  # a retry: the first answer
-        assert count_followers(embedded.extensions["bot"].services.db) == 1
+        assert count_followers(embedded.extensions["services"].db) == 1
     finally:
-        embedded.extensions["bot"].close()
+        close_extensions(embedded)

@@ -22,13 +22,13 @@ from wechatpy.exceptions import WeChatClientException
 
 from config import Settings
 from config.settings import DEFAULT_API_BASE
-from infra.redis import Keys
 from wechat.errors import (
     TokenInvalidError,
     WeChatAPIError,
     WeChatUnavailableError,
     api_error,
 )
+from wechat.keys import WeChatKeys
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class _WeChatHTTPClient(WeChatClient):  # type: ignore[misc]
 class WeChatAPI:
     """Typed calls to the WeChat API; errors come as wechat.errors.WeChatAPIError subclasses."""
 
-    def __init__(self, settings: Settings, redis: redis.Redis, keys: Keys) -> None:
+    def __init__(self, settings: Settings, redis: redis.Redis, keys: WeChatKeys) -> None:
         self._settings = settings
         self._redis = redis
         self._base_url = settings.wechat_api_base_url.rstrip("/")

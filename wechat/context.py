@@ -1,40 +1,31 @@
-"""What a handler receives: the message, and the services it may use."""
+"""What a handler receives: the message, the framework's parts, and the app's own services.
+
+`services` is opaque to the framework: the app decides what it holds (database, Redis, ...) and
+names the type once, e.g. `Context = wechat.context.Context[Services]` in its handlers, so
+handlers get typed access while this package knows nothing above it.
+"""
 
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import redis
-
-from config import Settings
-from domain.pii import PiiCipher
-from infra.db import Database
-from infra.redis import Keys
 from wechat.messages import Inbound
 
 if TYPE_CHECKING:
     from wechat.client import WeChatAPI
     from wechat.conversation.engine import ConversationEngine
 
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    redis: redis.Redis
-    keys: Keys
-    api: WeChatAPI
-    conversations: ConversationEngine
-    pii: PiiCipher
+S = TypeVar("S")
 
 
 @dataclass
-class Context:
+class Context(Generic[S]):
     msg: Inbound
-    services: Services
+    services: S
+    conversations: ConversationEngine
+    api: WeChatAPI
     route: str = ""
     match: re.Match[str] | None = None
     # Lines the dispatcher appends after the handler's reply (e.g. "your form is kept").
@@ -49,35 +40,3 @@ class Context:
     @property
     def text(self) -> str:
         return self.msg.text
-
-    @property
-    def db(self) -> Database:
-        return self.services.db
-
-    @property
-    def settings(self) -> Settings:
-        return self.services.settings
-
-    @property
-    def conversations(self) -> ConversationEngine:
-        return self.services.conversations
-
-    @property
-    def api(self) -> WeChatAPI:
-        return self.services.api
-
-
-_CURRENT: ContextVar[Context] = ContextVar("wechat_context")
-
-
-def current_context() -> Context:
-    """The message being handled on this thread: for step parsers and option lists that must
-    look something up (is this team name taken?) while receiving only the answers."""
-    try:
-        return _CURRENT.get()
-    except LookupError:
-        raise RuntimeError("no message is being handled on this thread") from None
-
-
-def bind_context(ctx: Context) -> None:
-    _CURRENT.set(ctx)

@@ -1,13 +1,20 @@
-"""Message dispatch, in this order (written down once, here):
+"""Message dispatch, in this order (written down once, here; the README says the same):
 
-1. dedup: WeChat retries a message up to 3 times; a repeat within 60 s gets the first answer;
-2. per-user lock: one message at a time per openid, across processes;
-3. global words (帮助, 取消);
-4. the active conversation, if any;
-5. menu keys, events, keywords and patterns;
-6. the fallback.
+1. dedup: WeChat retries a message up to 3 times; a repeat within the dedup TTL (60 s) gets the
+   first answer, also while the first is still running, across processes (one Redis key);
+2. per-user lock: one message at a time per openid, across processes; at most
+   MAX_WAITING_PER_USER (3) of one user's messages wait their turn, more get BUSY at once;
+3. observers: bookkeeping for every message (followers' last-seen time); they answer nothing
+   and their errors are only logged;
+4. global words (帮助, 取消);
+5. the active conversation, if any (an expired one says so; a menu tap parks it);
+6. menu keys, events, keywords and patterns (the route table);
+7. the fallback (a click without a handler gets "coming soon").
 
-Steps 2-6 run on a worker thread. If they take longer than the reply budget, WeChat is answered
+With Redis unreachable, step 1 fails and the user is told the service is under maintenance
+(UNAVAILABLE): nothing else runs. An exception in steps 4-7 is logged and answered with SORRY.
+
+Steps 2-7 run on a worker thread. If they take longer than the reply budget, WeChat is answered
 `success` and the reply follows through the customer-service API when it is ready.
 
 Redis round trips per message: one script claims the dedup key and, usually, the user lock; the
@@ -23,10 +30,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
+import redis
 from redis.exceptions import RedisError
 
-from wechat.context import Context, Services, bind_context
+from config import Settings
+from wechat.client import WeChatAPI
+from wechat.context import Context
+from wechat.conversation.engine import ConversationEngine
+from wechat.keys import WeChatKeys
 from wechat.messages import Inbound, Reply, as_reply
 from wechat.router import Route, RouteTable
 
@@ -86,12 +99,31 @@ class Outcome:
     status: str  # "ok", "duplicate", "late", "busy", "error"
 
 
-class Dispatcher:
-    def __init__(self, services: Services, table: RouteTable, *, workers: int = 32) -> None:
-        self.services = services
+S = TypeVar("S")
+
+
+class Dispatcher(Generic[S]):
+    """`services` is the app's own object, handed to every handler as `ctx.services`."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        redis_client: redis.Redis,
+        keys: WeChatKeys,
+        api: WeChatAPI,
+        conversations: ConversationEngine,
+        table: RouteTable,
+        services: S,
+        workers: int = 32,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.keys = keys
+        self.api = api
+        self.conversations = conversations
         self.table = table
-        self.keys = services.keys
-        self.redis = services.redis
+        self.services = services
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
         self._claim = self.redis.register_script(_CLAIM)
         self._finish_script = self.redis.register_script(_FINISH)
@@ -100,7 +132,7 @@ class Dispatcher:
 
     def dispatch(self, msg: Inbound) -> Outcome:
         started = time.monotonic()
-        settings = self.services.settings
+        settings = self.settings
         budget = settings.reply_budget_seconds
         dedup_key = self.keys.dedup(msg.dedup_key)
         job = _Job()
@@ -172,7 +204,7 @@ class Dispatcher:
         waiting_key = self.keys.user_waiting(openid)
         pipe = self.redis.pipeline()
         pipe.incr(waiting_key)
-        pipe.expire(waiting_key, self.services.settings.user_lock_seconds * 2)
+        pipe.expire(waiting_key, self.settings.user_lock_seconds * 2)
         waiting = int(pipe.execute()[0])
         try:
             if waiting > MAX_WAITING_PER_USER:
@@ -182,7 +214,7 @@ class Dispatcher:
             self.redis.decr(waiting_key)
 
     def _wait_for_user_lock(self, lock_key: str, token: str) -> bool:
-        seconds = self.services.settings.user_lock_seconds
+        seconds = self.settings.user_lock_seconds
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.redis.set(lock_key, token, nx=True, px=seconds * 1000):
@@ -213,7 +245,7 @@ class Dispatcher:
             self._log(msg, Outcome(outcome.reply, outcome.route, "late"), job.started)
 
     def _deliver_later(self, openid: str, reply: Reply) -> None:
-        api = self.services.api
+        api = self.api
         try:
             if reply.articles:
                 api.send_news(
@@ -234,8 +266,9 @@ class Dispatcher:
             log.exception("late reply could not be delivered openid=%s", openid)
 
     def _route(self, msg: Inbound) -> Outcome:
-        ctx = Context(msg=msg, services=self.services)
-        bind_context(ctx)
+        ctx = Context(
+            msg=msg, services=self.services, conversations=self.conversations, api=self.api
+        )
         for observer in self.table.observers:
             try:
                 observer(ctx)
@@ -254,9 +287,9 @@ class Dispatcher:
             reply = Reply(text="\n\n".join(ctx.notes))
         return Outcome(reply, route, "ok")
 
-    def _choose_and_run(self, ctx: Context) -> tuple[str, Reply | None]:
+    def _choose_and_run(self, ctx: Context[S]) -> tuple[str, Reply | None]:
         msg = ctx.msg
-        engine = self.services.conversations
+        engine = self.conversations
 
         if msg.is_text:
             route = self.table.global_route(msg.text)
@@ -293,17 +326,17 @@ class Dispatcher:
         return self._run(route, ctx)
 
     def _run(
-        self, route: Route, ctx: Context, *, conversation: str | None = None
+        self, route: Route, ctx: Context[S], *, conversation: str | None = None
     ) -> tuple[str, Reply | None]:
         ctx.route = route.name
         reply = as_reply(route.handler(ctx))
         if conversation is not None:
-            note = self.services.conversations.kept_note(ctx, conversation)
+            note = self.conversations.kept_note(ctx, conversation)
             if note:
                 ctx.notes.append(note)
         return route.name, reply
 
-    def _coming_soon(self, ctx: Context) -> tuple[str, Reply | None]:
+    def _coming_soon(self, ctx: Context[S]) -> tuple[str, Reply | None]:
         ctx.route = "coming_soon"
         return ctx.route, Reply(text=COMING_SOON)
 

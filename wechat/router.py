@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from wechat.messages import Reply
 
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from wechat.context import Context
 
 HandlerResult = Reply | str | None
-Handler = Callable[["Context"], HandlerResult]
+Handler = Callable[["Context[Any]"], HandlerResult]
+Observer = Callable[["Context[Any]"], None]
 RouteKind = Literal["global", "click", "keyword", "pattern", "event", "message", "fallback"]
 
 
@@ -43,7 +44,7 @@ class Router:
     routes: list[Route] = field(default_factory=list)
     # Run for every message before routing (bookkeeping only: they answer nothing, and their
     # errors are logged, never shown to the user).
-    observers: list[Callable[[Context], None]] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)
 
     def _add(self, kind: RouteKind, keys: Iterable[str]) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
@@ -84,7 +85,7 @@ class Router:
         self.routes.append(Route("fallback", "*", handler, f"{self.name}.{handler.__name__}"))
         return handler
 
-    def observe(self, observer: Callable[[Context], None]) -> Callable[[Context], None]:
+    def observe(self, observer: Observer) -> Observer:
         self.observers.append(observer)
         return observer
 
@@ -96,7 +97,7 @@ class RouteTable:
         self.exact: dict[tuple[RouteKind, str], Route] = {}
         self.patterns: list[Route] = []
         self.fallback: Route | None = None
-        self.observers: list[Callable[[Context], None]] = []
+        self.observers: list[Observer] = []
         for router in routers:
             for route in router.routes:
                 self._add(route)

@@ -35,7 +35,7 @@ def verify() -> Response:
 @bp.post("/wechat")
 def receive() -> Response:
     bot = _bot()
-    limit = bot.services.settings.max_body_bytes
+    limit = bot.dispatcher.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return Response("payload too large", status=413, mimetype="text/plain")
     body = request.get_data(cache=False)

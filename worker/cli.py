@@ -18,7 +18,7 @@ from worker.sender import worker_name
 @with_appcontext
 def worker_command(burst: bool) -> None:
     """Send queued notices (RQ on REDIS_URL); resumes notices a stopped worker left."""
-    services = current_app.extensions["bot"].services
+    services = current_app.extensions["services"]
     queue = current_app.extensions["notice_queue"]
     if not isinstance(queue, RQNoticeQueue):
         click.echo(

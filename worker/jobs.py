@@ -7,7 +7,7 @@ import time
 
 from flask import current_app
 
-from wechat.context import Services
+from extensions import Services
 from worker.sender import NoticeSender
 
 log = logging.getLogger("worker.jobs")
@@ -24,7 +24,7 @@ FAILURE_PAUSE_SECONDS = 15
 
 def run_notice(notice_id: int) -> str:
     """Send notice `notice_id` for one slice; queue the next slice if work remains."""
-    services: Services = current_app.extensions["bot"].services
+    services: Services = current_app.extensions["services"]
     try:
         with NoticeSender(services) as sender:
             result = sender.run(notice_id, seconds=SLICE_SECONDS)

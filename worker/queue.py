@@ -74,7 +74,7 @@ class ThreadNoticeQueue:
 
 
 def build_queue(app: Flask) -> NoticeQueue:
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     if services.settings.redis_is_embedded:
         runner = ThreadNoticeQueue(app)
         # `make run` restarted mid-send: carry on (sandbox/run.py calls these hooks).
@@ -88,7 +88,7 @@ def recover(app: Flask) -> list[int]:
     from services.notices import in_progress_ids
 
     queue: NoticeQueue = app.extensions["notice_queue"]
-    with app.extensions["bot"].services.db.Session() as session:
+    with app.extensions["services"].db.Session() as session:
         ids = in_progress_ids(session)
     for notice_id in ids:
         queue.enqueue(notice_id, copies=1)

@@ -1,45 +1,20 @@
-"""Rate limits shared by every process that uses the same Redis.
+"""The notice send rate, shared by every worker that uses the same Redis.
 
-- Sends per second across all workers: a sliding log in one Lua script that reads Redis's own
-  clock. (limits' moving window stamps entries with each client's clock before the script runs,
-  so threads and machines push out-of-order stamps; measured with 2 processes x 4 threads at
-  20/s it let 26 through in one second.) The script runs on the embedded stand-in as well.
-- Failed logins per account and address: the `limits` library's fixed window (a counter is all
-  it takes); with no Redis server configured, limits' in-memory storage (one process).
+Sends per second across all workers: a sliding log in one Lua script that reads Redis's own
+clock. (limits' moving window stamps entries with each client's clock before the script runs,
+so threads and machines push out-of-order stamps; measured with 2 processes x 4 threads at
+20/s it let 26 through in one second.) The script runs on the embedded stand-in as well.
+(Failed console logins are counted by infra.ratelimit.LoginThrottle.)
 """
 
 from __future__ import annotations
 
-import threading
 import time
 
 import redis
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings
 from infra.redis import Keys
-from services.operators import (
-    LOGIN_FAILURES_PER_ACCOUNT,
-    LOGIN_FAILURES_PER_IP,
-    LOGIN_WINDOW_MINUTES,
-)
-
-_MEMORY: dict[str, MemoryStorage] = {}
-_MEMORY_LOCK = threading.Lock()
-
-
-def storage(settings: Settings, client: redis.Redis, namespace: str) -> Storage:
-    """A limits storage whose keys all start with Keys.ratelimit(namespace)."""
-    prefix = Keys(settings.redis_prefix).ratelimit(namespace)
-    if settings.redis_url is None:
-        with _MEMORY_LOCK:  # one per process and namespace, like the embedded Redis
-            return _MEMORY.setdefault(prefix, MemoryStorage())
-    return RedisStorage(
-        settings.redis_url, connection_pool=client.connection_pool, key_prefix=prefix
-    )
-
 
 # KEYS[1]: the log (newest first); ARGV: limit, window in microseconds.
 # Returns 0 when a send may go now (and logs it), else the microseconds to wait.
@@ -76,22 +51,3 @@ class SendRateLimiter:
             if wait <= 0:
                 return
             time.sleep(wait / 1_000_000)
-
-
-class LoginThrottle:
-    """Failed logins per account and per IP address within a fixed window."""
-
-    def __init__(self, settings: Settings, client: redis.Redis) -> None:
-        self._limiter = FixedWindowRateLimiter(storage(settings, client, "login"))
-        self._account = RateLimitItemPerMinute(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_MINUTES)
-        self._ip = RateLimitItemPerMinute(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW_MINUTES)
-
-    def _item(self, key: str) -> RateLimitItem:
-        return self._account if key.startswith("user:") else self._ip
-
-    def blocked(self, *keys: str) -> bool:
-        return any(not self._limiter.test(self._item(key), key) for key in keys)
-
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._limiter.hit(self._item(key), key)

@@ -32,6 +32,7 @@ from sqlalchemy import Table, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from extensions import Services
 from models.base import utcnow
 from models.follower import Follower
 from models.notice import (
@@ -52,7 +53,6 @@ from models.notice import (
 )
 from services import notices
 from wechat.client import WeChatAPI
-from wechat.context import Services
 from wechat.errors import (
     BusyError,
     InvalidTemplateError,

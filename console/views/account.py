@@ -12,9 +12,10 @@ from flask_login import login_user, logout_user
 from console.blueprint import ConsoleUser, bp, client_ip, services, user
 from console.forms import AccountForm, ActionForm, LoginForm, PasswordForm
 from domain.errors import ValidationError
+from extensions import Services
+from infra.ratelimit import LoginThrottle
 from models.operator import Operator
 from services import operators
-from worker.ratelimit import LoginThrottle
 
 BIND_CODE_SECONDS = 600
 
@@ -26,6 +27,16 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.dashboard")
 
 
+def login_throttle(svc: Services) -> LoginThrottle:
+    return LoginThrottle(
+        svc.settings,
+        svc.redis,
+        per_account=operators.LOGIN_FAILURES_PER_ACCOUNT,
+        per_ip=operators.LOGIN_FAILURES_PER_IP,
+        window_minutes=operators.LOGIN_WINDOW_MINUTES,
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     form = LoginForm()
@@ -33,7 +44,7 @@ def login() -> ResponseReturnValue:
     next_url = request.args.get("next")
     if form.validate_on_submit():
         svc = services()
-        throttle = LoginThrottle(svc.settings, svc.redis)
+        throttle = login_throttle(svc)
         with svc.db.Session.begin() as db_session:
             result = operators.login(
                 db_session,

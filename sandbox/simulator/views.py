@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from config import Settings
 from config.settings import DEFAULT_API_BASE
+from extensions import Services
 from sandbox.simulator.history import ChatHistory
 from sandbox.simulator.wire import (
     MAX_SCENE,
@@ -88,12 +89,17 @@ def _bot() -> Bot:
     return bot
 
 
+def _services() -> Services:
+    services: Services = current_app.extensions["services"]
+    return services
+
+
 def _settings() -> Settings:
-    return _bot().services.settings
+    return _services().settings
 
 
 def _history() -> ChatHistory:
-    services = _bot().services
+    services = _services()
     return ChatHistory(services.redis, services.keys)
 
 
@@ -122,7 +128,7 @@ def page() -> str:
 
 def _menu() -> tuple[dict[str, Any], list[str]]:
     """menus.json as it is now (so an edit shows on reload) and what is wrong with it."""
-    from infra.commands import menu_problems
+    from wechat.commands import menu_problems
 
     try:
         menu, problems = menu_problems()
@@ -223,7 +229,7 @@ def _templates(needed: Iterable[str]) -> dict[str, dict[str, str]]:
     with _templates_lock:
         if any(template_id not in cache for template_id in needed):
             try:
-                for template in _bot().services.api.get_templates():
+                for template in _services().api.get_templates():
                     cache[str(template.get("template_id"))] = dict(template)
             except WeChatAPIError as exc:
                 log.warning("simulator: cannot list templates: %s", exc)
@@ -313,7 +319,7 @@ def _note(content: str, *, event: str | None = None) -> Item:
 def _post_to_webhook(fields: dict[str, Any]) -> tuple[dict[str, Any], Item | None]:
     """POST the message to /wechat as WeChat would; (what went over the wire, what to show)."""
     bot = _bot()
-    mode = _mode(bot.services.settings)
+    mode = _mode(_settings())
     xml = build_inbound_xml(fields)
     query, body = bot.protocol.build_request(xml, mode, openid=str(fields["FromUserName"]))
     started = time.perf_counter()

@@ -14,16 +14,15 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
-from domain.errors import Ineligible, ValidationError
-from domain.pii import PiiCipher
-from wechat.context import Context
+from wechat.conversation.answers import AnswerPolicy, StepError, hint_of
 from wechat.conversation.flow import Data, Flow, Step
 from wechat.conversation.store import ConversationStore, Document
 from wechat.messages import Reply, as_reply
+
+if TYPE_CHECKING:
+    from wechat.context import Context
 
 log = logging.getLogger("wechat.conversation")
 
@@ -40,13 +39,11 @@ SAVE_FAILED = "系统暂时无法保存，您填写的内容已为您保留。�
 UNKNOWN_FLOW = "系统已更新，之前的填写无法继续，请重新点击菜单开始。"
 
 
-class StepError(ValidationError):
-    """Raised by a flow's on_confirm when one answer turns out unacceptable at save time
-    (a name taken meanwhile, say): the engine asks that step again."""
+class Cipher(Protocol):
+    """Encrypts sensitive answers inside the conversation state (the app's PII cipher)."""
 
-    def __init__(self, step: str, hint: str) -> None:
-        super().__init__(hint)
-        self.step = step
+    def encrypt(self, plaintext: str, *, context: str) -> str: ...
+    def decrypt(self, token: str, *, context: str) -> str: ...
 
 
 @dataclass
@@ -95,7 +92,8 @@ class ConversationEngine:
         flows: list[Flow],
         *,
         timeout_seconds: int,
-        cipher: PiiCipher,
+        cipher: Cipher,
+        answers: AnswerPolicy,
     ) -> None:
         self.store = store
         self.flows = {flow.name: flow for flow in flows}
@@ -103,6 +101,7 @@ class ConversationEngine:
             raise ValueError("two flows share a name")
         self.timeout_seconds = timeout_seconds
         self.cipher = cipher
+        self.answers = answers
 
     # -- state --------------------------------------------------------------------------
 
@@ -166,7 +165,7 @@ class ConversationEngine:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def start(self, ctx: Context, flow_name: str) -> Reply:
+    def start(self, ctx: Context[Any], flow_name: str) -> Reply:
         flow = self.flows[flow_name]
         ctx.started_flow = flow_name
         state = self._read(ctx.openid)
@@ -195,7 +194,7 @@ class ConversationEngine:
         intro = f"{flow.intro}\n\n" if flow.intro else ""
         return Reply(text=f"{intro}{self._prompt(flow, state, step)}")
 
-    def resume(self, ctx: Context) -> Reply | None:
+    def resume(self, ctx: Context[Any]) -> Reply | None:
         """继续: the active flow's question again, or the parked flow brought back."""
         state = self._read(ctx.openid)
         if state is None or state.expired:
@@ -211,7 +210,7 @@ class ConversationEngine:
                 )
         return None
 
-    def cancel(self, ctx: Context) -> Reply | None:
+    def cancel(self, ctx: Context[Any]) -> Reply | None:
         state = self.load(ctx.openid)
         if state is None:
             return None
@@ -221,7 +220,7 @@ class ConversationEngine:
         text = f"已取消「{title}」，刚才填写的内容没有保存。"
         return Reply(text=f"{text}\n\n{note}" if note else text)
 
-    def help_reply(self, ctx: Context) -> Reply | None:
+    def help_reply(self, ctx: Context[Any]) -> Reply | None:
         state = self.load(ctx.openid)
         if state is None or state.expired or state.flow not in self.flows:
             return None
@@ -250,7 +249,7 @@ class ConversationEngine:
         )
         return Reply(text=f"暂时只能识别文字，请用文字回答。\n\n{question}")
 
-    def kept_note(self, ctx: Context, previous_flow: str) -> str | None:
+    def kept_note(self, ctx: Context[Any], previous_flow: str) -> str | None:
         """After a menu tap in the middle of `previous_flow`: say the answers are kept."""
         if ctx.started_flow == previous_flow:
             return None
@@ -264,7 +263,7 @@ class ConversationEngine:
             return f"您之前未完成的「{flow.title}」已为您保存，之后回复「继续」即可接着填写。"
         return None
 
-    def handle(self, ctx: Context, state: State) -> Reply:
+    def handle(self, ctx: Context[Any], state: State) -> Reply:
         flow = self.flows.get(state.flow)
         if flow is None:
             self.store.delete(ctx.openid)
@@ -300,7 +299,7 @@ class ConversationEngine:
         return flow.next_step(state.data)
 
     def _answer(
-        self, ctx: Context, flow: Flow, state: State, step: Step, text: str, word: str
+        self, ctx: Context[Any], flow: Flow, state: State, step: Step, text: str, word: str
     ) -> Reply:
         plain = self._plain(flow, state.data)
         if not text:
@@ -309,13 +308,12 @@ class ConversationEngine:
             value: Any = None
         else:
             try:
-                value = step.accept(text, plain)
-            except Ineligible as exc:
-                note = self._end(ctx.openid, state)
-                return Reply(text=f"{exc.hint}\n\n{note}" if note else exc.hint)
-            except ValidationError as exc:
+                value = step.accept(text, plain, ctx, self.answers)
+            except self.answers.ineligible as exc:
+                return self._ineligible(ctx, state, exc)
+            except self.answers.refusals as exc:
                 return Reply(
-                    text=f"{exc.hint}\n（回复「帮助」查看说明，「返回」上一步，「取消」退出）"
+                    text=f"{hint_of(exc)}\n（回复「帮助」查看说明，「返回」上一步，「取消」退出）"
                 )
         state.history.append({"step": step.name, "data": copy.deepcopy(state.data)})
         state.data[step.name] = self._seal(flow, step, value)
@@ -347,7 +345,7 @@ class ConversationEngine:
         )
         return "\n".join(lines)
 
-    def _at_summary(self, ctx: Context, flow: Flow, state: State, word: str) -> Reply:
+    def _at_summary(self, ctx: Context[Any], flow: Flow, state: State, word: str) -> Reply:
         if word in {flow.confirm_word, "确认", "确定", "提交"}:
             return self._confirm(ctx, flow, state)
         match = EDIT_RE.match(word)
@@ -367,7 +365,7 @@ class ConversationEngine:
             text=f"请回复「{flow.confirm_word}」保存，或回复「修改 序号」修改某一项，「取消」放弃。"
         )
 
-    def _confirm(self, ctx: Context, flow: Flow, state: State) -> Reply:
+    def _confirm(self, ctx: Context[Any], flow: Flow, state: State) -> Reply:
         plain = self._plain(flow, state.data)
         try:
             result = flow.on_confirm(ctx, plain)
@@ -375,12 +373,11 @@ class ConversationEngine:
             state.editing = exc.step if flow.step(exc.step) else None
             self._save(ctx.openid, state)
             return self._ask_next(flow, state, exc.hint)
-        except Ineligible as exc:
-            note = self._end(ctx.openid, state)
-            return Reply(text=f"{exc.hint}\n\n{note}" if note else exc.hint)
-        except ValidationError as exc:
-            return Reply(text=exc.hint)
-        except (OperationalError, InterfaceError):
+        except self.answers.ineligible as exc:
+            return self._ineligible(ctx, state, exc)
+        except self.answers.refusals as exc:
+            return Reply(text=hint_of(exc))
+        except self.answers.retry_later:
             log.warning(
                 "save failed, answers kept in the conversation openid=%s flow=%s",
                 ctx.openid,
@@ -393,7 +390,13 @@ class ConversationEngine:
             reply = Reply(text=f"{reply.text}\n\n{note}")
         return reply
 
-    def _back(self, ctx: Context, flow: Flow, state: State) -> Reply:
+    def _ineligible(self, ctx: Context[Any], state: State, exc: Exception) -> Reply:
+        """The person cannot go on (under 18, say): end the flow, keep nothing."""
+        note = self._end(ctx.openid, state)
+        hint = hint_of(exc)
+        return Reply(text=f"{hint}\n\n{note}" if note else hint)
+
+    def _back(self, ctx: Context[Any], flow: Flow, state: State) -> Reply:
         if state.editing:
             state.editing = None
             self._save(ctx.openid, state)

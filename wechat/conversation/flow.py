@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from domain.choices import parse_choice, parse_multi_choice
-from domain.errors import ValidationError
+from wechat.conversation.answers import AnswerPolicy, InvalidAnswer
 
 if TYPE_CHECKING:
     from wechat.context import Context
@@ -19,6 +18,9 @@ if TYPE_CHECKING:
 
 Data = dict[str, Any]
 Parser = Callable[[str, Data], Any]
+# A parser that must look something up (is this team name taken?) also receives the message's
+# context, and through it the app's services.
+ContextParser = Callable[[str, Data, "Context[Any]"], Any]
 Options = Sequence[str] | Callable[[Data], Sequence[str]]
 
 
@@ -28,8 +30,10 @@ class Step:
     label: str
     prompt: str
     # Turns the answer (the chosen option when `choices` is set) into the stored value;
-    # raises ValidationError with a Chinese hint, or Ineligible to end the flow.
+    # raises an error with a Chinese hint (see AnswerPolicy), or an ineligible one to end the flow.
     parse: Parser | None = None
+    # Instead of `parse`, for a parser that needs the database: called as (answer, data, ctx).
+    parse_in_context: ContextParser | None = None
     choices: Options | None = None
     multiple: bool = False
     when: Callable[[Data], bool] | None = None
@@ -52,18 +56,27 @@ class Step:
             return []
         return list(self.choices(data) if callable(self.choices) else self.choices)
 
-    def accept(self, text: str, data: Data) -> Any:
+    def accept(self, text: str, data: Data, ctx: Context[Any], answers: AnswerPolicy) -> Any:
         options = self.options(data)
         if options:
             chosen: Any = (
-                parse_multi_choice(text, options) if self.multiple else parse_choice(text, options)
+                answers.choose_many(text, options)
+                if self.multiple
+                else answers.choose_one(text, options)
             )
-            return self.parse(chosen, data) if self.parse else chosen
-        if self.parse is None:
+            return self._parse(chosen, data, ctx)
+        if self.parse is None and self.parse_in_context is None:
             if not text:
-                raise ValidationError("请输入内容。")
+                raise InvalidAnswer("请输入内容。")
             return text
-        return self.parse(text, data)
+        return self._parse(text, data, ctx)
+
+    def _parse(self, answer: Any, data: Data, ctx: Context[Any]) -> Any:
+        if self.parse_in_context is not None:
+            return self.parse_in_context(answer, data, ctx)
+        if self.parse is not None:
+            return self.parse(answer, data)
+        return answer
 
     def render_prompt(self, data: Data) -> str:
         lines = [self.prompt]
@@ -87,8 +100,8 @@ class Step:
         return str(value)
 
 
-Confirm = Callable[["Context", Data], "Reply | str"]
-Start = Callable[["Context"], "Reply | str | None"]
+Confirm = Callable[["Context[Any]", Data], "Reply | str"]
+Start = Callable[["Context[Any]"], "Reply | str | None"]
 
 
 @dataclass(frozen=True)

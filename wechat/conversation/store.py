@@ -1,6 +1,7 @@
 """Where conversation state lives: one JSON document per user, with a TTL.
 
-Key layout (Redis): `{prefix}conv:{openid}` → the document. See infra.redis.Keys.
+Key layout (Redis): `{prefix}conv:{openid}` → the document; the app supplies the key names
+(wechat.keys.WeChatKeys).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 import redis
 
-from infra.redis import Keys
+from wechat.keys import WeChatKeys
 
 Document = dict[str, Any]
 
@@ -24,7 +25,7 @@ class ConversationStore(Protocol):
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: WeChatKeys) -> None:
         self.client = client
         self.keys = keys
 
