@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import redis
 from sqlalchemy import select
 
+from config import Settings
 from infra.db import Database
 from models import Volunteer
 from tests import volunteer_steps as steps
@@ -89,3 +93,69 @@ def test_after_deregistration_the_same_person_can_register_again(
     wechat_user.say("注销")
     wechat_user.say("确认注销")
     assert "注册成功" in steps.register(wechat_user)
+
+
+def _conversation_key(settings: Settings, user: WeChatUser) -> str:
+    return settings.redis_prefix + f"conv:{user.openid}"
+
+
+def test_bare_confirm_word_only_shows_the_warning(wechat_user: WeChatUser, db: Database) -> None:
+    steps.register(wechat_user)
+    reply = wechat_user.say("确认注销")
+    assert "无法恢复" in reply and "确认注销" in reply
+    assert _only(db).status == "active" and _only(db).name == "张三"
+
+
+def test_deregistration_confirm_after_the_timeout_deletes_nothing(
+    wechat_user: WeChatUser, db: Database, redis_client: redis.Redis, settings: Settings
+) -> None:
+    steps.register(wechat_user)
+    wechat_user.say("注销")
+    key = _conversation_key(settings, wechat_user)
+    doc = json.loads(redis_client.get(key) or b"{}")
+    assert doc["flow"] == "volunteer_deregister"
+    doc["expires_at"] = 0  # idle past the timeout
+    redis_client.set(key, json.dumps(doc))
+    assert "超时" in wechat_user.say("确认注销")
+    assert _only(db).status == "active"
+
+
+def test_deregistration_cancelled_then_confirm_word_deletes_nothing(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    steps.register(wechat_user)
+    wechat_user.say("注销")
+    assert "已取消「注销志愿者」" in wechat_user.say("取消")
+    assert "无法恢复" in wechat_user.say("确认注销")  # the warning again, nothing deleted
+    assert _only(db).status == "active"
+    assert "已取消" in wechat_user.say("返回")  # going back from the warning leaves it
+    assert _only(db).status == "active"
+
+
+def test_deregistration_needs_the_exact_confirm_word(wechat_user: WeChatUser, db: Database) -> None:
+    steps.register(wechat_user)
+    wechat_user.say("注销")
+    assert "请回复「确认注销」" in wechat_user.say("确认")
+    assert "请回复「确认注销」" in wechat_user.say("好的")
+    assert _only(db).status == "active"
+    assert "个人信息已删除" in wechat_user.say("确认注销")
+    assert _only(db).status == "deregistered"
+
+
+def test_deregistration_drops_a_parked_form(
+    wechat_user: WeChatUser, db: Database, redis_client: redis.Redis, settings: Settings
+) -> None:
+    steps.register(wechat_user)
+    wechat_user.say("修改信息")
+    wechat_user.say("手机号")
+    wechat_user.click("TEAM_REGISTER")  # parks the edit
+    assert "修改志愿者信息" in wechat_user.say("取消")  # the parked edit is still there
+    assert "无法恢复" in wechat_user.say("注销")
+    assert "个人信息已删除" in wechat_user.say("确认注销")
+    assert redis_client.get(_conversation_key(settings, wechat_user)) is None
+    assert "没有未完成" in wechat_user.say("继续")
+
+
+def test_unregistered_user_deregistering_is_told_so(wechat_user: WeChatUser) -> None:
+    assert "还没有注册" in wechat_user.say("注销")
+    assert "还没有注册" in wechat_user.say("确认注销")

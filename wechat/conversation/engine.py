@@ -189,10 +189,7 @@ class ConversationEngine:
             self._park_active(state)
             state.flow = flow_name
         self._save(ctx.openid, state)
-        step = self._current_step(flow, state)
-        assert step is not None, f"flow {flow.name} has no steps"
-        intro = f"{flow.intro}\n\n" if flow.intro else ""
-        return Reply(text=f"{intro}{self._prompt(flow, state, step)}")
+        return self._ask_next(flow, state, flow.intro)
 
     def resume(self, ctx: Context[Any]) -> Reply | None:
         """继续: the active flow's question again, or the parked flow brought back."""
@@ -228,7 +225,7 @@ class ConversationEngine:
         step = self._current_step(flow, state)
         words = "可用指令：「返回」上一步，「取消」退出，「重新开始」从头填写。"
         if step is None:
-            return Reply(text=f"请回复「确认」保存，或回复「修改 序号」修改某一项。\n{words}")
+            return Reply(text=f"{self._summary_hint(flow)}\n{words}")
         hint = step.hint or "请按提示回答当前问题。"
         return Reply(
             text=f"【{flow.title}·{step.label}】\n{hint}\n\n{words}\n\n{step.render_prompt(self._plain(flow, state.data))}"
@@ -243,9 +240,7 @@ class ConversationEngine:
             return Reply(text=UNKNOWN_FLOW)
         step = self._current_step(flow, state)
         question = (
-            step.render_prompt(self._plain(flow, state.data))
-            if step
-            else "请回复「确认」保存，或回复「修改 序号」修改某一项。"
+            step.render_prompt(self._plain(flow, state.data)) if step else self._summary_hint(flow)
         )
         return Reply(text=f"暂时只能识别文字，请用文字回答。\n\n{question}")
 
@@ -275,9 +270,7 @@ class ConversationEngine:
         if word in RESTART:
             state.data, state.history, state.editing = {}, [], None
             self._save(ctx.openid, state)
-            step = self._current_step(flow, state)
-            assert step is not None
-            return Reply(text=f"好的，我们从头开始。\n\n{self._prompt(flow, state, step)}")
+            return self._ask_next(flow, state, "好的，我们从头开始。")
         if word in CONTINUE:
             return self._continue_reply(flow, state, "我们接着来。")
 
@@ -336,6 +329,8 @@ class ConversationEngine:
 
     def _summary(self, flow: Flow, state: State) -> str:
         plain = self._plain(flow, state.data)
+        if flow.summary is not None:
+            return flow.summary(plain)
         lines = [f"{flow.summary_title}："]
         for i, step in enumerate(flow.summary_steps(plain), 1):
             lines.append(f"{i}. {step.label}：{step.show(plain.get(step.name), plain)}")
@@ -345,11 +340,16 @@ class ConversationEngine:
         )
         return "\n".join(lines)
 
+    def _summary_hint(self, flow: Flow) -> str:
+        if not flow.steps:
+            return f"请回复「{flow.confirm_word}」继续，或回复「取消」放弃。"
+        return f"请回复「{flow.confirm_word}」保存，或回复「修改 序号」修改某一项，「取消」放弃。"
+
     def _at_summary(self, ctx: Context[Any], flow: Flow, state: State, word: str) -> Reply:
-        if word in {flow.confirm_word, "确认", "确定", "提交"}:
+        if flow.confirms_with(word):
             return self._confirm(ctx, flow, state)
         match = EDIT_RE.match(word)
-        if match:
+        if match and flow.steps:
             steps = flow.summary_steps(self._plain(flow, state.data))
             index = int(match.group(1))
             if not 1 <= index <= len(steps):
@@ -361,9 +361,7 @@ class ConversationEngine:
             step = steps[index - 1]
             current = step.show(self._plain(flow, state.data).get(step.name), state.data)
             return Reply(text=f"当前：{current}\n\n{self._prompt(flow, state, step)}")
-        return Reply(
-            text=f"请回复「{flow.confirm_word}」保存，或回复「修改 序号」修改某一项，「取消」放弃。"
-        )
+        return Reply(text=self._summary_hint(flow))
 
     def _confirm(self, ctx: Context[Any], flow: Flow, state: State) -> Reply:
         plain = self._plain(flow, state.data)
@@ -385,6 +383,8 @@ class ConversationEngine:
             )
             return Reply(text=SAVE_FAILED)
         reply = as_reply(result) or Reply(text="已保存。")
+        if self._read(ctx.openid) is None:
+            return reply  # on_confirm forgot the user, parked flows included (de-registration)
         note = self._end(ctx.openid, state)
         if note and not reply.articles:
             reply = Reply(text=f"{reply.text}\n\n{note}")
@@ -403,7 +403,8 @@ class ConversationEngine:
             return self._ask_next(flow, state, "已放弃本次修改。")
         if not state.history:
             step = self._current_step(flow, state)
-            assert step is not None
+            if step is None:  # a flow without steps: going back leaves it
+                return self.cancel(ctx) or Reply(text=TIMEOUT_TEXT)
             return Reply(text=f"已经是第一个问题了。\n\n{self._prompt(flow, state, step)}")
         entry = state.history.pop()
         previous = state.data.get(entry["step"])

@@ -22,6 +22,7 @@ Parser = Callable[[str, Data], Any]
 # context, and through it the app's services.
 ContextParser = Callable[[str, Data, "Context[Any]"], Any]
 Options = Sequence[str] | Callable[[Data], Sequence[str]]
+CONFIRM_WORDS = frozenset({"确认", "确定", "提交"})
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,17 @@ class Flow:
     # (e.g. an already registered volunteer sees their profile).
     before_start: Start | None = None
     summary_title: str = "请核对以下信息"
+    # The word that saves. A flow with its own word (「确认注销」) accepts only that word.
     confirm_word: str = "确认"
+    # Replaces the numbered summary; a flow without steps shows only this before its confirm
+    # word (a warning before a destructive action).
+    summary: Callable[[Data], str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def confirms_with(self, word: str) -> bool:
+        if self.confirm_word in CONFIRM_WORDS:
+            return word in CONFIRM_WORDS
+        return word == self.confirm_word
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
