@@ -458,6 +458,10 @@ STEPS: tuple[Step, ...] = (
 )
 
 _NAME_STEP = {PREFECTURE: "prefecture_code", COUNTY: "county_code"}
+# Steps that make up the name and the place in the tree; every other step is saved as it is,
+# into the team's column of the same name.
+NAME_STEPS = frozenset({"kind", "parent_search", "parent", "name"})
+FORM_STEPS: tuple[Step, ...] = tuple(s for s in STEPS if s.name not in NAME_STEPS)
 
 
 def _save_registration(ctx: Context, data: Data) -> str:
@@ -469,14 +473,7 @@ def _save_registration(ctx: Context, data: Data) -> str:
         kind=kind,
         name=name,
         parent_id=parent.get("id"),
-        prefecture_code=data.get("prefecture_code"),
-        county_code=data.get("county_code"),
-        host_org=data.get("host_org"),
-        captain_name=data.get("captain_name"),
-        captain_phone=data.get("captain_phone"),
-        contact_phone=data.get("contact_phone"),
-        description=data.get("description"),
-        service_areas=tuple(data.get("service_areas") or ()),
+        **{step.name: data.get(step.name) for step in FORM_STEPS},
     )
     with ctx.services.db.Session.begin() as session:
         try:

@@ -14,11 +14,13 @@ from domain.choices import (
     SKILLS,
     parse_education,
 )
+from domain.clock import show_date
 from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_person_name
 from domain.errors import Ineligible, ValidationError
 from domain.idcard import check_adult, mask_id_number, parse_id_number
 from handlers.context import Context
-from services import volunteers
+from models.volunteer import Volunteer
+from services import teams, volunteers
 from wechat.conversation import Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -211,6 +213,43 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+# Steps whose answers are not saved as they are: consent is recorded as a version and time, the
+# ID number as its cipher, keyed hash and masked form. Every other step is a column of the
+# volunteer, named like the step (tests/test_volunteer_form.py checks they agree).
+NOT_COLUMNS = frozenset({"consent", "id_number"})
+FORM_STEPS: tuple[Step, ...] = tuple(s for s in STEPS if s.name not in NOT_COLUMNS)
+FORM_COLUMNS: tuple[str, ...] = tuple(s.name for s in FORM_STEPS)
+
+
+def _form(data: Data) -> dict[str, Any]:
+    return {column: data.get(column) for column in FORM_COLUMNS}
+
+
+# -- 我的信息: the profile, one line per step ----------------------------------------------
+
+
+def _profile_line(step: Step, volunteer: Volunteer) -> list[str]:
+    if step.name == "id_number":
+        return [f"{step.label}：{volunteer.id_number_masked}", f"性别：{volunteer.gender or '—'}"]
+    if step.name == "prefecture_code":
+        region = volunteers.region_text(volunteer.prefecture_code, volunteer.county_code)
+        return [f"所在地区：{region}"]
+    if step.name == "county_code":
+        return []  # shown with 所在地区
+    values = {column: getattr(volunteer, column) for column in FORM_COLUMNS}
+    return [f"{step.label}：{step.show(values.get(step.name), values)}"]
+
+
+def profile_text(volunteer: Volunteer) -> str:
+    lines = ["【我的志愿者信息】", f"志愿者编号：{volunteer.volunteer_no}"]
+    for step in STEPS:
+        if step.in_summary:
+            lines += _profile_line(step, volunteer)
+    lines.append(f"所在队伍：{teams.team_names_line(volunteer)}")
+    lines.append(f"注册时间：{show_date(volunteer.created_at)}")
+    return "\n".join(lines)
+
+
 def _already_registered(ctx: Context) -> Reply | None:
     with ctx.services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
@@ -223,7 +262,7 @@ def _already_registered(ctx: Context) -> Reply | None:
 
 def _save_registration(ctx: Context, data: Data) -> str:
     card = parse_id_number(data["id_number"])
-    form = {column: data.get(column) for column in volunteers.Volunteer.FORM_COLUMNS}
+    form = _form(data)
     with ctx.services.db.Session.begin() as session:
         try:
             volunteer = volunteers.register(
@@ -256,9 +295,7 @@ REGISTER = Flow(
 
 # -- edit one field -----------------------------------------------------------------------
 
-EDITABLE = tuple(
-    s for s in STEPS if s.name in volunteers.Volunteer.FORM_COLUMNS and s.name != "county_code"
-)
+EDITABLE = tuple(s for s in FORM_STEPS if s.name != "county_code")
 FIELD_OPTIONS = tuple("所在地区" if s.name == "prefecture_code" else s.label for s in EDITABLE)
 
 
@@ -286,7 +323,7 @@ def _edit_steps() -> tuple[Step, ...]:
         )
     ]
     for step in STEPS:
-        if step.name in volunteers.Volunteer.FORM_COLUMNS:
+        if step.name in FORM_COLUMNS:
             base_when = step.when
             editing = _editing(step.name)
 
@@ -298,13 +335,13 @@ def _edit_steps() -> tuple[Step, ...]:
 
 
 def _save_edit(ctx: Context, data: Data) -> str:
-    changes = {k: v for k, v in data.items() if k in volunteers.Volunteer.FORM_COLUMNS}
+    changes = {k: v for k, v in data.items() if k in FORM_COLUMNS}
     with ctx.services.db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             raise Ineligible("您还没有注册志愿者，请点击「志愿者 → 注册」。")
         volunteers.update(session, volunteer, changes)
-        profile = volunteers.profile_text(volunteer)
+        profile = profile_text(volunteer)
     return "修改成功！\n\n" + profile
 
 
@@ -327,9 +364,9 @@ EDIT = Flow(
 # -- routes -------------------------------------------------------------------------------
 
 
-def _profile_with_actions(volunteer: volunteers.Volunteer) -> str:
+def _profile_with_actions(volunteer: Volunteer) -> str:
     return (
-        volunteers.profile_text(volunteer)
+        profile_text(volunteer)
         + "\n\n回复「修改信息」修改资料；回复「注销」撤回同意并删除个人信息。"
     )
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import ClassVar
 
 from sqlalchemy import JSON, Date, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,19 +50,32 @@ class Volunteer(Base):
     updated_at: Mapped[Updated]
     deregistered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    # The form's steps write these columns directly (see handlers/volunteer.py).
-    FORM_COLUMNS: tuple[str, ...] = (
-        "name",
-        "phone",
-        "education",
-        "prefecture_code",
-        "county_code",
-        "employer",
-        "occupation",
-        "skills",
-        "specialty",
-        "service_times",
+    # Written from the ID card at registration, never by a form step.
+    IDENTITY_COLUMNS: ClassVar[frozenset[str]] = frozenset(
+        {"openid", "id_number_cipher", "id_number_hash", "id_number_masked", "gender", "birth_date"}
+    )
+    # Kept after de-registration, for records that must stay.
+    RECORD_COLUMNS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "id",
+            "volunteer_no",
+            "status",
+            "consent_version",
+            "consented_at",
+            "created_at",
+            "updated_at",
+            "deregistered_at",
+        }
     )
 
-    def form_values(self) -> dict[str, Any]:
-        return {column: getattr(self, column) for column in self.FORM_COLUMNS}
+    @classmethod
+    def form_columns(cls) -> frozenset[str]:
+        """Every other column: the registration form's steps write them by name (the steps
+        in handlers/volunteer.py and these columns must agree; tests/test_volunteer_form.py)."""
+        columns = {column.key for column in cls.__table__.columns}
+        return frozenset(columns - cls.IDENTITY_COLUMNS - cls.RECORD_COLUMNS)
+
+    @classmethod
+    def personal_columns(cls) -> frozenset[str]:
+        """What de-registration clears (PIPL art. 47)."""
+        return cls.form_columns() | cls.IDENTITY_COLUMNS

@@ -12,7 +12,9 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -244,7 +246,9 @@ def parent_of(session: Session, team: Team) -> Team | None:
 
 @dataclass(frozen=True)
 class TeamForm:
-    """What the registration flow collected; `name` is the composed full name."""
+    """What the registration flow collected; `name` is the composed full name. Every field
+    after `parent_id` is a column of the team named like the flow's step that asks for it
+    (tests/test_team_form.py checks steps, fields and columns agree)."""
 
     kind: str
     name: str
@@ -257,6 +261,17 @@ class TeamForm:
     contact_phone: str | None = None
     description: str | None = None
     service_areas: Sequence[str] = ()
+
+
+FORM_IDENTITY_FIELDS = ("kind", "name", "parent_id")
+DETAIL_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclass_fields(TeamForm) if f.name not in FORM_IDENTITY_FIELDS
+)
+
+
+def _details(form: TeamForm) -> dict[str, Any]:
+    values = {field: getattr(form, field) for field in DETAIL_FIELDS}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def _random_team_no() -> str:
@@ -321,14 +336,7 @@ def register(session: Session, *, openid: str, form: TeamForm) -> Team:
         kind=kind.key,
         level=kind.level,
         parent_id=parent.id if parent else None,
-        prefecture_code=form.prefecture_code,
-        county_code=form.county_code,
-        host_org=form.host_org,
-        captain_name=form.captain_name,
-        captain_phone=form.captain_phone,
-        contact_phone=form.contact_phone,
-        description=form.description,
-        service_areas=list(form.service_areas),
+        **_details(form),
         invite_code=_random_invite_code(),
         status=STATUS_PENDING,
         needs_guidance=form.kind == team_names.OTHER,

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain import clock, regions
-from domain.contact import mask_mobile
+from domain import regions
 from domain.idcard import IdCard, mask_id_number
 from domain.pii import PiiCipher
 from models.base import utcnow
@@ -47,10 +46,19 @@ def new_volunteer_no() -> str:
     return "KJ" + "".join(secrets.choice("0123456789") for _ in range(10))
 
 
+def _form_only(form: Mapping[str, Any]) -> Mapping[str, Any]:
+    unknown = set(form) - Volunteer.form_columns()
+    if unknown:
+        raise ValueError(f"not form columns: {sorted(unknown)}")
+    return form
+
+
 def register(
     session: Session, *, openid: str, card: IdCard, form: Mapping[str, Any], pii: PiiCipher
 ) -> Volunteer:
-    """Insert a volunteer; raises AlreadyRegistered or DuplicateIdNumber. Flushes, no commit."""
+    """Insert a volunteer with the form's answers (column → value); raises AlreadyRegistered or
+    DuplicateIdNumber. Flushes, no commit."""
+    form = _form_only(form)
     if find_by_openid(session, openid) is not None:
         raise AlreadyRegistered
     id_hash = pii.blind_index(card.number, context=ID_CONTEXT)
@@ -68,7 +76,7 @@ def register(
         birth_date=card.birth_date,
         consent_version=CONSENT_VERSION,
         consented_at=now,
-        **{column: form.get(column) for column in Volunteer.FORM_COLUMNS},
+        **form,
     )
     session.add(volunteer)
     try:
@@ -85,9 +93,7 @@ def register(
 
 
 def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -> None:
-    for column, value in changes.items():
-        if column not in Volunteer.FORM_COLUMNS:
-            raise ValueError(f"{column} cannot be edited")
+    for column, value in _form_only(changes).items():
         setattr(volunteer, column, value)
     if "prefecture_code" in changes and "county_code" not in changes:
         volunteer.county_code = None
@@ -97,19 +103,7 @@ def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -
 def deregister(session: Session, volunteer: Volunteer) -> None:
     """Delete personal data (PIPL art. 47); keep the row's number and dates for records."""
     teams.leave_all(session, volunteer.id)
-    for column in (
-        "openid",
-        "name",
-        "id_number_cipher",
-        "id_number_hash",
-        "id_number_masked",
-        "gender",
-        "birth_date",
-        "phone",
-        "employer",
-        "specialty",
-        *Volunteer.FORM_COLUMNS,
-    ):
+    for column in Volunteer.personal_columns():
         setattr(volunteer, column, None)
     volunteer.status = DEREGISTERED
     volunteer.deregistered_at = utcnow()
@@ -121,27 +115,3 @@ def region_text(prefecture_code: str | None, county_code: str | None) -> str:
     if prefecture_code:
         return regions.label(prefecture_code)
     return "（未填写）"
-
-
-def profile_text(volunteer: Volunteer) -> str:
-    def joined(values: list[str] | None) -> str:
-        return "、".join(values) if values else "（未填写）"
-
-    lines = [
-        "【我的志愿者信息】",
-        f"志愿者编号：{volunteer.volunteer_no}",
-        f"姓名：{volunteer.name}",
-        f"身份证号：{volunteer.id_number_masked}",
-        f"性别：{volunteer.gender or '—'}",
-        f"手机号：{mask_mobile(volunteer.phone) if volunteer.phone else '（未填写）'}",
-        f"学历：{volunteer.education}",
-        f"所在地区：{region_text(volunteer.prefecture_code, volunteer.county_code)}",
-        f"工作单位：{volunteer.employer or '（未填写）'}",
-        f"职业/身份：{volunteer.occupation}",
-        f"专业领域：{joined(volunteer.skills)}",
-        f"专长：{volunteer.specialty or '（未填写）'}",
-        f"可服务时间：{joined(volunteer.service_times)}",
-        f"所在队伍：{teams.team_names_line(volunteer)}",
-        f"注册时间：{clock.show_date(volunteer.created_at)}",
-    ]
-    return "\n".join(lines)
