@@ -469,12 +469,8 @@ def _save_registration(ctx: Context, data: Data) -> str:
     name = full_name(data)
     assert name is not None
     parent = data.get("parent") or {}
-    form = teams.TeamForm(
-        kind=kind,
-        name=name,
-        parent_id=parent.get("id"),
-        **{step.name: data.get(step.name) for step in FORM_STEPS},
-    )
+    details: dict[str, Any] = {step.name: data.get(step.name) for step in FORM_STEPS}
+    form = teams.TeamForm(kind=kind, name=name, parent_id=parent.get("id"), **details)
     with ctx.services.db.Session.begin() as session:
         try:
             team = teams.register(session, openid=ctx.openid, form=form)
