@@ -13,6 +13,7 @@ __all__ = [
     "EDUCATION_ALIASES",
     "EDUCATION_LEVELS",
     "EDUCATION_OPTIONS",
+    "HINT_UNDER_EDUCATION",
     "OCCUPATIONS",
     "OCCUPATION_ALIASES",
     "SERVICE_TIMES",
@@ -20,6 +21,7 @@ __all__ = [
     "SKILLS",
     "SKILL_ALIASES",
     "format_options",
+    "is_below_high_school",
     "parse_choice",
     "parse_education",
     "parse_multi_choice",
@@ -251,6 +253,14 @@ def parse_multi_choice(
     if max_count is not None and len(result) > max_count:
         raise ValidationError(f"最多可以选择{max_count}项，请重新选择")
     return result
+
+
+def is_below_high_school(text: str) -> bool:
+    """「初中」「小学」「初中及以下」…: an answer that names an education below high school
+    (the registration leaves that level out of its menu and explains why instead)."""
+    key = _fold(_clean(text))
+    below = {_fold(a) for a, level in EDUCATION_ALIASES.items() if level == BELOW_HIGH_SCHOOL}
+    return key == _fold(BELOW_HIGH_SCHOOL) or key in below
 
 
 def parse_education(text: str) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from domain import regions
 from domain.choices import (
-    EDUCATION_OPTIONS,
+    EDUCATION_LEVELS,
+    HINT_UNDER_EDUCATION,
     OCCUPATIONS,
     SERVICE_TIMES,
     SKILLS,
+    is_below_high_school,
     parse_education,
 )
 from domain.clock import show_date
@@ -69,6 +71,17 @@ def _mobile(text: str, data: Data) -> str:
 
 def _education(answer: str, data: Data) -> str:
     return parse_education(answer)
+
+
+@dataclass(frozen=True)
+class EducationStep(Step):
+    """The menu lists high school and above only; an answer naming a lower level (「初中」)
+    ends the registration with the explanation instead of 「没有这个选项」."""
+
+    def accept(self, text: str, data: Data) -> Any:
+        if is_below_high_school(text):
+            raise Ineligible(HINT_UNDER_EDUCATION)
+        return super().accept(text, data)
 
 
 def _prefecture_names(data: Data) -> list[str]:
@@ -151,12 +164,12 @@ STEPS: tuple[Step, ...] = (
         display=lambda v, d: mask_mobile(v),
         hint="11位中国大陆手机号，用于活动联系。",
     ),
-    Step(
+    EducationStep(
         "education",
         "学历",
-        "请选择您的最高学历：",
+        "请选择您的最高学历（根据通知要求，科技志愿者需具有高中及以上学历，初中及以下学历暂不能注册）：",
         parse=_education,
-        choices=EDUCATION_OPTIONS,
+        choices=EDUCATION_LEVELS,
         hint="根据通知要求，科技志愿者需具有高中及以上学历。",
     ),
     Step(

@@ -350,8 +350,26 @@ def register(session: Session, *, openid: str, form: TeamForm) -> Team:
     session.add(
         TeamAdmin(team_id=team.id, openid=openid, volunteer_id=volunteer.id if volunteer else None)
     )
+    if volunteer is not None:
+        _make_member(session, team.id, volunteer.id)
     session.flush()
     return team
+
+
+def _make_member(session: Session, team_id: int, volunteer_id: int) -> None:
+    """The captain and admins are members of their team, and counted (no join request)."""
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.team_id == team_id, Membership.volunteer_id == volunteer_id
+        )
+    )
+    if membership is not None and membership.status == MEMBERSHIP_JOINED:
+        return
+    now = utcnow()
+    if membership is None:
+        membership = Membership(team_id=team_id, volunteer_id=volunteer_id, created_at=now)
+        session.add(membership)
+    membership.status, membership.decided_at = MEMBERSHIP_JOINED, now
 
 
 def seed_root(session: Session) -> Team:
@@ -578,6 +596,7 @@ def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin
     session.add(admin)
     try:
         with session.begin_nested():
+            _make_member(session, team.id, volunteer.id)
             session.flush()
     except IntegrityError:
         raise AdminError(

@@ -243,3 +243,21 @@ def test_auto_approve_setting(
     assert "已关闭自动通过" in wechat_user.say("自动通过 关")
     join(app, make_user, team, "冯八")  # asks, and waits for an admin again
     assert "1. 冯八" in wechat_user.say("入队申请")
+
+
+def test_the_registrant_and_admins_are_members_and_counted(
+    app: Flask, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
+) -> None:
+    seed_root(db)
+    registrant_no = add_volunteer(app, wechat_user.openid, name="王队长")
+    team = add_team(db, TEAM, registrant=wechat_user.openid)
+    card = wechat_user.click("TEAM_MINE")
+    assert "成员：1人（待审核申请 0 条）" in card
+    assert f"1. 王队长 138****5678 科学普及（{registrant_no}）" in wechat_user.say("成员列表")
+    helper = make_user()
+    helper_no = add_volunteer(app, helper.openid, name="吴六")
+    wechat_user.say(f"添加管理员 {helper_no}")
+    assert "成员：2人" in wechat_user.say("我的队伍")
+    assert f"2. 吴六 138****5678 科学普及（{helper_no}）" in wechat_user.say("成员列表")
+    assert team.name in helper.click("VOLUNTEER_PROFILE")  # 所在队伍 lists it
+    assert "已经是" in helper.say(f"加入 {team.invite_code}")

@@ -134,7 +134,7 @@ def test_below_high_school_is_refused_and_nothing_is_kept(
     wechat_user: WeChatUser, db: Database
 ) -> None:
     steps.answer_until(wechat_user, stop_before="education")
-    reply = wechat_user.say("6")
+    reply = wechat_user.say("初中")
     assert "高中" in reply
     assert wechat_user.say("继续").startswith("当前没有未完成的填写")
     assert _volunteers(db) == []
@@ -349,3 +349,18 @@ def test_id_number_never_reaches_logs_or_state(
     wechat_user.say("确认")
     assert steps.GOOD_ID not in caplog.text
     assert "13812345678" not in caplog.text
+
+
+def test_education_menu_leaves_out_below_high_school_and_explains_why(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    prompt = steps.answer_until(wechat_user, stop_before="education")
+    assert "初中及以下学历暂不能注册" in prompt
+    numbered = [line for line in prompt.splitlines() if line[:1].isdigit()]
+    assert numbered[0] == "1. 高中/中专/中职" and numbered[-1] == "5. 博士研究生"
+    assert not any("初中" in line for line in numbered)
+    assert "高中及以上" in wechat_user.say("初中及以下")
+    assert _volunteers(db) == []
+    prompt = steps.answer_until(wechat_user, stop_before="education")
+    assert "高中及以上" in wechat_user.say("小学")
+    assert _volunteers(db) == []
