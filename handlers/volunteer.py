@@ -23,7 +23,7 @@ from domain.idcard import check_adult, mask_id_number, parse_id_number
 from handlers.context import Context
 from models.volunteer import Volunteer
 from services import teams, volunteers
-from wechat.conversation import Data, Flow, Step, StepError
+from wechat.conversation import AnswerPolicy, Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
 
@@ -78,10 +78,10 @@ class EducationStep(Step):
     """The menu lists high school and above only; an answer naming a lower level (「初中」)
     ends the registration with the explanation instead of 「没有这个选项」."""
 
-    def accept(self, text: str, data: Data) -> Any:
+    def accept(self, text: str, data: Data, ctx: Context, answers: AnswerPolicy) -> Any:
         if is_below_high_school(text):
             raise Ineligible(HINT_UNDER_EDUCATION)
-        return super().accept(text, data)
+        return super().accept(text, data, ctx, answers)
 
 
 def _prefecture_names(data: Data) -> list[str]:
