@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models. Import every model here so Alembic sees the whole metadata."""
 
-from models.activity import Activity
+from models.activity import Activity, Signup
 from models.base import Base
 from models.follower import Follower
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
@@ -18,6 +18,7 @@ __all__ = [
     "NoticeRecipient",
     "NoticeTemplate",
     "Operator",
+    "Signup",
     "Team",
     "TeamAdmin",
     "Volunteer",

@@ -18,8 +18,12 @@ from models.activity import (
     CANCELLED,
     DRAFT,
     FINISHED,
+    FULL,
+    KEXIE_SUFFIX,
     KEY_DATES,
-    PUBLISHED,
+    LISTED_STATUSES,
+    OPEN_STATUSES,
+    RECRUITING,
     STATUS_LABELS,
     Activity,
 )
@@ -32,16 +36,16 @@ DAY_TIME = "%Y年%-m月%-d日 %H:%M"
 
 # Which status may follow which (the console shows only these buttons).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    DRAFT: (PUBLISHED, CANCELLED),
-    PUBLISHED: (FINISHED, CANCELLED, DRAFT),
+    DRAFT: (RECRUITING, CANCELLED),
+    RECRUITING: (FINISHED, CANCELLED),
+    FULL: (FINISHED, CANCELLED),
     FINISHED: (),
-    CANCELLED: (DRAFT,),
+    CANCELLED: (),
 }
 ACTION_LABELS: dict[str, str] = {
-    PUBLISHED: "发布",
+    RECRUITING: "发布",
     FINISHED: "标记结束",
     CANCELLED: "取消活动",
-    DRAFT: "撤回为草稿",
 }
 
 
@@ -177,8 +181,13 @@ def set_status(
             f"活动当前为「{activity.status_label}」，不能改为「{STATUS_LABELS.get(status, status)}」。"
         )
     before = activity.status
+    now = utcnow()
     activity.status = status
-    activity.updated_at = utcnow()
+    activity.updated_at = now
+    if status == RECRUITING:
+        activity.published_at = now
+    elif status == CANCELLED:
+        activity.cancelled_at = now
     audit(
         session,
         actor,
@@ -212,7 +221,7 @@ def upcoming(
     )
     query = (
         select(Activity)
-        .where(Activity.status == PUBLISHED, Activity.ends_at >= now)
+        .where(Activity.status.in_(OPEN_STATUSES), Activity.ends_at >= now)
         .order_by(nearness, Activity.starts_at, Activity.id)
         .limit(limit)
     )
@@ -220,8 +229,11 @@ def upcoming(
 
 
 def published(session: Session, activity_id: int) -> Activity | None:
+    """An activity volunteers may see (not a draft; a cancelled one only says so)."""
     return session.scalar(
-        select(Activity).where(Activity.id == activity_id, Activity.status == PUBLISHED)
+        select(Activity).where(
+            Activity.id == activity_id, Activity.status.in_((*LISTED_STATUSES, CANCELLED))
+        )
     )
 
 
@@ -256,4 +268,14 @@ def detail_text(activity: Activity, team_name: str) -> str:
 
 
 def team_name(session: Session, activity: Activity) -> str:
+    """The organiser's name: the team, or the 科协 of the organiser region."""
+    if activity.team_id is None:
+        return organiser_region_name(activity.organiser_region_code)
     return session.scalar(select(Team.name).where(Team.id == activity.team_id)) or ""
+
+
+def organiser_region_name(code: str | None) -> str:
+    """甘肃省科协, 兰州市科协, 兰州市城关区科协 ..."""
+    if not code or code == regions.PROVINCE_CODE:
+        return "甘肃省" + KEXIE_SUFFIX
+    return regions.label(code).removeprefix("甘肃省") + KEXIE_SUFFIX

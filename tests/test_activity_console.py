@@ -29,7 +29,7 @@ def form(team_id: int, **changes: Any) -> dict[str, Any]:
     start = (beijing_now() + timedelta(days=10)).replace(hour=9, minute=0)
     values = {
         "title": "全国科普日·科学家进校园",
-        "type": "科普讲座",
+        "type": "科学普及",
         "key_date": "全国科普日",
         "team_id": str(team_id),
         "region": "620102",
@@ -82,10 +82,10 @@ def test_create_edit_and_publish(province_client: FlaskClient, db: Database) -> 
     activity = only_activity(db)
     assert activity.place == "兰州科技馆" and activity.capacity is None
 
-    publish = f"/console/activities/{activity.id}/status/published"
+    publish = f"/console/activities/{activity.id}/status/recruiting"
     token = csrf_token(province_client, f"/console/activities/{activity.id}")
     assert province_client.post(publish, data={"csrf_token": token}).status_code == 302
-    assert only_activity(db).status == "published"
+    assert only_activity(db).status == "recruiting"
     # finished is final: no way back to published
     finish = f"/console/activities/{activity.id}/status/finished"
     province_client.post(finish, data={"csrf_token": token})

@@ -66,7 +66,7 @@ def test_operator_sends_an_activity_notice(
         page.click("text=保存")
         page.wait_for_selector("text=活动已保存为草稿")
         page.click("button:has-text('发布')")
-        page.wait_for_selector("#activity-status:has-text('已发布')")
+        page.wait_for_selector("#activity-status:has-text('招募中')")
 
         page.click("text=发送活动通知")
         assert page.input_value("input[name=data-thing1]") == "秋季果树修剪技术培训"

@@ -14,16 +14,15 @@ from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, ActivityForm, region_options, team_options
 from domain import clock
 from domain.errors import ValidationError
-from models.activity import CANCELLED, DRAFT, FINISHED, PUBLISHED, STATUS_LABELS, Activity
+from models.activity import CANCELLED, FINISHED, RECRUITING, STATUS_LABELS, Activity
 from models.team import Team
 from services import activities
 
 PAGE_SIZE = 50
 DONE = {
-    PUBLISHED: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
+    RECRUITING: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
     FINISHED: "活动已标记为结束。",
     CANCELLED: "活动已取消。",
-    DRAFT: "活动已撤回为草稿。",
 }
 
 
@@ -120,7 +119,7 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         activity = _activity(session, activity_id)
         form = ActivityForm(obj=activity) if request.method == "GET" else ActivityForm()
         if request.method == "GET":
-            form.team_id.data = str(activity.team_id)
+            form.team_id.data = str(activity.team_id or "")
             form.region.data = activity.county_code or activity.prefecture_code or ""
             form.starts_at.data = _typed(activity.starts_at)
             form.ends_at.data = _typed(activity.ends_at)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from console.blueprint import bp, services, user
 from domain.clock import utcnow
-from models.activity import PUBLISHED, Activity
+from models.activity import OPEN_STATUSES, Activity
 from models.notice import QUEUED, SENDING, Notice
 from models.team import STATUS_APPROVED, STATUS_PENDING, Team
 from models.volunteer import ACTIVE, Volunteer
@@ -44,7 +44,7 @@ def dashboard() -> ResponseReturnValue:
                 "近期活动",
                 count(
                     Activity,
-                    Activity.status == PUBLISHED,
+                    Activity.status.in_(OPEN_STATUSES),
                     Activity.ends_at >= utcnow(),
                     scope.where(Activity.prefecture_code, Activity.county_code),
                 ),
