@@ -73,11 +73,11 @@ def test_activity_times_are_typed_and_shown_in_beijing_but_stored_in_utc(
 
     token = csrf_token(province_client, f"/console/activities/{activity.id}")
     published = province_client.post(
-        f"/console/activities/{activity.id}/status/published", data={"csrf_token": token}
+        f"/console/activities/{activity.id}/status/recruiting", data={"csrf_token": token}
     )
     assert published.status_code == 302
     detail = wechat_user.say(f"活动{activity.id}")
     assert f"时间：{start:%Y年%-m月%-d日} 07:30-09:30" in detail
     assert f"报名截止：{deadline:%Y年%-m月%-d日} 07:30" in detail
     with db.Session() as session:
-        assert session.scalar(select(Activity.status)) == "published"
+        assert session.scalar(select(Activity.status)) == "recruiting"
