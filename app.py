@@ -88,6 +88,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Each CLI group comes from the package it belongs to."""
     from console.commands import notice_cli, operator_cli
+    from console.pii_commands import pii_cli
     from handlers.team import teams_cli
     from infra.commands import db_cli
     from wechat.commands import flows_cli, menu_cli
@@ -100,6 +101,7 @@ def register_commands(app: Flask) -> None:
         teams_cli,
         operator_cli,
         notice_cli,
+        pii_cli,
         worker_command,
     ):
         app.cli.add_command(command)
