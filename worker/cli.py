@@ -15,8 +15,13 @@ from worker.sender import worker_name
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty (for scripts and tests).")
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="Also run RQ's scheduler (jobs queued for later); one is active at a time (a lock).",
+)
 @with_appcontext
-def worker_command(burst: bool) -> None:
+def worker_command(burst: bool, with_scheduler: bool) -> None:
     """Send queued notices (RQ on REDIS_URL); resumes notices a stopped worker left."""
     services = current_app.extensions["services"]
     queue = current_app.extensions["notice_queue"]
@@ -30,4 +35,6 @@ def worker_command(burst: bool) -> None:
     # the WeChat clients are built once. Jobs are long (a slice of sending), so a fork would buy
     # nothing.
     worker = SimpleWorker([queue.queue], connection=services.redis, name=worker_name())
-    worker.work(burst=burst, logging_level=services.settings.log_level)
+    worker.work(
+        burst=burst, logging_level=services.settings.log_level, with_scheduler=with_scheduler
+    )
