@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     announce_mode(settings)
     services = register_extensions(app, settings)
     register_bot(app, services)
+    register_metrics(app, services)
     register_console(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -57,6 +58,27 @@ def register_bot(app: Flask, services: Services) -> None:
         cipher=services.pii,
         answers=ANSWERS,
         services=services,
+    )
+
+
+def register_metrics(app: Flask, services: Services) -> None:
+    """Prometheus counters (infra.metrics), only when METRICS_ENABLED: every message's outcome
+    and every WeChat API call (notice sends among them) are counted."""
+    import atexit
+
+    from infra.metrics import Metrics
+    from wechat.client import observe_calls
+
+    if not services.settings.metrics_enabled:
+        return
+    recorder = Metrics(services.redis, services.keys)
+    atexit.register(recorder.close)
+    app.extensions["metrics"] = recorder
+    observe_calls(recorder.record_api_call)
+    app.extensions["bot"].dispatcher.listeners.append(
+        lambda _msg, outcome, seconds: recorder.record_message(
+            outcome.route, outcome.status, seconds
+        )
     )
 
 

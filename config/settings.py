@@ -67,6 +67,10 @@ class Settings:
     notice_lease_seconds: int = 120
     notice_retry_seconds: float = 5.0
     notice_max_attempts: int = 5
+    # Prometheus text at /metrics: off unless enabled; with a token, only `Authorization:
+    # Bearer <token>` may read it, without one only loopback connections not made through a proxy.
+    metrics_enabled: bool = False
+    metrics_token: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -154,6 +158,9 @@ class Settings:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
 
         notice = _notice_settings(env)
+        metrics_token = env.get("METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise ConfigError("METRICS_TOKEN", "must be at least 16 characters")
 
         return cls(
             wechat_token=token,
@@ -173,6 +180,8 @@ class Settings:
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
             log_level=log_level,
+            metrics_enabled=_bool(env, "METRICS_ENABLED", False),
+            metrics_token=metrics_token,
             **notice,
         )
 

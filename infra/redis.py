@@ -88,5 +88,9 @@ class Keys:
     def follower_seen(self, openid: str) -> str:
         return f"{self.prefix}seen:{openid}"
 
+    def metrics(self, name: str) -> str:
+        """A hash of counters summed over every process (infra.metrics)."""
+        return f"{self.prefix}metrics:{name}"
+
     def user_waiting(self, openid: str) -> str:
         return f"{self.prefix}waiting:user:{openid}"

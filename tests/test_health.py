@@ -40,13 +40,31 @@ def test_healthz(client: FlaskClient) -> None:
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz_with_database_and_redis(client: FlaskClient) -> None:
+def test_readyz_reports_each_dependency(client: FlaskClient, app: Flask) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json() == {
-        "status": "ready",
-        "checks": {"database": "ok", "redis": "ok"},
+    body = response.get_json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"database": "ok", "redis": "ok", "queue": "ok"}
+    details = body["details"]
+    assert all(details[name]["ms"] >= 0 for name in ("database", "redis", "queue"))
+    queue = app.extensions["notice_queue"].queue
+    assert details["queue"] == {
+        "ms": details["queue"]["ms"],
+        "name": queue.name,
+        "queued": 0,
+        "workers": 0,
     }
+
+
+def test_readyz_counts_queued_notice_jobs(client: FlaskClient, app: Flask) -> None:
+    queue = app.extensions["notice_queue"]
+    queue.enqueue(999002, copies=3)  # no worker runs in this test
+    try:
+        body = client.get("/readyz").get_json()
+    finally:
+        queue.queue.empty()
+    assert body["details"]["queue"]["queued"] == 3
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(
@@ -65,7 +83,8 @@ def test_readyz_is_503_when_the_database_is_unreachable(
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "not ready"
-    assert body["checks"] == {"database": "unreachable", "redis": "ok"}
+    assert body["checks"] == {"database": "unreachable", "redis": "ok", "queue": "ok"}
+    assert body["details"]["database"] == {"error": "OperationalError"}
     # Liveness does not depend on the database.
     assert app.test_client().get("/healthz").status_code == 200
 
@@ -80,7 +99,12 @@ def test_readyz_is_503_when_redis_is_unreachable(
     app_with.append(app)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "unreachable"}
+    # The notice queue lives on the same Redis: it is down too.
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "redis": "unreachable",
+        "queue": "unreachable",
+    }
 
 
 def test_menu_check_succeeds(runner: FlaskCliRunner) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from config import Settings
 from domain.idcard import compute_check_digit
 from domain.pii import PiiCipher
+from extensions import close_extensions
 from infra.db import Database
 from models.volunteer import Volunteer
 from services.volunteers import ID_CONTEXT
@@ -30,7 +31,7 @@ def rotated_app(app: Flask, settings: Settings) -> Iterator[Flask]:
     application = create_app(old.with_overrides(pii_encryption_key=NEW_KEY))
     application.config["TESTING"] = True
     yield application
-    application.extensions["bot"].close()
+    close_extensions(application)
 
 
 def user_on(app: Flask, openid: str) -> WeChatUser:

@@ -32,6 +32,16 @@ from wechat.keys import WeChatKeys
 
 log = logging.getLogger(__name__)
 
+# Told of every API call as (api path, errcode or None when WeChat was unreachable): the app's
+# metrics. One per process, like the clients' shared token: set by the app, not per client.
+_call_observer: Callable[[str, int | None], None] | None = None
+
+
+def observe_calls(observer: Callable[[str, int | None], None] | None) -> None:
+    global _call_observer
+    _call_observer = observer
+
+
 STABLE_TOKEN_API = "/cgi-bin/stable_token"
 TOKEN_LOCK_SECONDS = 10
 # Keep the cached token this much shorter than WeChat's expires_in.
@@ -265,6 +275,9 @@ class WeChatAPI:
             errcode = error.errcode
             raise
         finally:
+            observer = _call_observer
+            if observer is not None:
+                observer(api, errcode)
             log.info(
                 "wechat api %s errcode=%s duration_ms=%d",
                 api,

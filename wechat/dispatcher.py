@@ -27,6 +27,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -125,6 +126,8 @@ class Dispatcher(Generic[S]):
         self.table = table
         self.services = services
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
+        # Called once per message with its outcome and seconds taken (metrics); must be cheap.
+        self.listeners: list[Callable[[Inbound, Outcome, float], None]] = []
         self._claim = self.redis.register_script(_CLAIM)
         self._finish_script = self.redis.register_script(_FINISH)
 
@@ -341,6 +344,12 @@ class Dispatcher(Generic[S]):
         return ctx.route, Reply(text=COMING_SOON)
 
     def _log(self, msg: Inbound, outcome: Outcome, started: float) -> None:
+        seconds = time.monotonic() - started
+        for listener in self.listeners:
+            try:
+                listener(msg, outcome, seconds)
+            except Exception:
+                log.exception("outcome listener failed")
         # Never the content: it may hold an ID or phone number.
         log.info(
             "message openid=%s type=%s route=%s status=%s reply=%s ms=%.1f",
@@ -349,7 +358,7 @@ class Dispatcher(Generic[S]):
             outcome.route or "-",
             outcome.status,
             outcome.reply.kind if outcome.reply else "none",
-            (time.monotonic() - started) * 1000,
+            seconds * 1000,
         )
 
     def shutdown(self) -> None:
