@@ -25,6 +25,7 @@ SANDBOX_PII_KEY = "sandbox-pii-key-not-for-production-0123456789abcdef"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
 _APP_ID_RE = re.compile(r"^wx[0-9a-zA-Z]{14,18}$")
+MESSAGE_MODES = ("safe", "compat")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -55,6 +56,12 @@ class Settings:
     dedup_ttl_seconds: int = 60
     user_lock_seconds: int = 30
     max_body_bytes: int = 256 * 1024
+    # With an EncodingAESKey: "safe" accepts only encrypted messages; "compat" also WeChat's
+    # compatible-mode body (plaintext fields beside <Encrypt>, which are ignored).
+    wechat_message_mode: str = "safe"
+    # A request whose timestamp is further than this from our clock is refused, and a
+    # (timestamp, nonce) pair is remembered for as long as it could be accepted.
+    wechat_timestamp_window_seconds: int = 300
     api_timeout_seconds: float = 5.0
     simulator_enabled: bool = False
     log_level: str = "INFO"
@@ -117,6 +124,12 @@ class Settings:
         if aes_key and not _AES_KEY_RE.match(aes_key):
             raise ConfigError("WECHAT_ENCODING_AES_KEY", "must be exactly 43 letters or digits")
 
+        message_mode = env.get("WECHAT_MESSAGE_MODE", "safe").lower()
+        if message_mode not in MESSAGE_MODES:
+            raise ConfigError("WECHAT_MESSAGE_MODE", "must be safe or compat")
+        if message_mode == "compat" and not aes_key:
+            raise ConfigError("WECHAT_MESSAGE_MODE", "compat needs WECHAT_ENCODING_AES_KEY")
+
         api_base = env.get("WECHAT_API_BASE_URL") or (
             SANDBOX_API_BASE if sandbox else DEFAULT_API_BASE
         )
@@ -167,6 +180,8 @@ class Settings:
             wechat_app_id=app_id or SANDBOX_APP_ID,
             wechat_app_secret=app_secret or SANDBOX_APP_SECRET,
             wechat_encoding_aes_key=aes_key,
+            wechat_message_mode=message_mode,
+            wechat_timestamp_window_seconds=_int(env, "WECHAT_TIMESTAMP_WINDOW_SECONDS", 300),
             wechat_api_base_url=api_base.rstrip("/"),
             database_url=database_url,
             redis_url=redis_url,

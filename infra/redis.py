@@ -47,6 +47,10 @@ class Keys:
     def dedup(self, message_key: str) -> str:
         return f"{self.prefix}dedup:{message_key}"
 
+    def request_nonce(self, timestamp: int, nonce: str) -> str:
+        """A webhook request's (timestamp, nonce) pair, and the message it came with."""
+        return f"{self.prefix}nonce:{timestamp}:{nonce}"
+
     def user_lock(self, openid: str) -> str:
         return f"{self.prefix}lock:user:{openid}"
 

@@ -181,7 +181,7 @@ def protocol(app: Flask) -> Protocol:
 
 @pytest.fixture
 def make_user(client: FlaskClient, protocol: Protocol) -> Callable[..., WeChatUser]:
-    def make(openid: str | None = None, mode: Mode = Mode.PLAIN) -> WeChatUser:
+    def make(openid: str | None = None, mode: Mode | None = None) -> WeChatUser:
         return WeChatUser(client, protocol, openid or f"o{uuid.uuid4().hex[:27]}", mode)
 
     return make

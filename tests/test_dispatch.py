@@ -20,7 +20,7 @@ from extensions import close_extensions
 from handlers.basics import GUIDE
 from handlers.context import Context
 from sandbox.fake_wechat import FakeWeChatState
-from tests.test_webhook import captured_logs, formatted, install_bot
+from tests.test_webhook import MODE_SETTINGS, account_in_mode, captured_logs, formatted, install_bot
 from tests.wechat_user import ACCOUNT, Answer, WeChatUser
 from wechat.protocol import Mode
 from wechat.router import Router
@@ -138,6 +138,7 @@ def second_app(app: Flask, recorder: Recorder) -> Iterator[Flask]:
 def test_repeated_msg_id_gets_the_first_answer_and_runs_once(
     app: Flask, recorder: Recorder, mode: Mode
 ) -> None:
+    install_bot(app, recording_router(recorder), **MODE_SETTINGS[mode])
     user = user_on(app, "oDedupUser000000000000001", mode)
     fields = text_fields(user.openid)
     first = user.post(fields)
@@ -353,7 +354,8 @@ ID_NUMBER = "11010519491231002X"
 MOBILE = "13812345678"
 
 
-def test_id_and_phone_numbers_never_reach_the_logs(make_user: MakeUser) -> None:
+def test_id_and_phone_numbers_never_reach_the_logs(app: Flask, make_user: MakeUser) -> None:
+    account_in_mode(app, Mode.COMPATIBLE)
     user = make_user(mode=Mode.COMPATIBLE)
     with captured_logs() as records:
         # Outside any conversation: the fallback.

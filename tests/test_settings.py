@@ -55,6 +55,8 @@ def test_sandbox_defaults_without_any_configuration() -> None:
     assert settings.reply_budget_seconds < 5
     assert settings.max_body_bytes == 256 * 1024
     assert settings.dedup_ttl_seconds == 60
+    assert settings.wechat_message_mode == "safe"
+    assert settings.wechat_timestamp_window_seconds == 300
 
 
 def test_blank_values_count_as_unset() -> None:
@@ -95,6 +97,8 @@ def test_numbers_and_flags_are_read() -> None:
             "SIMULATOR_ENABLED": "yes",
             "LOG_LEVEL": "debug",
             "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "WECHAT_MESSAGE_MODE": "Compat",
+            "WECHAT_TIMESTAMP_WINDOW_SECONDS": "120",
         }
     )
     assert settings.reply_budget_seconds == 2.5
@@ -103,6 +107,8 @@ def test_numbers_and_flags_are_read() -> None:
     assert settings.simulator_enabled and settings.simulator_available
     assert settings.log_level == "DEBUG"
     assert settings.wechat_encoding_aes_key == "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    assert settings.wechat_message_mode == "compat"
+    assert settings.wechat_timestamp_window_seconds == 120
 
 
 def test_with_overrides_returns_a_new_object() -> None:
@@ -141,6 +147,9 @@ BAD = [
     ("WECHAT_API_TIMEOUT_SECONDS", {**REAL, "WECHAT_API_TIMEOUT_SECONDS": "x"}),
     ("SIMULATOR_ENABLED", {**REAL, "SIMULATOR_ENABLED": "maybe"}),
     ("LOG_LEVEL", {**REAL, "LOG_LEVEL": "LOUD"}),
+    ("WECHAT_MESSAGE_MODE", {**REAL, "WECHAT_MESSAGE_MODE": "plain"}),
+    ("WECHAT_MESSAGE_MODE", {**REAL, "WECHAT_MESSAGE_MODE": "compat"}),  # without an AES key
+    ("WECHAT_TIMESTAMP_WINDOW_SECONDS", {**REAL, "WECHAT_TIMESTAMP_WINDOW_SECONDS": "0"}),
 ]
 
 

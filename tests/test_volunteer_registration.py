@@ -18,6 +18,7 @@ from domain.idcard import compute_check_digit
 from infra.db import Database
 from models import Volunteer
 from tests import volunteer_steps as steps
+from tests.test_webhook import account_in_mode
 from tests.wechat_user import WeChatUser
 from wechat.protocol import Mode
 
@@ -66,8 +67,9 @@ def test_happy_path_saves_one_volunteer_with_encrypted_id(
 
 @pytest.mark.parametrize("mode", [Mode.PLAIN, Mode.COMPATIBLE, Mode.SAFE])
 def test_registration_works_in_every_mode(
-    make_user: Callable[..., WeChatUser], mode: Mode, db: Database
+    app: Flask, make_user: Callable[..., WeChatUser], mode: Mode, db: Database
 ) -> None:
+    account_in_mode(app, mode)
     assert "注册成功" in steps.register(make_user(mode=mode))
     assert len(_volunteers(db)) == 1
 

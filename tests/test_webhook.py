@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,20 @@ def install_bot(app: Flask, *routers: Router, **overrides: Any) -> Bot:
     )
     app.extensions["bot"] = bot
     return bot
+
+
+# How the account is configured for each way WeChat can send: plaintext needs no EncodingAESKey,
+# compatible mode needs WECHAT_MESSAGE_MODE=compat (the test app has a key, in safe mode).
+MODE_SETTINGS: dict[Mode, dict[str, Any]] = {
+    Mode.PLAIN: {"wechat_encoding_aes_key": None},
+    Mode.COMPATIBLE: {"wechat_message_mode": "compat"},
+    Mode.SAFE: {},
+}
+
+
+def account_in_mode(app: Flask, mode: Mode, *routers: Router) -> Bot:
+    """Configure the account so that WeChat sends in `mode` (with test routers in front)."""
+    return install_bot(app, *routers, **MODE_SETTINGS[mode])
 
 
 @contextmanager
@@ -133,8 +148,9 @@ def test_url_check_with_a_bad_signature_is_403(
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_text_gets_a_reply_in_each_mode(
-    make_user: MakeUser, protocol: Protocol, mode: Mode
+    app: Flask, make_user: MakeUser, protocol: Protocol, mode: Mode
 ) -> None:
+    account_in_mode(app, mode)
     user = make_user(mode=mode)
     answer = user.send_text("帮助")
     assert answer.status == 200
@@ -158,8 +174,9 @@ def test_text_gets_a_reply_in_each_mode(
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_subscribe_in_each_mode_welcomes_and_records_the_follower(
-    make_user: MakeUser, db: Database, mode: Mode
+    app: Flask, make_user: MakeUser, db: Database, mode: Mode
 ) -> None:
+    account_in_mode(app, mode)
     user = make_user(mode=mode)
     assert user.subscribe() == WELCOME
     assert count_followers(db) == 1
@@ -196,7 +213,7 @@ ENTITY_PREFIXES = {
 
 def _safe_request(protocol: Protocol, inner_xml: str) -> tuple[dict[str, str], bytes]:
     """A safe-mode request for any payload (build_request parses what it encrypts)."""
-    timestamp, nonce = "1700000000", "n0nce1"
+    timestamp, nonce = str(int(time.time())), "n0nce1"
     encrypted = parse_xml(protocol.encrypt(inner_xml, nonce, timestamp))["Encrypt"]
     query = {
         "signature": sign(protocol.token, timestamp, nonce),
@@ -208,58 +225,86 @@ def _safe_request(protocol: Protocol, inner_xml: str) -> tuple[dict[str, str], b
     return query, f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
 
 
-def _bad_request(case: str, protocol: Protocol, openid: str) -> tuple[dict[str, str], bytes, int]:
-    """A subscribe event made bad in one way; (query, body, expected status)."""
+def _bad_request(
+    case: str, protocol: Protocol, openid: str, mode: Mode = Mode.SAFE
+) -> tuple[dict[str, str], bytes, int]:
+    """A subscribe event made bad in one way; (query, body, expected status).
+
+    `mode` is how the account receives (safe: it has an EncodingAESKey; plain: it has none).
+    """
     good = _subscribe_xml(openid)
+
+    def build(xml: str = good, how: Mode = mode, **when: Any) -> tuple[dict[str, str], bytes]:
+        return protocol.build_request(xml, how, openid=openid, **when)
+
     if case == "bad-signature":
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        query, body = build()
         return {**query, "signature": "0" * 40}, body, 403
     if case == "missing-signature":
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        query, body = build()
         del query["signature"]
         return query, body, 403
     if case == "signature-of-another-nonce":
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        query, body = build()
         return {**query, "nonce": query["nonce"] + "x"}, body, 403
     if case == "bad-msg-signature":
-        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        query, body = build(how=Mode.SAFE)
         return {**query, "msg_signature": "0" * 40}, body, 403
     if case == "missing-msg-signature":
-        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        query, body = build(how=Mode.SAFE)
         del query["msg_signature"]
         return query, body, 403
     if case == "compatible-bad-msg-signature":
-        query, body = protocol.build_request(good, Mode.COMPATIBLE, openid=openid)
+        query, body = build(how=Mode.COMPATIBLE)
         return {**query, "msg_signature": "0" * 40}, body, 403
+    if case == "plaintext-with-an-aes-key":
+        query, body = build(how=Mode.PLAIN)
+        return query, body, 403
+    if case == "compatible-body-in-safe-mode":
+        query, body = build(how=Mode.COMPATIBLE)
+        return query, body, 400
+    if case == "timestamp-too-old":
+        query, body = build(timestamp=int(time.time()) - 301)
+        return query, body, 403
+    if case == "timestamp-in-the-future":
+        query, body = build(timestamp=int(time.time()) + 301)
+        return query, body, 403
+    if case == "timestamp-not-a-number":
+        query, body = build(timestamp=-5)
+        return query, body, 403
+    if case == "nonce-too-long":
+        query, body = build(nonce="n" * 65)
+        return query, body, 403
     if case == "broken-xml":
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        query, body = build()
         return query, body[:-10], 400
     if case == "not-utf8":
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
-        return query, body.replace(b"subscribe", b"subscribe\xff\xfe"), 400
+        query, body = build()
+        return query, body.replace(b"</xml>", b"\xff\xfe</xml>"), 400
     if case == "no-sender":
         xml = good.replace(f"<FromUserName><![CDATA[{openid}]]></FromUserName>", "")
-        query, body = protocol.build_request(xml, Mode.PLAIN, openid=openid)
+        query, body = build(xml)
         return query, body, 400
     if case == "safe-without-encrypt":
-        query, body = protocol.build_request(good, Mode.SAFE, openid=openid)
+        query, body = build(how=Mode.SAFE)
         return query, f"<xml><ToUserName>{ACCOUNT}</ToUserName></xml>".encode(), 400
     if case.startswith("safe-"):  # an entity inside the encrypted payload
         return (*_safe_request(protocol, ENTITY_PREFIXES[case[len("safe-") :]] + good), 400)
     if case in ENTITY_PREFIXES:
-        query, body = protocol.build_request(good, Mode.PLAIN, openid=openid)
+        query, body = build()
         return query, ENTITY_PREFIXES[case].encode() + body, 400
     if case == "too-large":
         padding = "<Padding>" + "a" * (256 * 1024) + "</Padding>"
-        query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.PLAIN)
+        query, body = build(_subscribe_xml(openid, padding), Mode.PLAIN)
         return query, body, 413
     if case == "too-large-encrypted":
         padding = "<Padding>" + "a" * (200 * 1024) + "</Padding>"
-        query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.SAFE)
+        query, body = build(_subscribe_xml(openid, padding), Mode.SAFE)
         return query, body, 413  # the base64 ciphertext crosses 256 KB
     raise AssertionError(case)
 
 
+# Refused by an account with an EncodingAESKey (the test app's default).
 BAD_CASES = [
     "bad-signature",
     "missing-signature",
@@ -267,6 +312,12 @@ BAD_CASES = [
     "bad-msg-signature",
     "missing-msg-signature",
     "compatible-bad-msg-signature",
+    "plaintext-with-an-aes-key",
+    "compatible-body-in-safe-mode",
+    "timestamp-too-old",
+    "timestamp-in-the-future",
+    "timestamp-not-a-number",
+    "nonce-too-long",
     "broken-xml",
     "not-utf8",
     "no-sender",
@@ -279,6 +330,29 @@ BAD_CASES = [
     "too-large",
     "too-large-encrypted",
 ]
+# Refused by an account without one (plaintext messages).
+PLAIN_BAD_CASES = [
+    "bad-signature",
+    "missing-signature",
+    "signature-of-another-nonce",
+    "timestamp-too-old",
+    "timestamp-in-the-future",
+    "broken-xml",
+    "not-utf8",
+    "no-sender",
+    "billion-laughs",
+    "external-entity",
+    "doctype-only",
+    "too-large",
+]
+
+
+def _assert_nothing_processed(
+    app: Flask, db: Database, redis_client: redis.Redis, fake_wechat: FakeWeChatState
+) -> None:
+    assert count_followers(db) == 0
+    assert dedup_keys(redis_client, app) == []
+    assert fake_wechat.calls == []
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -297,9 +371,26 @@ def test_bad_requests_are_refused_and_nothing_is_processed(
     assert response.status_code == status
     assert b"Traceback" not in response.data
     assert b"success" not in response.data
-    assert count_followers(db) == 0
-    assert dedup_keys(redis_client, app) == []
-    assert fake_wechat.calls == []
+    _assert_nothing_processed(app, db, redis_client, fake_wechat)
+
+
+@pytest.mark.parametrize("case", PLAIN_BAD_CASES)
+def test_bad_plaintext_requests_are_refused_and_nothing_is_processed(
+    case: str,
+    app: Flask,
+    client: FlaskClient,
+    protocol: Protocol,
+    db: Database,
+    redis_client: redis.Redis,
+    fake_wechat: FakeWeChatState,
+) -> None:
+    account_in_mode(app, Mode.PLAIN)
+    openid = "oBadRequest0000000000000001"
+    query, body, status = _bad_request(case, protocol, openid, Mode.PLAIN)
+    response = _post(client, query, body)
+    assert response.status_code == status
+    assert b"Traceback" not in response.data
+    _assert_nothing_processed(app, db, redis_client, fake_wechat)
 
 
 def test_the_same_request_done_right_is_processed(
@@ -311,8 +402,8 @@ def test_the_same_request_done_right_is_processed(
 ) -> None:
     """The control for the test above: its fixtures do see a processed message."""
     openid = "oBadRequest0000000000000001"
-    padding = "<Padding>" + "a" * (200 * 1024) + "</Padding>"
-    query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.PLAIN)
+    padding = "<Padding>" + "a" * (150 * 1024) + "</Padding>"
+    query, body = protocol.build_request(_subscribe_xml(openid, padding), Mode.SAFE)
     assert len(body) < 256 * 1024
     response = _post(client, query, body)
     assert response.status_code == 200
@@ -323,7 +414,10 @@ def test_the_same_request_done_right_is_processed(
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_text_that_looks_like_markup_is_answered(make_user: MakeUser, mode: Mode) -> None:
+def test_text_that_looks_like_markup_is_answered(
+    app: Flask, make_user: MakeUser, mode: Mode
+) -> None:
+    account_in_mode(app, mode)
     reply = make_user(mode=mode).say('<!DOCTYPE html><!ENTITY x "y">]]>')
     assert reply.startswith("抱歉，没能理解您的消息。")
 
@@ -384,13 +478,13 @@ def echo_router() -> Router:
 def test_reply_text_with_cdata_end_and_markup_arrives_intact(
     app: Flask, make_user: MakeUser, mode: Mode
 ) -> None:
-    install_bot(app, echo_router())
+    account_in_mode(app, mode, echo_router())
     user = make_user(mode=mode)
     assert user.say("回声 a]]>b <x> & y ]]]]>") == "a]]>b <x> & y ]]]]>"
 
 
 def test_news_reply_with_cdata_end_arrives_intact(app: Flask, make_user: MakeUser) -> None:
-    install_bot(app, echo_router())
+    account_in_mode(app, Mode.PLAIN, echo_router())
     answer = make_user(mode=Mode.PLAIN).send_text("新闻")
     assert answer.status == 200
     item = xmltodict.parse(answer.body)["xml"]["Articles"]["item"]

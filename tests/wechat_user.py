@@ -41,9 +41,14 @@ class WeChatUser:
     client: FlaskClient
     protocol: Protocol
     openid: str
-    mode: Mode = Mode.PLAIN
+    # None: as WeChat sends to this account: safe mode when it has an EncodingAESKey.
+    mode: Mode | None = None
     create_time: int = field(default_factory=lambda: int(time.time()))
     last_msg_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode is None:
+            self.mode = Mode.SAFE if self.protocol.aes_key else Mode.PLAIN
 
     def _next_time(self) -> int:
         self.create_time += 1
@@ -51,6 +56,7 @@ class WeChatUser:
 
     def post(self, fields: dict[str, Any]) -> Answer:
         xml = build_inbound_xml(fields)
+        assert self.mode is not None
         query, body = self.protocol.build_request(xml, self.mode, openid=self.openid)
         response = self.client.post(
             "/wechat", query_string=query, data=body, content_type="text/xml"

@@ -1,5 +1,7 @@
 """Message dispatch, in this order (written down once, here; the README says the same):
 
+0. replay check: a request's (timestamp, nonce) pair carries one message only (the webhook
+   answers 403 to a pair seen before with another message);
 1. dedup: WeChat retries a message up to 3 times; a repeat within the dedup TTL (60 s) gets the
    first answer, also while the first is still running, across processes (one Redis key);
 2. per-user lock: one message at a time per openid, across processes; at most
@@ -12,13 +14,16 @@
 7. the fallback (a click without a handler gets "coming soon").
 
 With Redis unreachable, step 1 fails and the user is told the service is under maintenance
-(UNAVAILABLE): nothing else runs. An exception in steps 4-7 is logged and answered with SORRY.
+(UNAVAILABLE): nothing else runs. Redis lost later (steps 2-7) gets UNAVAILABLE too, and the
+lock release is retried with the next message this process handles. Any other exception in
+steps 4-7 is logged and answered with SORRY; observers' errors other than Redis's only logged.
 
 Steps 2-7 run on a worker thread. If they take longer than the reply budget, WeChat is answered
 `success` and the reply follows through the customer-service API when it is ready.
 
-Redis round trips per message: one script claims the dedup key and, usually, the user lock; the
-handler's own; one script releases the lock and stores the answer for retries.
+Redis round trips per message: one script checks the (timestamp, nonce) pair and claims the dedup
+key and, usually, the user lock; the handler's own; one script releases the lock and stores the
+answer for retries.
 """
 
 from __future__ import annotations
@@ -58,10 +63,19 @@ _REPLY_PREFIX = b"r:"
 _POLL_SECONDS = 0.05
 # Messages of one user that may wait for the one being handled; more get BUSY at once.
 MAX_WAITING_PER_USER = 3
+# Lock releases kept in memory while Redis is lost (one per user at most).
+_MAX_UNFINISHED = 10_000
 
-# KEYS: dedup, user lock. ARGV: dedup ttl (s), lock token, lock ttl (ms).
+# KEYS: dedup, user lock[, the request's (timestamp, nonce)].
+# ARGV: dedup ttl (s), lock token, lock ttl (ms), pending marker[, message fingerprint, its ttl].
+# -1: the (timestamp, nonce) pair came before with another message (a replay);
 # 0: a repeat; 1: a new message, the user lock is held by another; 2: new, and the lock is ours.
 _CLAIM = """
+if KEYS[3] then
+  local seen = redis.call('GET', KEYS[3])
+  if not seen then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
+  elseif seen ~= ARGV[5] then return -1 end
+end
 if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[1]) then return 0 end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 2 end
 return 1
@@ -97,7 +111,29 @@ class _Job:
 class Outcome:
     reply: Reply | None
     route: str
-    status: str  # "ok", "duplicate", "late", "busy", "error"
+    status: str  # "ok", "duplicate", "late", "busy", "error", "unavailable", "replayed"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The request's (timestamp, nonce) and its message: WeChat never reuses a pair for another
+    message, so a pair seen with another message is a replay. Remembered for `ttl_seconds`."""
+
+    key: str
+    fingerprint: str
+    ttl_seconds: int
+
+
+@dataclass
+class _Unfinished:
+    """A message whose lock release and answer could not be written (Redis was lost): written
+    as soon as Redis answers again, so the user is not locked out until the lock expires."""
+
+    lock_key: str
+    token: str
+    dedup_key: str
+    value: bytes
+    since: float
 
 
 S = TypeVar("S")
@@ -130,29 +166,39 @@ class Dispatcher(Generic[S]):
         self.listeners: list[Callable[[Inbound, Outcome, float], None]] = []
         self._claim = self.redis.register_script(_CLAIM)
         self._finish_script = self.redis.register_script(_FINISH)
+        self._unfinished: dict[str, _Unfinished] = {}
+        self._unfinished_lock = threading.Lock()
 
     # -- entry point (request thread) -------------------------------------------------
 
-    def dispatch(self, msg: Inbound) -> Outcome:
+    def dispatch(self, msg: Inbound, seen: Seen | None = None) -> Outcome:
         started = time.monotonic()
         settings = self.settings
         budget = settings.reply_budget_seconds
         dedup_key = self.keys.dedup(msg.dedup_key)
         job = _Job()
+        keys = [dedup_key, self.keys.user_lock(msg.openid)]
+        args: list[str | int | bytes] = [
+            settings.dedup_ttl_seconds,
+            job.token,
+            settings.user_lock_seconds * 1000,
+            _PENDING,
+        ]
+        if seen is not None:
+            keys.append(seen.key)
+            args.extend([seen.fingerprint, seen.ttl_seconds])
         try:
-            claimed = self._claim(
-                keys=[dedup_key, self.keys.user_lock(msg.openid)],
-                args=[
-                    settings.dedup_ttl_seconds,
-                    job.token,
-                    settings.user_lock_seconds * 1000,
-                    _PENDING,
-                ],
-            )
+            if self._unfinished:
+                self._finish_unfinished()
+            claimed = self._claim(keys=keys, args=args)
         except RedisError as exc:
             # Without Redis there is no dedup, lock or conversation state: say so, touch nothing.
             log.error("redis unavailable openid=%s: %s", msg.openid, type(exc).__name__)
             outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
+            self._log(msg, outcome, started)
+            return outcome
+        if claimed == -1:
+            outcome = Outcome(None, "", "replayed")
             self._log(msg, outcome, started)
             return outcome
         if not claimed:
@@ -192,12 +238,14 @@ class Dispatcher(Generic[S]):
 
     def _process(self, msg: Inbound, dedup_key: str, job: _Job) -> Outcome:
         lock_key = self.keys.user_lock(msg.openid)
-        if not job.locked:
-            try:
+        try:
+            if not job.locked:
                 job.locked = self._wait_in_line(msg.openid, lock_key, job.token)
-            except Exception:
-                log.exception("user lock failed openid=%s", msg.openid)
-        outcome = self._route(msg) if job.locked else Outcome(Reply(text=BUSY), "", "busy")
+            outcome = self._route(msg) if job.locked else Outcome(Reply(text=BUSY), "", "busy")
+        except RedisError as exc:
+            # Lost while handling: the user hears that we are under maintenance, not nothing.
+            log.error("redis lost while handling openid=%s: %s", msg.openid, type(exc).__name__)
+            outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
         self._finish(msg, dedup_key, lock_key, job, outcome)
         return outcome
 
@@ -239,13 +287,45 @@ class Dispatcher(Generic[S]):
             value = _NO_REPLY
         else:
             value = _REPLY_PREFIX + outcome.reply.to_json().encode()
-        released = self._finish_script(keys=[lock_key, dedup_key], args=[job.token, value])
-        if job.locked and not released:
-            log.warning("user lock expired before release openid=%s", msg.openid)
+        try:
+            released = self._finish_script(keys=[lock_key, dedup_key], args=[job.token, value])
+        except RedisError as exc:
+            log.error(
+                "redis lost, lock release deferred openid=%s: %s", msg.openid, type(exc).__name__
+            )
+            self._defer(_Unfinished(lock_key, job.token, dedup_key, value, time.monotonic()))
+        else:
+            if job.locked and not released:
+                log.warning("user lock expired before release openid=%s", msg.openid)
         if late:
             if outcome.reply is not None:
                 self._deliver_later(msg.openid, outcome.reply)
             self._log(msg, Outcome(outcome.reply, outcome.route, "late"), job.started)
+
+    def _defer(self, unfinished: _Unfinished) -> None:
+        with self._unfinished_lock:
+            if len(self._unfinished) < _MAX_UNFINISHED:
+                self._unfinished[unfinished.lock_key] = unfinished
+
+    def _finish_unfinished(self) -> None:
+        """Release the locks and store the answers that Redis missed (RedisError if still lost)."""
+        with self._unfinished_lock:
+            pending, self._unfinished = self._unfinished, {}
+        # Past the dedup TTL the lock and the dedup key have expired on their own.
+        fresh_after = time.monotonic() - self.settings.dedup_ttl_seconds
+        try:
+            while pending:
+                lock_key, item = next(iter(pending.items()))
+                if item.since > fresh_after:
+                    self._finish_script(
+                        keys=[item.lock_key, item.dedup_key], args=[item.token, item.value]
+                    )
+                del pending[lock_key]
+        finally:
+            if pending:
+                with self._unfinished_lock:
+                    for lock_key, item in pending.items():
+                        self._unfinished.setdefault(lock_key, item)
 
     def _deliver_later(self, openid: str, reply: Reply) -> None:
         api = self.api
@@ -275,10 +355,14 @@ class Dispatcher(Generic[S]):
         for observer in self.table.observers:
             try:
                 observer(ctx)
+            except RedisError:
+                raise
             except Exception:
                 log.exception("observer failed openid=%s kind=%s", msg.openid, msg.kind)
         try:
             route, reply = self._choose_and_run(ctx)
+        except RedisError:
+            raise
         except Exception:
             log.exception(
                 "handler failed openid=%s kind=%s route=%s", msg.openid, msg.kind, ctx.route

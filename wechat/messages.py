@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -10,8 +11,43 @@ from typing import Any
 
 from wechatpy.replies import ArticlesReply, ImageReply, TextReply
 
+from wechat.protocol import ProtocolError
+
 # Largest text we look at; WeChat itself allows about 2,000 characters per message.
 MAX_TEXT = 2000
+# An openid is 28 characters of [A-Za-z0-9_-]; our columns hold 64.
+_ACCOUNT_RE = re.compile(r"^[\x21-\x7e]{1,64}$")
+_CREATE_TIME_RE = re.compile(r"^[0-9]{1,12}$")
+# WeChat's message ids are unsigned 64-bit numbers, written in ASCII digits.
+_MSG_ID_RE = re.compile(r"^[0-9]{1,20}$")
+_MAX_MSG_ID = 2**64 - 1
+
+
+class InvalidMessage(ProtocolError):
+    """A field WeChat never sends that way (validly signed or not): the message is refused
+    before anything touches it. `harmless` events are answered `success` (WeChat would only
+    retry them), anything else with HTTP 400."""
+
+    def __init__(self, field_name: str, *, harmless: bool = False) -> None:
+        super().__init__(f"invalid {field_name}")
+        self.harmless = harmless
+
+
+def _checked_msg_id(fields: Mapping[str, str], is_event: bool) -> int | None:
+    name = "MsgID" if "MsgID" in fields else "MsgId"
+    raw = fields.get(name, "").strip()
+    if not raw:
+        return None
+    if not _MSG_ID_RE.match(raw) or int(raw) > _MAX_MSG_ID:
+        raise InvalidMessage(name, harmless=is_event)
+    return int(raw)
+
+
+def _checked_account(fields: Mapping[str, str], name: str) -> str:
+    value = fields.get(name, "")
+    if value and not _ACCOUNT_RE.match(value):
+        raise InvalidMessage(name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -28,18 +64,20 @@ class Inbound:
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> Inbound:
+        """The typed message; raises InvalidMessage for a field no real message has."""
         msg_type = fields.get("MsgType", "").strip().lower()
-        msg_id_text = fields.get("MsgId") or fields.get("MsgID") or ""
-        try:
-            create_time = int(fields.get("CreateTime", "0") or 0)
-        except ValueError:
-            create_time = 0
+        is_event = msg_type == "event"
+        msg_id = _checked_msg_id(fields, is_event)
+        create_time_text = fields.get("CreateTime", "").strip() or "0"
+        if not _CREATE_TIME_RE.match(create_time_text):
+            raise InvalidMessage("CreateTime")
         return cls(
-            openid=fields.get("FromUserName", ""),
-            account=fields.get("ToUserName", ""),
+            openid=_checked_account(fields, "FromUserName"),
+            account=_checked_account(fields, "ToUserName"),
             msg_type=msg_type,
-            create_time=create_time,
-            msg_id=int(msg_id_text) if msg_id_text.isdigit() and msg_type != "event" else None,
+            create_time=int(create_time_text),
+            # Events carry no MsgId (a template report's MsgID names the notice sent).
+            msg_id=None if is_event else msg_id,
             content=fields.get("Content", "") if msg_type == "text" else "",
             event=fields.get("Event", "").strip().lower() if msg_type == "event" else "",
             event_key=fields.get("EventKey", "") or "",

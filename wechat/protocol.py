@@ -7,6 +7,7 @@ this module so that both speak exactly the same protocol.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import time
@@ -28,6 +29,11 @@ class ProtocolError(Exception):
 
 class SignatureError(ProtocolError):
     """The request's signature does not match (answered with HTTP 403)."""
+
+
+class RefusedError(SignatureError):
+    """Signed, but not acceptable: too old, replayed, or plaintext where only encrypted messages
+    are accepted (answered with HTTP 403)."""
 
 
 class Mode(StrEnum):
@@ -87,6 +93,36 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
     return flat
 
 
+_TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
+# WeChat's nonces are digits; bounded so that a key made of them stays small.
+_NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SAFE_MODE_FIELDS = {"ToUserName", "Encrypt"}
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    """What the webhook accepts: compatible-mode bodies or only safe-mode ones, and how far a
+    request's timestamp may be from our clock."""
+
+    compatible: bool = False
+    window_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A request that passed the checks: the message's XML and how it came."""
+
+    xml: str
+    encrypted: bool
+    timestamp: int
+    nonce: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the message itself: a retry has the same, another message another."""
+        return hashlib.blake2b(self.xml.encode("utf-8"), digest_size=12).hexdigest()
+
+
 @dataclass(frozen=True)
 class Protocol:
     token: str
@@ -104,7 +140,11 @@ class Protocol:
 
     def decrypt(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
         """Return the inner XML of a safe/compatible-mode message."""
-        outer = parse_xml(body)
+        return self._decrypt_parsed(parse_xml(body), msg_signature, timestamp, nonce)
+
+    def _decrypt_parsed(
+        self, outer: Mapping[str, str], msg_signature: str, timestamp: str, nonce: str
+    ) -> str:
         encrypted = outer.get("Encrypt", "")
         if not encrypted:
             raise ProtocolError("no <Encrypt> element")
@@ -130,27 +170,57 @@ class Protocol:
         result: str = self._crypto().encrypt_message(xml, nonce, timestamp)
         return result
 
+    def open_request(
+        self, query: Mapping[str, str], body: bytes, policy: RequestPolicy, now: float
+    ) -> Opened:
+        """Check a POST the way our policy demands and return the message's XML.
+
+        The `signature` covers only token, timestamp and nonce, never the body: with an
+        EncodingAESKey configured, only the `msg_signature` over the ciphertext vouches for the
+        message, so plaintext is refused. The caller still has to refuse a (timestamp, nonce)
+        pair seen before with another message.
+        """
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        self.check_signature(query.get("signature", ""), timestamp, nonce)
+        if not _TIMESTAMP_RE.match(timestamp) or not _NONCE_RE.match(nonce):
+            raise RefusedError("malformed timestamp or nonce")
+        if abs(now - int(timestamp)) > policy.window_seconds:
+            raise RefusedError("timestamp outside the accepted window")
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if self.aes_key and not encrypted:
+            raise RefusedError("plaintext message while an EncodingAESKey is configured")
+        if not encrypted:
+            return Opened(body.decode("utf-8"), False, int(timestamp), nonce)
+        outer = parse_xml(body)
+        xml = self._decrypt_parsed(outer, query.get("msg_signature", ""), timestamp, nonce)
+        if not policy.compatible and set(outer) - _SAFE_MODE_FIELDS:
+            raise ProtocolError("plaintext fields beside <Encrypt> (compatible mode is off)")
+        # In compatible mode the plaintext fields are ignored: only the ciphertext is signed.
+        return Opened(xml, True, int(timestamp), nonce)
+
     # -- the sending side: what WeChat's servers do -------------------------------------
 
     def build_request(
-        self, inner_xml: str, mode: Mode, *, openid: str = ""
+        self,
+        inner_xml: str,
+        mode: Mode,
+        *,
+        openid: str = "",
+        timestamp: int | None = None,
+        nonce: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """Query string and body of the POST WeChat would send for `inner_xml`."""
-        timestamp = str(int(time.time()))
-        nonce = random_nonce()
-        query = {
-            "signature": sign(self.token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-        }
+        when = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or random_nonce()
+        query = {"signature": sign(self.token, when, nonce), "timestamp": when, "nonce": nonce}
         if openid:
             query["openid"] = openid
         if mode is Mode.PLAIN:
             return query, inner_xml.encode("utf-8")
-        encrypted_doc = parse_xml(self.encrypt(inner_xml, nonce, timestamp))
+        encrypted_doc = parse_xml(self.encrypt(inner_xml, nonce, when))
         encrypted = encrypted_doc["Encrypt"]
         query["encrypt_type"] = "aes"
-        query["msg_signature"] = sign(self.token, timestamp, nonce, encrypted)
+        query["msg_signature"] = sign(self.token, when, nonce, encrypted)
         if mode is Mode.SAFE:
             body = (
                 "<xml><ToUserName><![CDATA[{to}]]></ToUserName>"

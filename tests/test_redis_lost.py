@@ -1,0 +1,109 @@
+"""Redis lost while a message is being handled: the user hears the maintenance reply (never
+nothing), and their lock is released as soon as Redis answers again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from flask import Flask
+
+from config import Settings
+from handlers.basics import GUIDE
+from infra.db import Database
+from tests.conftest import REDIS_URL, TEST_AES_KEY
+from tests.tcp_proxy import TcpProxy
+from tests.test_webhook import captured_logs, install_bot
+from tests.wechat_user import WeChatUser
+from wechat.context import Context
+from wechat.dispatcher import UNAVAILABLE
+from wechat.router import Router
+
+pytestmark = pytest.mark.skipif(REDIS_URL is None, reason="needs a Redis server to lose")
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxy]:
+    assert REDIS_URL is not None
+    upstream = urlsplit(REDIS_URL)
+    with TcpProxy((upstream.hostname or "127.0.0.1", upstream.port or 6379)) as tcp:
+        yield tcp
+
+
+def losing_router(proxy: TcpProxy) -> Router:
+    router = Router("test_redis_lost")
+
+    @router.keyword("断开后查询")
+    def lost_then_read(ctx: Context) -> str:
+        proxy.cut()
+        ctx.conversations.load(ctx.openid)  # needs Redis
+        return "查询结果"
+
+    @router.keyword("断开后办完")
+    def lost_after_the_work(ctx: Context) -> str:
+        proxy.cut()
+        return "已办理"
+
+    return router
+
+
+@pytest.fixture
+def app_via_proxy(
+    settings: Settings, db: Database, redis_client: redis.Redis, proxy: TcpProxy
+) -> Iterator[Flask]:
+    from app import create_app
+
+    application = create_app(
+        settings.with_overrides(redis_url=proxy.url, wechat_encoding_aes_key=TEST_AES_KEY)
+    )
+    install_bot(application, losing_router(proxy))
+    yield application
+    application.extensions["bot"].close()
+
+
+def user_of(app: Flask, openid: str) -> WeChatUser:
+    return WeChatUser(app.test_client(), app.extensions["bot"].protocol, openid)
+
+
+def _lock_of(app: Flask, redis_client: redis.Redis, openid: str) -> bytes | None:
+    value: bytes | None = redis_client.get(app.extensions["bot"].services.keys.user_lock(openid))
+    return value
+
+
+def test_redis_lost_mid_handler_gives_the_maintenance_reply(
+    app_via_proxy: Flask, proxy: TcpProxy, redis_client: redis.Redis
+) -> None:
+    user = user_of(app_via_proxy, "oRedisLost0000000000000001")
+    with captured_logs() as records:
+        answer = user.send_text("断开后查询")
+    assert answer.status == 200
+    assert answer.text == UNAVAILABLE
+    assert not [r for r in records if r.exc_info], "one line, no traceback"
+    assert _lock_of(app_via_proxy, redis_client, user.openid) is not None  # Redis missed it
+
+    proxy.restore()
+    started = time.monotonic()
+    assert user.say("帮助") == GUIDE
+    assert time.monotonic() - started < 2, "the lock was released, not waited out"
+    assert _lock_of(app_via_proxy, redis_client, user.openid) is None
+
+
+def test_redis_lost_after_the_work_still_answers_and_frees_the_user(
+    app_via_proxy: Flask, proxy: TcpProxy, redis_client: redis.Redis
+) -> None:
+    user = user_of(app_via_proxy, "oRedisLost0000000000000002")
+    answer = user.send_text("断开后办完")
+    assert answer.status == 200
+    assert answer.text == "已办理"  # the work was done: the user hears its answer
+
+    # While Redis is still away, the next message is told so (nothing processed).
+    assert user.say("帮助") == UNAVAILABLE
+
+    proxy.restore()
+    started = time.monotonic()
+    assert user.say("帮助") == GUIDE
+    assert time.monotonic() - started < 2
+    assert _lock_of(app_via_proxy, redis_client, user.openid) is None
