@@ -15,7 +15,7 @@ from tests.wechat_user import WeChatUser
 def titles(user: WeChatUser) -> list[str]:
     answer = user.event("CLICK", "ACTIVITY_RECENT")
     assert answer.status == 200
-    doc = xmltodict.parse(answer.body)["xml"]
+    doc = xmltodict.parse(answer.xml)["xml"]
     assert doc["MsgType"] == "news"
     items = doc["Articles"]["item"]
     return [item["Title"] for item in (items if isinstance(items, list) else [items])]

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from wechat.protocol import Mode, Protocol, build_inbound_xml
+from wechat.protocol import Mode, Protocol, build_inbound_xml, parse_xml
 
 ACCOUNT = "gh_test_account"
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
@@ -24,6 +24,8 @@ class Answer:
     status: int
     body: bytes
     fields: dict[str, str] | None
+    # The reply's XML as WeChat reads it (decrypted in safe mode); "" for `success`.
+    xml: str = ""
 
     @property
     def text(self) -> str:
@@ -61,10 +63,9 @@ class WeChatUser:
         response = self.client.post(
             "/wechat", query_string=query, data=body, content_type="text/xml"
         )
-        opened = (
-            self.protocol.open_reply(response.data, query) if response.status_code == 200 else None
-        )
-        return Answer(response.status_code, response.data, opened)
+        xml = self.protocol.reply_xml(response.data) if response.status_code == 200 else ""
+        opened = parse_xml(xml) if xml else None
+        return Answer(response.status_code, response.data, opened, xml)
 
     def base(self, msg_type: str) -> dict[str, Any]:
         return {

@@ -232,16 +232,20 @@ class Protocol:
 
     def open_reply(self, body: bytes, query: Mapping[str, str]) -> dict[str, str] | None:
         """Decode a reply as WeChat would: None for `success`/empty, else the reply's fields."""
+        xml = self.reply_xml(body)
+        return parse_xml(xml) if xml else None
+
+    def reply_xml(self, body: bytes) -> str:
+        """A reply's XML as WeChat reads it (decrypted if it was encrypted); "" for `success`."""
         text = body.decode("utf-8").strip()
         if not text or text == "success":
-            return None
+            return ""
         doc = parse_xml(text)
         if "Encrypt" in doc and "MsgSignature" in doc:
-            inner = self.decrypt(
+            return self.decrypt(
                 text.encode("utf-8"), doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]
             )
-            return parse_xml(inner)
-        return doc
+        return text
 
 
 def random_nonce(length: int = 10) -> str:
