@@ -12,13 +12,14 @@ import redis
 from flask import Flask
 
 from config import Settings
+from extensions import close_extensions, services_of
 from handlers.basics import GUIDE
+from handlers.context import Context
 from infra.db import Database
 from tests.conftest import REDIS_URL, TEST_AES_KEY
 from tests.tcp_proxy import TcpProxy
 from tests.test_webhook import captured_logs, install_bot
 from tests.wechat_user import WeChatUser
-from wechat.context import Context
 from wechat.dispatcher import UNAVAILABLE
 from wechat.router import Router
 
@@ -61,7 +62,7 @@ def app_via_proxy(
     )
     install_bot(application, losing_router(proxy))
     yield application
-    application.extensions["bot"].close()
+    close_extensions(application)
 
 
 def user_of(app: Flask, openid: str) -> WeChatUser:
@@ -69,7 +70,7 @@ def user_of(app: Flask, openid: str) -> WeChatUser:
 
 
 def _lock_of(app: Flask, redis_client: redis.Redis, openid: str) -> bytes | None:
-    value: bytes | None = redis_client.get(app.extensions["bot"].services.keys.user_lock(openid))
+    value: bytes | None = redis_client.get(services_of(app).keys.user_lock(openid))
     return value
 
 

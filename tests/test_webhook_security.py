@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from config.logging import configure_logging
 from handlers.basics import GUIDE
+from handlers.context import Context
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
 from tests.test_webhook import (
@@ -29,7 +30,6 @@ from tests.test_webhook import (
     install_bot,
 )
 from tests.wechat_user import ACCOUNT, WeChatUser
-from wechat.context import Context
 from wechat.protocol import Mode, Protocol, build_inbound_xml, parse_xml, sign
 from wechat.router import Router
 
