@@ -21,6 +21,8 @@ SANDBOX_APP_SECRET = "sandbox-app-secret"
 # Only ever used in sandbox mode, never with real credentials (validated below).
 SANDBOX_SECRET_KEY = "sandbox-secret-key-not-for-production"
 SANDBOX_PII_KEY = "sandbox-pii-key-not-for-production-0123456789abcdef"
+# Debian package fonts-noto-cjk (in .ci/apt-packages); a .ttc collection, the SC face is chosen.
+DEFAULT_CERTIFICATE_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -78,6 +80,11 @@ class Settings:
     # Bearer <token>` may read it, without one only loopback connections not made through a proxy.
     metrics_enabled: bool = False
     metrics_token: str | None = None
+    # Service certificates and links in chat: the address people open (/verify/<code>, PDFs),
+    # the issuer printed on certificates, and a Chinese font from Debian's fonts-noto-cjk.
+    public_base_url: str = "http://127.0.0.1:8000"
+    certificate_issuer: str = "甘肃省科技志愿服务总队"
+    certificate_font: str = DEFAULT_CERTIFICATE_FONT
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,6 +181,7 @@ class Settings:
         metrics_token = env.get("METRICS_TOKEN")
         if metrics_token is not None and len(metrics_token) < 16:
             raise ConfigError("METRICS_TOKEN", "must be at least 16 characters")
+        public = _public_settings(env)
 
         return cls(
             wechat_token=token,
@@ -198,6 +206,7 @@ class Settings:
             metrics_enabled=_bool(env, "METRICS_ENABLED", False),
             metrics_token=metrics_token,
             **notice,
+            **public,
         )
 
 
@@ -225,6 +234,17 @@ def _notice_settings(env: Mapping[str, str]) -> dict[str, Any]:
             f"at most {MAX_NOTICE_LEASE_SECONDS} (WeChat deduplicates client_msg_id for 10 minutes)",
         )
     return values
+
+
+def _public_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", base_url):
+        raise ConfigError("PUBLIC_BASE_URL", "must be an http(s) address")
+    return {
+        "public_base_url": base_url,
+        "certificate_issuer": env.get("CERTIFICATE_ISSUER", "甘肃省科技志愿服务总队"),
+        "certificate_font": env.get("CERTIFICATE_FONT", DEFAULT_CERTIFICATE_FONT),
+    }
 
 
 def _load_dotenv() -> None:

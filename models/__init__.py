@@ -2,22 +2,29 @@
 
 from models.activity import Activity, Signup
 from models.base import Base
+from models.certificate import Certificate
 from models.follower import Follower
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
+from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
 from models.team import Membership, Team, TeamAdmin
 from models.volunteer import Volunteer
 
 __all__ = [
     "Activity",
+    "Attendance",
     "AuditEntry",
     "Base",
+    "Certificate",
+    "CheckinCode",
     "Follower",
     "Membership",
     "Notice",
     "NoticeRecipient",
     "NoticeTemplate",
     "Operator",
+    "RecordCorrection",
+    "ServiceRecord",
     "Signup",
     "Team",
     "TeamAdmin",

@@ -1,0 +1,1 @@
+"""Public pages anyone may open without logging in (certificate verification)."""
