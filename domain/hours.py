@@ -10,9 +10,12 @@ All datetimes given to one function must be in the same frame (we pass naive UTC
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+from domain.errors import ValidationError
 
 __all__ = [
     "CHECK_IN_OPENS_BEFORE",
@@ -20,6 +23,7 @@ __all__ = [
     "Window",
     "check_in_window",
     "format_hours",
+    "parse_day",
     "parse_hours",
     "round_minutes",
     "served_hours",
@@ -107,3 +111,17 @@ def parse_hours(text: str) -> Decimal | None:
     if (value / HALF) != (value / HALF).to_integral_value():
         return None
     return value.quantize(Decimal("0.1"))
+
+
+_DATE_RE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?$")
+
+
+def parse_day(text: str) -> date:
+    """A date typed in chat: 2026-05-01, 2026.5.1, 2026/5/1 or 2026年5月1日."""
+    found = _DATE_RE.match(text.strip())
+    if found is None:
+        raise ValidationError("请按「2026-05-01」的格式输入日期。")
+    try:
+        return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        raise ValidationError("这个日期不存在，请检查后重新输入。") from None

@@ -10,7 +10,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from domain.choices import parse_choice, parse_multi_choice
 from domain.errors import Ineligible, ValidationError
-from handlers import activity, basics, coming_soon, membership, team, volunteer
+from handlers import (
+    activity,
+    basics,
+    coming_soon,
+    membership,
+    service_certificate,
+    service_hours,
+    team,
+    volunteer,
+)
 from wechat.conversation import AnswerPolicy, Flow
 from wechat.router import Router
 
@@ -20,9 +29,16 @@ ROUTERS: list[Router] = [
     team.router,
     membership.router,
     activity.router,
+    service_hours.router,
+    service_certificate.router,
     coming_soon.router,
 ]
-FLOWS: list[Flow] = [*volunteer.FLOWS, *team.FLOWS, *membership.FLOWS]
+FLOWS: list[Flow] = [
+    *volunteer.FLOWS,
+    *team.FLOWS,
+    *membership.FLOWS,
+    *service_certificate.FLOWS,
+]
 ANSWERS = AnswerPolicy(
     choose_one=parse_choice,
     choose_many=parse_multi_choice,

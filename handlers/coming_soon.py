@@ -11,10 +11,7 @@ from wechat.router import Router
 
 router = Router("coming_soon")
 
-KEYS = (
-    "VOLUNTEER_HOURS",
-    "NEEDS_MATCH",
-)
+KEYS = ("NEEDS_MATCH",)
 
 
 @router.click(*KEYS)

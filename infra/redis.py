@@ -98,3 +98,12 @@ class Keys:
 
     def user_waiting(self, openid: str) -> str:
         return f"{self.prefix}waiting:user:{openid}"
+
+    def checkin_pending(self, openid: str) -> str:
+        """An activity a not-yet-registered person scanned into; the check-in completes when
+        their registration does."""
+        return f"{self.prefix}checkin:pending:{openid}"
+
+    def checkin_failures(self, openid: str) -> str:
+        """Wrong 6-digit check-in codes typed by one user (a short window, against guessing)."""
+        return f"{self.prefix}checkin:failures:{openid}"

@@ -19,8 +19,9 @@ PdfBlob = LargeBinary().with_variant(MEDIUMBLOB(), "mysql", "mariadb")
 class Certificate(Base):
     """An issued certificate. `content` is what it says (masked personal data only) and
     `content_sha256` its digest: the verify page recomputes the digest, so an edited row shows
-    as not genuine. The PDF is kept as issued. A newer certificate of the same volunteer
-    supersedes this one."""
+    as not genuine. The PDF is drawn from the frozen content when it is first downloaded (so a
+    chat request answers at once) and kept from then on. A newer certificate of the same
+    volunteer supersedes this one."""
 
     __tablename__ = "certificates"
 
@@ -31,7 +32,7 @@ class Certificate(Base):
     period_to: Mapped[date | None] = mapped_column(Date)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_sha256: Mapped[str] = mapped_column(String(64))
-    pdf: Mapped[bytes] = mapped_column(PdfBlob, deferred=True)
+    pdf: Mapped[bytes | None] = mapped_column(PdfBlob, deferred=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime)
     superseded_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("certificates.id"))
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -7,11 +7,9 @@ from typing import cast
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
-from models.certificate import Certificate
+from extensions import Services
 from services import certificates
-from wechat.context import Services
 
 bp = Blueprint("verify", __name__, template_folder="templates")
 
@@ -27,7 +25,7 @@ STATE_TEXT = {
 
 
 def _services() -> Services:
-    return cast(Services, current_app.extensions["bot"].services)
+    return cast(Services, current_app.extensions["services"])
 
 
 @bp.after_request
@@ -68,8 +66,14 @@ def verify_pdf(code: str) -> ResponseReturnValue:
     normalised = certificates.normalise_code(code)
     if normalised is None:
         abort(404)
-    with _services().db.Session() as session:
-        pdf = session.scalar(select(Certificate.pdf).where(Certificate.code == normalised))
+    settings = _services().settings
+    with _services().db.Session.begin() as session:
+        pdf = certificates.pdf_of(
+            session,
+            normalised,
+            base_url=settings.public_base_url,
+            font_path=settings.certificate_font,
+        )
     if pdf is None:
         abort(404)
     return Response(

@@ -31,6 +31,7 @@ __all__ = [
     "issue",
     "mask_name",
     "normalise_code",
+    "pdf_of",
     "pdf_url",
     "verify",
     "verify_url",
@@ -126,7 +127,6 @@ def issue(
     *,
     issuer: str,
     base_url: str,
-    font_path: str,
     period_from: date | None = None,
     period_to: date | None = None,
 ) -> Certificate:
@@ -141,7 +141,6 @@ def issue(
         period_from=period_from,
         period_to=period_to,
     )
-    pdf = certificates_pdf.render(content, verify_url(base_url, code), font_path)
     now = clock.utcnow()
     certificate = Certificate(
         code=code,
@@ -150,7 +149,6 @@ def issue(
         period_to=period_to,
         content=content,
         content_sha256=digest(content),
-        pdf=pdf,
         issued_at=now,
     )
     session.add(certificate)
@@ -165,6 +163,26 @@ def issue(
         .values(superseded_by_id=certificate.id, superseded_at=now)
     )
     return certificate
+
+
+def pdf_of(session: Session, code: str, *, base_url: str, font_path: str) -> bytes | None:
+    """The certificate's PDF, drawn from its frozen content on first request and kept; None
+    for an unknown code or a certificate whose content no longer matches its digest."""
+    certificate = by_code(session, code)
+    if certificate is None or digest(certificate.content) != certificate.content_sha256:
+        return None
+    if certificate.pdf is None:
+        pdf = certificates_pdf.render(
+            certificate.content, verify_url(base_url, certificate.code), font_path
+        )
+        # Two first downloads at once draw the same PDF; the first one written is kept.
+        session.execute(
+            update(Certificate)
+            .where(Certificate.id == certificate.id, Certificate.pdf.is_(None))
+            .values(pdf=pdf)
+        )
+        session.refresh(certificate, ["pdf"])
+    return certificate.pdf
 
 
 def by_code(session: Session, code: str) -> Certificate | None:

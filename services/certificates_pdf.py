@@ -7,48 +7,29 @@ is found by name). Nothing is downloaded: a missing font file is a configuration
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import segno
-from fontTools.ttLib import TTCollection
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-__all__ = ["FontMissing", "render"]
+from services import fonts
+
+__all__ = ["render"]
 
 FONT = "cjk"
-SC_FACE = "Noto Sans CJK SC"
 LEGAL_BASIS = (
     "本证明依据《志愿服务条例》和《志愿服务记录与证明出具办法（试行）》出具，"
     "记录由活动组织方确认。扫描二维码或访问下方网址可核验本证明的真伪。"
 )
 
 
-class FontMissing(RuntimeError):
-    """The certificate font is not installed (Debian package fonts-noto-cjk)."""
-
-
-@lru_cache(maxsize=4)
-def _collection_index(path: str) -> int:
-    """The index of the Simplified Chinese face in a font collection (0 for a single font)."""
-    if not path.lower().endswith((".ttc", ".otc")):
-        return 0
-    with TTCollection(path, lazy=True) as collection:
-        for index, font in enumerate(collection.fonts):
-            if font["name"].getDebugName(1) == SC_FACE:
-                return index
-    return 0
-
-
 def _pdf(font_path: str) -> FPDF:
-    if not Path(font_path).is_file():
-        raise FontMissing(f"certificate font not found: {font_path} (install fonts-noto-cjk)")
+    fonts.require(font_path)
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)
-    pdf.add_font(FONT, fname=font_path, collection_font_number=_collection_index(font_path))
+    pdf.add_font(FONT, fname=font_path, collection_font_number=fonts.collection_index(font_path))
     pdf.set_creator("kjzy")
     return pdf
 

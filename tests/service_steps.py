@@ -66,7 +66,7 @@ def registered(user: WeChatUser, **overrides: str) -> WeChatUser:
 
 
 def volunteer_of(app: Flask, user: WeChatUser) -> Volunteer:
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     with services.db.Session() as session:
         volunteer = volunteers.find_by_openid(session, user.openid)
         assert volunteer is not None

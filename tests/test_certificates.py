@@ -42,7 +42,7 @@ def _records(app: Flask, db: Database, user: WeChatUser) -> None:
 
 
 def _issue(app: Flask, user: WeChatUser, **period: date) -> str:
-    services = app.extensions["bot"].services
+    services = app.extensions["services"]
     settings = services.settings
     with services.db.Session.begin() as session:
         volunteer = volunteer_of(app, user)
@@ -51,7 +51,6 @@ def _issue(app: Flask, user: WeChatUser, **period: date) -> str:
             session.merge(volunteer),
             issuer=settings.certificate_issuer,
             base_url=settings.public_base_url,
-            font_path=settings.certificate_font,
             **period,
         )
         return certificate.code

@@ -1,11 +1,13 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from domain.errors import ValidationError
 from domain.hours import (
     check_in_window,
     format_hours,
+    parse_day,
     parse_hours,
     round_minutes,
     served_hours,
@@ -132,3 +134,17 @@ def test_star_levels_and_hours_to_the_next(
 def test_below_the_first_star_reads_as_not_rated() -> None:
     assert standing(Decimal(5)).level_text == "暂未评星"
     assert standing(Decimal(300)).level_text == "二星志愿者"
+
+
+@pytest.mark.parametrize(
+    "typed", ["2026-05-01", "2026.5.1", "2026/05/01", "2026年5月1日", " 2026-5-1 "]
+)
+def test_dates_typed_in_chat(typed: str) -> None:
+    assert parse_day(typed) == date(2026, 5, 1)
+
+
+@pytest.mark.parametrize("typed", ["5月1日", "2026-13-01", "2026-02-30", "昨天", ""])
+def test_other_dates_get_a_hint(typed: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        parse_day(typed)
+    assert "日期" in error.value.hint

@@ -26,6 +26,7 @@ PROJECT = {
     "infra",
     "migrations",
     "models",
+    "public",
     "sandbox",
     "services",
     "tests",

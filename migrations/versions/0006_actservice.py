@@ -1,7 +1,7 @@
 """actservice: check-in codes, attendance, service records, corrections, certificates
 
-Revision ID: 0005_actservice
-Revises: 0004_console
+Revision ID: 0006_actservice
+Revises: 0005_console_times
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0005_actservice"
-down_revision: str | None = "0004_console"
+revision: str = "0006_actservice"
+down_revision: str | None = "0005_console_times"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -132,7 +132,7 @@ def upgrade() -> None:
         sa.Column("period_to", sa.Date(), nullable=True),
         sa.Column("content", sa.JSON(), nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
-        sa.Column("pdf", PdfBlob, nullable=False),
+        sa.Column("pdf", PdfBlob, nullable=True),
         sa.Column("issued_at", sa.DateTime(), nullable=False),
         sa.Column("superseded_by_id", BigId, nullable=True),
         sa.Column("superseded_at", sa.DateTime(), nullable=True),
