@@ -27,8 +27,8 @@ from models.service import (
     Attendance,
     ServiceRecord,
 )
-from models.team import Team
 from models.volunteer import Volunteer
+from services import activities
 
 __all__ = [
     "ZERO",
@@ -57,10 +57,6 @@ def measured_hours(attendance: Attendance, activity: Activity) -> Decimal | None
     )
 
 
-def _organiser(session: Session, activity: Activity) -> str:
-    return session.scalar(select(Team.name).where(Team.id == activity.team_id)) or ""
-
-
 def _content(activity: Activity) -> str:
     return clip(f"{activity.type}：{' '.join(activity.description.split())}", 200)
 
@@ -84,7 +80,7 @@ def _write(
     reason: str | None,
     recorder: str,
 ) -> ServiceRecord:
-    organiser = _organiser(session, activity)
+    organiser = activities.team_name(session, activity)
     record = record_for(session, activity.id, volunteer_id)
     if record is None:
         record = ServiceRecord(activity_id=activity.id, volunteer_id=volunteer_id)

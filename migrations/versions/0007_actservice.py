@@ -1,7 +1,7 @@
 """actservice: check-in codes, attendance, service records, corrections, certificates
 
-Revision ID: 0006_actservice
-Revises: 0005_console_times
+Revision ID: 0007_actservice
+Revises: 0006_actsignup
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0006_actservice"
-down_revision: str | None = "0005_console_times"
+revision: str = "0007_actservice"
+down_revision: str | None = "0006_actsignup"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
