@@ -25,7 +25,7 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 
 
 def init_console(app: Flask) -> None:
-    from console import views  # noqa: F401  (attaches the routes to bp)
+    from console import errors, views  # noqa: F401  (attach the routes and error pages to bp)
     from worker.queue import build_queue
 
     app.config.update(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
 
 from console.blueprint import bp, services
 from domain import clock, regions
@@ -56,24 +55,6 @@ def region_label(code: str | None) -> str:
 def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time shown in Beijing time."""
     return clock.show(value, fmt)
-
-
-ERROR_TEXT = {
-    400: ("请求有误", "请返回上一页重试。"),
-    403: ("没有权限", "您的账号无权访问该页面或执行该操作。"),
-    404: ("页面不存在", "要找的内容不存在，或不在您的管辖范围内。"),
-    405: ("请求方式不对", "请通过页面上的按钮操作。"),
-}
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> ResponseReturnValue:
-    code = error.code or 500
-    if code == 400 and "CSRF" in (error.description or ""):
-        title, message = "页面已过期", "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"
-    else:
-        title, message = ERROR_TEXT.get(code, ("出错了", "请稍后再试。"))
-    return render_template("console/error.html", title=title, message=message), code
 
 
 from console.views import (  # noqa: E402
