@@ -12,6 +12,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from console.blueprint import bp, csrf, login_manager
+from infra.errors import add_error_page
 
 SESSION_HOURS = 8
 
@@ -42,6 +43,7 @@ def init_console(app: Flask) -> None:
     login_manager.init_app(app)
     app.extensions["notice_queue"] = build_queue(app)
     app.register_blueprint(bp)
+    add_error_page(app, bp.url_prefix or "/console", errors.page_for_path)
 
 
 __all__ = ["bp", "init_console"]
