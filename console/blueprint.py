@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from console.sessions import SessionRegistry
 from extensions import Services
 from models.operator import ROLE_LABELS, ROLE_PROVINCE, Operator
 from services.operators import Scope
@@ -43,9 +44,10 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
     region_code: str | None
     openid: str | None
     fingerprint: str
+    session_id: str
 
     @classmethod
-    def of(cls, operator: Operator) -> ConsoleUser:
+    def of(cls, operator: Operator, session_id: str) -> ConsoleUser:
         return cls(
             id=operator.id,
             username=operator.username,
@@ -53,11 +55,13 @@ class ConsoleUser(UserMixin):  # type: ignore[misc]
             region_code=operator.region_code,
             openid=operator.openid,
             fingerprint=_fingerprint(operator.password_hash),
+            session_id=session_id,
         )
 
     def get_id(self) -> str:
-        # Changing the password changes the fingerprint, which ends every other session.
-        return f"{self.id}:{self.fingerprint}"
+        # The session id must still be open in Redis (console.sessions); a changed password
+        # (also from the CLI) changes the fingerprint. Either ends the login.
+        return f"{self.id}:{self.fingerprint}:{self.session_id}"
 
     @property
     def scope(self) -> Scope:
@@ -78,14 +82,16 @@ def _fingerprint(password_hash: str) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> ConsoleUser | None:
-    raw_id, _, fingerprint = user_id.partition(":")
-    if not raw_id.isdigit():
+    raw_id, fingerprint, session_id = [*user_id.split(":", 2), "", ""][:3]
+    if not raw_id.isdigit() or not session_id:
+        return None
+    if not sessions().is_open(session_id, int(raw_id)):
         return None
     with services().db.Session() as session:
         operator = session.get(Operator, int(raw_id))
         if operator is None or not operator.active:
             return None
-        user = ConsoleUser.of(operator)
+        user = ConsoleUser.of(operator, session_id)
     return user if user.fingerprint == fingerprint else None
 
 
@@ -109,6 +115,12 @@ def no_store(response: Any) -> Any:
 
 def services() -> Services:
     return cast(Services, current_app.extensions["services"])
+
+
+def sessions() -> SessionRegistry:
+    svc = services()
+    lifetime = current_app.permanent_session_lifetime
+    return SessionRegistry(svc.redis, svc.keys, int(lifetime.total_seconds()))
 
 
 def user() -> ConsoleUser:

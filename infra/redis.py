@@ -107,3 +107,11 @@ class Keys:
     def checkin_failures(self, openid: str) -> str:
         """Wrong 6-digit check-in codes typed by one user (a short window, against guessing)."""
         return f"{self.prefix}checkin:failures:{openid}"
+
+    def console_session(self, session_id: str) -> str:
+        """A console login: the operator's id, until logout, a password change or expiry."""
+        return f"{self.prefix}console:session:{session_id}"
+
+    def operator_sessions(self, operator_id: int) -> str:
+        """The ids of an operator's console logins (a set), to end them all at once."""
+        return f"{self.prefix}console:sessions:{operator_id}"

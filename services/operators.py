@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -146,14 +147,24 @@ def check_password(password: str) -> str:
     return password
 
 
+def normalise_username(text: str) -> str:
+    """The one form of a username (NFKC + casefold): ｑｙｏｐ, QYOP and qyop are one name."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
 def find(session: Session, username: str) -> Operator | None:
-    return session.scalar(select(Operator).where(Operator.username == username.strip()))
+    """The account with exactly this (normalised) name. The database's collation also matches
+    look-alikes such as qyöp for qyop; those are not the account's name."""
+    name = normalise_username(username)
+    operator = session.scalar(select(Operator).where(Operator.username == name))
+    return operator if operator is not None and operator.username == name else None
 
 
 def create(
     session: Session, *, username: str, password: str, role: str, region_code: str | None
 ) -> Operator:
-    username = username.strip()
+    username = normalise_username(username)
     if not USERNAME_RE.match(username):
         raise OperatorError("用户名为3-40位字母、数字、下划线、点或连字符。")
     if find(session, username) is not None:
@@ -207,7 +218,8 @@ class Actor(Protocol):
 
 
 class Throttle(Protocol):
-    """Counts failed logins per key within a window (worker.ratelimit.LoginThrottle)."""
+    """Counts failed logins per key within a window (LoginThrottle): keys starting with `user:`
+    allow LOGIN_FAILURES_PER_ACCOUNT, others LOGIN_FAILURES_PER_IP."""
 
     def blocked(self, *keys: str) -> bool: ...
 
@@ -224,21 +236,43 @@ def login(
     session: Session, throttle: Throttle, username: str, password: str, ip: str | None
 ) -> LoginResult:
     """The operator, or the reason to show on the form. Audits every outcome (the caller
-    commits, refusals included)."""
-    name = username.strip()[:40]
-    account_key, ip_key = f"user:{name.lower()}", f"ip:{ip or '-'}"
-    if throttle.blocked(account_key, ip_key):
-        audit(session, None, "login_blocked", summary=f"登录被限制：{name}", ip=ip, actor=name)
-        return LoginResult(None, f"登录失败次数过多，请{LOGIN_WINDOW_MINUTES}分钟后再试。")
+    commits, refusals included).
+
+    Failures count per (account id, address): guesses at other names, or from elsewhere, never
+    block an account's correct password. Guesses at unknown names count per address only."""
+    name = normalise_username(username)[:40]
     operator = find(session, name) if name else None
+    address = ip or "-"
+    unknown_names_key = f"ip:{address}"
+    if operator is None or not operator.active:
+        if throttle.blocked(unknown_names_key):
+            verify_password(None, password)  # as slow as any other answer
+            return _blocked(session, name, ip)
+        verify_password(None, password)
+        throttle.failed(unknown_names_key)
+        return _failed(session, name, ip)
+    account_key = f"user:{operator.id}@{address}"
+    if throttle.blocked(account_key):
+        return _blocked(session, name, ip)
     if not verify_password(operator, password):
-        throttle.failed(account_key, ip_key)
-        audit(session, None, "login_failed", summary=f"登录失败：{name}", ip=ip, actor=name)
-        return LoginResult(None, "用户名或密码错误。")
-    assert operator is not None
+        throttle.failed(account_key)
+        if throttle.blocked(unknown_names_key):
+            # The same answer an unknown name gets from this address: no hint that it exists.
+            return _blocked(session, name, ip)
+        return _failed(session, name, ip)
     operator.last_login_at = utcnow()
     audit(session, operator, "login", summary="登录", ip=ip)
     return LoginResult(operator)
+
+
+def _blocked(session: Session, name: str, ip: str | None) -> LoginResult:
+    audit(session, None, "login_blocked", summary=f"登录被限制：{name}", ip=ip, actor=name)
+    return LoginResult(None, f"登录失败次数过多，请{LOGIN_WINDOW_MINUTES}分钟后再试。")
+
+
+def _failed(session: Session, name: str, ip: str | None) -> LoginResult:
+    audit(session, None, "login_failed", summary=f"登录失败：{name}", ip=ip, actor=name)
+    return LoginResult(None, "用户名或密码错误。")
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from console.views.account import login_throttle
 from infra.db import Database
 from models.operator import AuditEntry, Operator
-from services.operators import LOGIN_FAILURES_PER_IP
+from services.operators import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP
 from tests.test_console_support import PASSWORD, add_operator, csrf_token, login
 
 
@@ -115,24 +116,106 @@ def test_login_is_throttled_per_account(client: FlaskClient, db: Database) -> No
     assert login(client, "other").status_code == 302  # another account is not affected
 
 
-def test_login_is_throttled_per_address(app: Flask, client: FlaskClient, db: Database) -> None:
-    add_operator(db, "sheng")
-    throttle = login_throttle(app.extensions["services"])
-    for n in range(LOGIN_FAILURES_PER_IP - 1):  # earlier guesses at other names, same address
-        throttle.failed(f"user:guess{n}", "ip:127.0.0.1")
-    assert login(client, "sheng").status_code == 302
-    client.post("/console/logout", data={"csrf_token": csrf_token(client, "/console/")})
-    assert login(client, "guess-again", "wrong-password-1").status_code == 401
-    blocked = login(client, "sheng")
-    assert "登录失败次数过多" in blocked.get_data(as_text=True)
-    elsewhere = client.application.test_client()
-    token = csrf_token(elsewhere, "/console/login")
-    answer = elsewhere.post(
+def login_from(client: FlaskClient, address: str, username: str, password: str = PASSWORD) -> Any:
+    token = csrf_token(client, "/console/login")
+    return client.post(
         "/console/login",
-        data={"csrf_token": token, "username": "sheng", "password": PASSWORD},
-        environ_base={"REMOTE_ADDR": "10.1.2.3"},
+        data={"csrf_token": token, "username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
     )
-    assert answer.status_code == 302
+
+
+def test_failures_on_other_names_never_block_a_correct_password(
+    app: Flask, client: FlaskClient, db: Database
+) -> None:
+    add_operator(db, "sheng")
+    for n in range(LOGIN_FAILURES_PER_IP):  # one attacker behind the shared address
+        assert login(client, f"guess{n}", "wrong-password-1").status_code == 401
+    unknown = login(client, "guess-again", "wrong-password-1")
+    assert "登录失败次数过多" in unknown.get_data(as_text=True)
+    # A real account's wrong password now gets the same answer: no hint the name exists.
+    wrong = login(client, "sheng", "wrong-password-1")
+    assert "登录失败次数过多" in wrong.get_data(as_text=True)
+    assert login(client, "sheng").status_code == 302
+
+
+def test_an_account_is_throttled_per_address(app: Flask, db: Database) -> None:
+    add_operator(db, "sheng")
+    attacker, operator = app.test_client(), app.test_client()
+    for _ in range(LOGIN_FAILURES_PER_ACCOUNT):
+        assert login_from(attacker, "10.9.9.9", "sheng", "wrong-password-1").status_code == 401
+    blocked = login_from(attacker, "10.9.9.9", "sheng")
+    assert "登录失败次数过多" in blocked.get_data(as_text=True)
+    assert login_from(operator, "10.1.2.3", "sheng").status_code == 302
+
+
+def test_look_alike_names_are_one_account_with_one_throttle(
+    client: FlaskClient, runner: FlaskCliRunner, db: Database
+) -> None:
+    created = runner.invoke(
+        args=["operator", "create", "ＱＹＯＰ", "--role", "province", "--password", PASSWORD]
+    )
+    assert created.exit_code == 0, created.output
+    with db.Session() as session:
+        assert list(session.scalars(select(Operator.username))) == ["qyop"]
+    again = runner.invoke(
+        args=["operator", "create", "Qyop", "--role", "province", "--password", PASSWORD]
+    )
+    assert again.exit_code == 1 and "已存在" in again.output
+
+    variants = ["qyop", "ｑｙｏｐ", "QYOP", "Qyop", "ＱＹＯＰ"]
+    assert len(variants) == LOGIN_FAILURES_PER_ACCOUNT
+    for variant in variants:
+        assert login(client, variant, "wrong-password-1").status_code == 401
+    blocked = login(client, "qYoP")  # the right password, under yet another spelling
+    assert "登录失败次数过多" in blocked.get_data(as_text=True)
+    # An accented look-alike is another (unknown) name, not a fresh set of guesses at qyop.
+    assert "用户名或密码错误" in login(client, "qyöp").get_data(as_text=True)
+
+
+def test_a_look_alike_spelling_logs_in_to_the_account(client: FlaskClient, db: Database) -> None:
+    add_operator(db, "qyop")
+    assert login(client, "ＱＹＯＰ").status_code == 302
+    assert client.get("/console/").status_code == 200
+
+
+def test_a_copied_cookie_stops_working_after_logout(app: Flask, db: Database) -> None:
+    add_operator(db, "sheng")
+    operator = app.test_client()
+    assert login(operator, "sheng").status_code == 302
+    cookie = operator.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/console/").status_code == 200  # the copy works while the login lasts
+
+    operator.post("/console/logout", data={"csrf_token": csrf_token(operator, "/console/")})
+    assert thief.get("/console/").status_code == 302
+    assert operator.get("/console/").status_code == 302
+
+
+def test_a_copied_cookie_stops_working_after_a_password_change(app: Flask, db: Database) -> None:
+    add_operator(db, "sheng")
+    operator = app.test_client()
+    assert login(operator, "sheng").status_code == 302
+    cookie = operator.get_cookie("session")
+    assert cookie is not None
+    token = csrf_token(operator, "/console/account")
+    changed = operator.post(
+        "/console/account",
+        data={
+            "csrf_token": token,
+            "what": "password",
+            "pw-current": PASSWORD,
+            "pw-new": "Another-passw0rd",
+            "pw-confirm": "Another-passw0rd",
+        },
+    )
+    assert changed.status_code == 302
+    assert operator.get("/console/").status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/console/").status_code == 302
 
 
 def test_session_cookie_is_secure_outside_tests(app: Flask, db: Database) -> None:

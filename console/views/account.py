@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_user, logout_user
 
-from console.blueprint import ConsoleUser, bp, client_ip, services, user
+from console.blueprint import ConsoleUser, bp, client_ip, services, sessions, user
 from console.forms import AccountForm, ActionForm, LoginForm, PasswordForm
 from domain.errors import ValidationError
 from extensions import Services
@@ -53,7 +53,9 @@ def login() -> ResponseReturnValue:
                 form.password.data or "",
                 client_ip(),
             )
-            who = ConsoleUser.of(result.operator) if result.operator else None
+            who = None
+            if result.operator is not None:
+                who = ConsoleUser.of(result.operator, sessions().open(result.operator.id))
         if who is None:
             error = result.refusal
         else:
@@ -72,6 +74,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     with services().db.Session.begin() as db_session:
         operators.audit(db_session, user(), "logout", summary="退出登录", ip=client_ip())
+    sessions().close(user().session_id, user().id)
     logout_user()
     session.clear()
     flash("已退出登录。")
@@ -99,11 +102,13 @@ def account() -> ResponseReturnValue:
                         target=operator,
                         ip=client_ip(),
                     )
-                    fresh = ConsoleUser.of(operator)
+                    registry = sessions()
+                    registry.close_all(operator.id)  # every login, on every device
+                    fresh = ConsoleUser.of(operator, registry.open(operator.id))
             except ValidationError as exc:
                 flash(exc.hint, "error")
             else:
-                login_user(fresh)  # the new fingerprint: this session stays, others end
+                login_user(fresh)  # a new session here; the others have ended
                 flash("密码已修改，其他设备上的登录已失效。")
                 return redirect(url_for("console.account"))
     elif request.method == "POST" and request.form.get("what") == "openid":
