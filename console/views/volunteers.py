@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select
 
 from console.blueprint import bp, services, user
 from console.forms import VolunteerFilterForm, region_options, team_options
 from domain import clock
-from domain.contact import mask_mobile
+from domain.contact import mask_mobile, parse_mobile
 from domain.errors import ValidationError
+from domain.idcard import parse_id_number
 from models.team import MEMBERSHIP_JOINED, Membership
 from models.volunteer import ACTIVE, Volunteer
 from services.notices import json_array_contains, teams_in
-from services.volunteers import region_text
+from services.volunteers import ID_CONTEXT, region_text
 
 PAGE_SIZE = 50
+ID_NUMBER_LIKE = re.compile(r"[0-9０-９]{17}[0-9０-９xXｘＸ]")
+PHONE_LIKE = re.compile(r"[+0-9\s\-]{11,18}")
 
 
-@bp.get("/volunteers")
+def _matching(q: str) -> ColumnElement[bool]:
+    """Name (part of it), volunteer number, full mobile number, or full ID number. An ID number
+    is looked up by its keyed hash (the blind index), never by decrypting rows."""
+    if ID_NUMBER_LIKE.fullmatch(q):
+        try:
+            card = parse_id_number(q)
+        except ValidationError:
+            return false()
+        return Volunteer.id_number_hash == services().pii.blind_index(
+            card.number, context=ID_CONTEXT
+        )
+    if PHONE_LIKE.fullmatch(q):
+        try:
+            return Volunteer.phone == parse_mobile(q)
+        except ValidationError:
+            pass
+    return or_(Volunteer.name.contains(q, autoescape=True), Volunteer.volunteer_no == q.upper())
+
+
+def _personal(q: str) -> bool:
+    """An ID or mobile number: searched by POST and left out of page links, so it never ends up
+    in a URL (access logs, browser history)."""
+    return bool(ID_NUMBER_LIKE.fullmatch(q) or PHONE_LIKE.fullmatch(q))
+
+
+@bp.route("/volunteers", methods=["GET", "POST"])
 def volunteers() -> ResponseReturnValue:
     scope = user().scope
-    form = VolunteerFilterForm(request.args)
+    source = request.form if request.method == "POST" else request.args
+    form = VolunteerFilterForm(source)
     form.region.choices = region_options(scope)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, source.get("page", 1, type=int) or 1)
     error = None
     with services().db.Session() as session:
         form.team_id.choices = team_options(teams_in(session, scope), "（全部）")
@@ -38,11 +68,7 @@ def volunteers() -> ResponseReturnValue:
         conditions.append(region.where(Volunteer.prefecture_code, Volunteer.county_code))
         q = (form.q.data or "").strip()
         if q:
-            conditions.append(
-                or_(
-                    Volunteer.name.contains(q, autoescape=True), Volunteer.volunteer_no == q.upper()
-                )
-            )
+            conditions.append(_matching(q))
         if form.skill.data:
             conditions.append(json_array_contains(session, Volunteer.skills, form.skill.data))
         if form.education.data:
@@ -84,7 +110,11 @@ def volunteers() -> ResponseReturnValue:
         ]
 
     def page_args(n: int) -> str:
-        args = {k: v for k, v in request.args.items() if k != "page" and v}
+        args = {
+            k: v
+            for k, v in source.items()
+            if k not in ("page", "csrf_token") and v and not (k == "q" and _personal(v))
+        }
         return urlencode({**args, "page": n})
 
     return render_template(
