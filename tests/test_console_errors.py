@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from tests.test_console_support import (
     PASSWORD,
@@ -37,7 +38,7 @@ def broken_app(request: pytest.FixtureRequest, settings: Settings, db: Database)
     application = create_app(settings.with_overrides(**request.param))
     application.config["TESTING"] = True
     yield application
-    application.extensions["bot"].close()
+    close_extensions(application)
 
 
 def test_unknown_console_address_is_a_chinese_404(client: FlaskClient) -> None:
