@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=4 * 1024 * 1024)
+    trust_proxies(app, settings)
     announce_mode(settings)
     services = register_extensions(app, settings)
     register_bot(app, services)
@@ -29,6 +30,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def trust_proxies(app: Flask, settings: Settings) -> None:
+    """Behind nginx, the client's address and scheme come from X-Forwarded-For/-Proto, as set
+    by the configured number of proxies (TRUSTED_PROXIES); with none, those headers are ignored."""
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def announce_mode(settings: Settings) -> None:

@@ -66,6 +66,9 @@ class Settings:
     wechat_timestamp_window_seconds: int = 300
     api_timeout_seconds: float = 5.0
     simulator_enabled: bool = False
+    # Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are trusted;
+    # 0 ignores those headers (a client could forge them).
+    trusted_proxies: int = 0
     log_level: str = "INFO"
     # Template-message notices (worker/): the send rate shared by every worker, in-flight sends
     # per worker, rows claimed at a time, how long a claim lasts before another worker may take
@@ -202,6 +205,7 @@ class Settings:
             reply_budget_seconds=reply_budget,
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
+            trusted_proxies=_proxies(env),
             log_level=log_level,
             metrics_enabled=_bool(env, "METRICS_ENABLED", False),
             metrics_token=metrics_token,
@@ -245,6 +249,19 @@ def _public_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "certificate_issuer": env.get("CERTIFICATE_ISSUER", "甘肃省科技志愿服务总队"),
         "certificate_font": env.get("CERTIFICATE_FONT", DEFAULT_CERTIFICATE_FONT),
     }
+
+
+MAX_TRUSTED_PROXIES = 5
+
+
+def _proxies(env: Mapping[str, str]) -> int:
+    raw = env.get("TRUSTED_PROXIES", "0")
+    if not raw.isdigit() or int(raw) > MAX_TRUSTED_PROXIES:
+        raise ConfigError(
+            "TRUSTED_PROXIES",
+            f"the number of reverse proxies in front of the app, 0-{MAX_TRUSTED_PROXIES}, got {raw!r}",
+        )
+    return int(raw)
 
 
 def _load_dotenv() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from models.operator import AuditEntry, Operator
 from services.operators import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP
@@ -147,6 +151,53 @@ def test_an_account_is_throttled_per_address(app: Flask, db: Database) -> None:
     blocked = login_from(attacker, "10.9.9.9", "sheng")
     assert "登录失败次数过多" in blocked.get_data(as_text=True)
     assert login_from(operator, "10.1.2.3", "sheng").status_code == 302
+
+
+@pytest.fixture
+def proxied_app(settings: Settings, db: Database) -> Iterator[Flask]:
+    """Behind one reverse proxy (nginx), as in the README's deployment: TRUSTED_PROXIES=1."""
+    from app import create_app
+
+    application = create_app(settings.with_overrides(trusted_proxies=1))
+    application.config["TESTING"] = True
+    yield application
+    close_extensions(application)
+
+
+def login_via_proxy(client: FlaskClient, forwarded_for: str, password: str) -> Any:
+    """Every request reaches the app from nginx's address; the client's is in X-Forwarded-For."""
+    token = csrf_token(client, "/console/login")
+    return client.post(
+        "/console/login",
+        data={"csrf_token": token, "username": "sheng", "password": password},
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
+    proxied_app: Flask, db: Database
+) -> None:
+    add_operator(db, "sheng")
+    attacker, operator = proxied_app.test_client(), proxied_app.test_client()
+    for _ in range(LOGIN_FAILURES_PER_ACCOUNT):
+        assert login_via_proxy(attacker, "203.0.113.7", "wrong-password-1").status_code == 401
+    blocked = login_via_proxy(attacker, "203.0.113.7", PASSWORD)
+    assert "登录失败次数过多" in blocked.get_data(as_text=True)
+    assert login_via_proxy(operator, "198.51.100.2", PASSWORD).status_code == 302
+    with db.Session() as session:
+        addresses = set(session.scalars(select(AuditEntry.ip)))
+    assert addresses == {"203.0.113.7", "198.51.100.2"}
+
+
+def test_without_trusted_proxies_a_forged_forwarded_for_is_ignored(
+    client: FlaskClient, db: Database
+) -> None:
+    add_operator(db, "sheng")
+    for n in range(LOGIN_FAILURES_PER_ACCOUNT):  # a new made-up address every time
+        login_via_proxy(client, f"192.0.2.{n + 1}", "wrong-password-1")
+    blocked = login_via_proxy(client, "192.0.2.99", PASSWORD)
+    assert "登录失败次数过多" in blocked.get_data(as_text=True)
 
 
 def test_look_alike_names_are_one_account_with_one_throttle(

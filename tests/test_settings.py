@@ -95,6 +95,7 @@ def test_numbers_and_flags_are_read() -> None:
             "CONVERSATION_TIMEOUT_SECONDS": "600",
             "WECHAT_API_TIMEOUT_SECONDS": "3",
             "SIMULATOR_ENABLED": "yes",
+            "TRUSTED_PROXIES": "1",
             "LOG_LEVEL": "debug",
             "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
             "WECHAT_MESSAGE_MODE": "Compat",
@@ -106,6 +107,8 @@ def test_numbers_and_flags_are_read() -> None:
     assert settings.api_timeout_seconds == 3.0
     assert settings.simulator_enabled and settings.simulator_available
     assert settings.log_level == "DEBUG"
+    assert settings.trusted_proxies == 1
+    assert load(REAL).trusted_proxies == 0
     assert settings.wechat_encoding_aes_key == "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
     assert settings.wechat_message_mode == "compat"
     assert settings.wechat_timestamp_window_seconds == 120
@@ -150,6 +153,9 @@ BAD = [
     ("WECHAT_MESSAGE_MODE", {**REAL, "WECHAT_MESSAGE_MODE": "plain"}),
     ("WECHAT_MESSAGE_MODE", {**REAL, "WECHAT_MESSAGE_MODE": "compat"}),  # without an AES key
     ("WECHAT_TIMESTAMP_WINDOW_SECONDS", {**REAL, "WECHAT_TIMESTAMP_WINDOW_SECONDS": "0"}),
+    ("TRUSTED_PROXIES", {**REAL, "TRUSTED_PROXIES": "-1"}),
+    ("TRUSTED_PROXIES", {**REAL, "TRUSTED_PROXIES": "nginx"}),
+    ("TRUSTED_PROXIES", {**REAL, "TRUSTED_PROXIES": "99"}),
 ]
 
 
