@@ -15,12 +15,15 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app import create_app
 from config import Settings
 from extensions import close_extensions
 from infra.db import Database
 from infra.redis import Keys
+from models.operator import AuditEntry
+from models.volunteer import Volunteer
 from sandbox.fake_wechat import TEMPLATE_ACTIVITY_SIGNUP
 from sandbox.simulator import USERS
 from sandbox.simulator.wire import (
@@ -30,7 +33,11 @@ from sandbox.simulator.wire import (
     shown_reply,
     template_lines,
 )
+from tests import volunteer_steps as steps
 from tests.conftest import TEST_AES_KEY
+from tests.test_console_support import add_operator, login
+from tests.volunteer_steps import GOOD_ID
+from tests.wechat_user import WeChatUser
 from wechat.client import WeChatAPI
 from wechat.messages import Article, Reply
 from wechat.protocol import Protocol, SignatureError, parse_xml
@@ -55,9 +62,17 @@ def sim_app(settings: Settings, db: Database, redis_client: redis.Redis) -> Iter
     )
 
 
+def operator_client(application: Flask, db: Database, name: str = "rehearsal") -> FlaskClient:
+    """With real credentials the simulator is for operators logged in to the console."""
+    add_operator(db, name)
+    client = application.test_client()
+    assert login(client, name).status_code == 302
+    return client
+
+
 @pytest.fixture
-def sim(sim_app: Flask) -> FlaskClient:
-    return sim_app.test_client()
+def sim(sim_app: Flask, db: Database) -> FlaskClient:
+    return operator_client(sim_app, db)
 
 
 @pytest.fixture
@@ -137,6 +152,58 @@ def test_sandbox_mode_serves_the_simulator(
         style.close()
 
 
+def test_with_real_credentials_the_simulator_needs_an_operator(sim_app: Flask) -> None:
+    anonymous = sim_app.test_client()
+    page = anonymous.get("/simulator")
+    assert page.status_code == 302 and "/console/login" in page.headers["Location"]
+    sent = anonymous.post("/simulator/api/send", json={"openid": USER_A, "type": "subscribe"})
+    assert sent.status_code == 401 and "登录" in sent.get_json()["error"]
+    assert anonymous.get(f"/simulator/api/chat?openid={USER_A}").status_code == 401
+
+
+def test_with_real_credentials_it_never_speaks_for_a_real_follower(
+    sim: FlaskClient, wechat_user: WeChatUser, db: Database
+) -> None:
+    steps.register(wechat_user)  # a real volunteer, with a real-looking openid
+    assert wechat_user.openid.startswith("o")
+    for payload in (
+        {"type": "click", "key": "VOLUNTEER_PROFILE"},
+        {"type": "text", "content": "确认注销"},
+    ):
+        refused = sim.post("/simulator/api/send", json={"openid": wechat_user.openid, **payload})
+        assert refused.status_code == 403
+        assert "模拟用户" in refused.get_json()["error"]
+        assert "张三" not in refused.get_data(as_text=True)
+    assert sim.get(f"/simulator/api/chat?openid={wechat_user.openid}").status_code == 403
+    with db.Session() as session:
+        assert session.scalar(select(Volunteer.status)) == "active"
+    assert "欢迎" in send(sim, type="subscribe")["items"][-1]["content"]  # simulated: fine
+
+
+def test_with_real_credentials_every_use_is_audited(sim: FlaskClient, db: Database) -> None:
+    sim.get("/simulator")
+    send(sim, type="click", key="VOLUNTEER_REGISTER")
+    send(sim, type="text", content=GOOD_ID)
+    with db.Session() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("simulator%")).order_by(AuditEntry.id)
+        ).all()
+    assert [e.action for e in entries] == ["simulator_open", "simulator_send", "simulator_send"]
+    assert {e.actor for e in entries} == {"rehearsal"}
+    assert USER_A in entries[1].summary and "点击菜单" in entries[1].summary
+    assert GOOD_ID not in entries[2].summary and GOOD_ID not in str(entries[2].detail)
+
+
+def test_in_sandbox_mode_the_simulator_stays_open(
+    settings: Settings, db: Database, redis_client: redis.Redis
+) -> None:
+    for application in make_app(settings.with_overrides(sandbox=True)):
+        client = application.test_client()
+        assert "欢迎" in send(client, type="subscribe")["items"][-1]["content"]
+        with db.Session() as session:
+            assert session.scalar(select(AuditEntry.id)) is None
+
+
 def test_page_draws_the_menu_from_menus_json_with_no_outside_assets(sim: FlaskClient) -> None:
     config = page_config(sim)
     assert config["menu"] == json.loads(MENUS.read_text(encoding="utf-8"))["button"]
@@ -182,7 +249,7 @@ def test_plain_mode_without_an_aes_key(
     settings: Settings, db: Database, redis_client: redis.Redis
 ) -> None:
     for application in make_app(settings.with_overrides(simulator_enabled=True)):
-        client = application.test_client()
+        client = operator_client(application, db)
         data = send(client, type="text", content="关于我们")
         exchange = data["exchange"]
         assert exchange["mode"] == "plain"
@@ -319,7 +386,7 @@ def test_a_late_reply_arrives_through_the_customer_service_api(
     # No time at all to answer: the webhook says `success`, the reply follows through the API.
     late = settings.with_overrides(simulator_enabled=True, reply_budget_seconds=0.0)
     for application in make_app(late):
-        client = application.test_client()
+        client = operator_client(application, db)
         data = send(client, type="subscribe")
         assert data["exchange"]["reply_body"] == "success"
         assert len(data["items"]) == 1
@@ -340,7 +407,7 @@ def test_without_the_fake_api_the_chat_still_works(
         simulator_enabled=True, wechat_api_base_url="http://127.0.0.1:9"
     )
     for application in make_app(nothing_listens):
-        client = application.test_client()
+        client = operator_client(application, db)
         send(client, type="subscribe")
         data = chat(client, USER_A)
         assert data["api_status"] == "unavailable"

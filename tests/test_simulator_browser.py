@@ -49,7 +49,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def simulator_url(settings: Settings, db: Database, redis_client: redis.Redis) -> Iterator[str]:
     app: Flask = create_app(
-        settings.with_overrides(simulator_enabled=True, wechat_encoding_aes_key=TEST_AES_KEY)
+        settings.with_overrides(sandbox=True, wechat_encoding_aes_key=TEST_AES_KEY)
     )
     try:
         with serve(app) as base_url:

@@ -18,7 +18,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from config import Settings
 from config.settings import DEFAULT_API_BASE
@@ -29,6 +40,7 @@ from sandbox.simulator.wire import (
     MAX_TEXT,
     OPENID_PATTERN,
     SIMULATED_ACCOUNT,
+    SIMULATED_OPENID_PREFIX,
     UNAVAILABLE,
     Item,
     api_message_item,
@@ -38,6 +50,7 @@ from sandbox.simulator.wire import (
     shown_reply,
     text_message,
 )
+from services.operators import audit
 from wechat.bot import Bot
 from wechat.errors import WeChatAPIError
 from wechat.protocol import Mode, ProtocolError, build_inbound_xml
@@ -70,8 +83,8 @@ class SimulatedUser:
 
 
 USERS = (
-    SimulatedUser("用户A", "oSimulatorUserA", "A"),
-    SimulatedUser("用户B", "oSimulatorUserB", "B"),
+    SimulatedUser("用户A", f"{SIMULATED_OPENID_PREFIX}userA", "A"),
+    SimulatedUser("用户B", f"{SIMULATED_OPENID_PREFIX}userB", "B"),
 )
 
 
@@ -79,9 +92,44 @@ class BadInput(Exception):
     """A request the page should not have made; the message is shown to the operator."""
 
 
+class NotSimulated(Exception):
+    """With real credentials: an openid the simulator did not make (a real follower's)."""
+
+
 @bp.errorhandler(BadInput)
 def bad_input(error: BadInput) -> tuple[Response, int]:
     return jsonify(error=str(error)), 400
+
+
+@bp.errorhandler(NotSimulated)
+def not_simulated(error: NotSimulated) -> tuple[Response, int]:
+    return jsonify(error=str(error)), 403
+
+
+# ---- who may use it ------------------------------------------------------------------------
+# In sandbox mode (no WeChat credentials) the simulator is open. With real credentials
+# (SIMULATOR_ENABLED=true, a rehearsal) it needs an operator logged in to the console, speaks
+# only for simulated users, and every page view and message is written to the audit log.
+
+
+def _guarded() -> bool:
+    return not _settings().sandbox
+
+
+@bp.before_request
+def require_operator() -> ResponseReturnValue | None:
+    if not _guarded() or current_user.is_authenticated:
+        return None
+    if request.endpoint == "simulator.page":
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    return jsonify(error="请先登录运营后台"), 401
+
+
+def _audit(action: str, summary: str, detail: dict[str, Any] | None = None) -> None:
+    services = _services()
+    operator = current_user._get_current_object()
+    with services.db.Session.begin() as session:
+        audit(session, operator, action, summary=summary, detail=detail, ip=request.remote_addr)
 
 
 def _bot() -> Bot:
@@ -110,6 +158,8 @@ def _history() -> ChatHistory:
 def page() -> str:
     settings = _settings()
     menu, problems = _menu()
+    if _guarded():
+        _audit("simulator_open", "打开微信模拟器（真实公众号配置）")
     config = {
         "account_name": settings.account_name,
         "account_id": SIMULATED_ACCOUNT,
@@ -119,6 +169,7 @@ def page() -> str:
         "menu_problems": problems,
         "poll_ms": POLL_MS,
         "max_text": MAX_TEXT,
+        "openid_prefix": SIMULATED_OPENID_PREFIX,
         "urls": {"chat": url_for(".chat"), "send": url_for(".send")},
     }
     return render_template(
@@ -176,6 +227,10 @@ def chat() -> Response:
 def _openid(value: Any) -> str:
     if not isinstance(value, str) or not OPENID_PATTERN.match(value):
         raise BadInput("openid 应为 6-64 位字母、数字、下划线或连字符")
+    if _guarded() and not value.startswith(SIMULATED_OPENID_PREFIX):
+        raise NotSimulated(
+            f"模拟器只能代表模拟用户（openid 以 {SIMULATED_OPENID_PREFIX} 开头）发消息"
+        )
     return value
 
 
@@ -248,6 +303,13 @@ def send() -> Response:
     cid = payload.get("cid")
     cid = cid if isinstance(cid, str) and len(cid) <= MAX_CID else None
     fields, entry = _outgoing(openid, payload)
+    if _guarded():
+        # What was done and for whom, never what was typed (it may be an ID number).
+        _audit(
+            "simulator_send",
+            f"模拟器：{openid} {_action_text(entry)}",
+            {"openid": openid, "type": str(payload.get("type"))},
+        )
     history = _history()
     sent = history.append(
         openid,
@@ -258,6 +320,11 @@ def send() -> Response:
     if shown is not None:
         items.append(history.append(openid, {**shown, "time": time.time()}))
     return jsonify(items=items, exchange=exchange)
+
+
+def _action_text(entry: Item) -> str:
+    """The chat's note for an action (点击菜单「…」, 关注了公众号 …); typed text is not repeated."""
+    return "发送了一条文字消息" if entry.get("type") == "text" else str(entry.get("content", ""))
 
 
 def _outgoing(openid: str, payload: dict[str, Any]) -> tuple[dict[str, Any], Item]:

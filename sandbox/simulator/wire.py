@@ -21,6 +21,9 @@ SIMULATED_ACCOUNT = "gh_5a1d0b0c9e2f"
 MAX_TEXT = 2000
 MAX_SCENE = 64
 OPENID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
+# Every simulated user's openid starts with this. Real openids of an official account begin with
+# "o" (28 characters), so with real credentials the simulator can never speak for a real person.
+SIMULATED_OPENID_PREFIX = "sim-"
 # What WeChat shows when the server answers with an error or not at all.
 UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 

@@ -100,7 +100,8 @@
       return {
         current: typeof saved.current === "string" ? saved.current : "",
         extra: extra.filter(function (u) {
-          return u && typeof u.name === "string" && OPENID.test(u.openid || "");
+          var openid = u && typeof u.openid === "string" ? u.openid : "";
+          return typeof u.name === "string" && OPENID.test(openid) && openid.indexOf(cfg.openid_prefix) === 0;
         })
       };
     } catch (e) {
@@ -147,7 +148,7 @@
     var names = allUsers().map(function (u) { return u.name; });
     var n = 1;
     while (names.indexOf("新用户" + n) >= 0) n++;
-    var user = { name: "新用户" + n, openid: "oSimNew" + randomId(21), avatar: "新" };
+    var user = { name: "新用户" + n, openid: cfg.openid_prefix + "new-" + randomId(16), avatar: "新" };
     state.extra.push(user);
     if (state.extra.length > MAX_NEW_USERS) state.extra.shift();
     switchUser(user);
