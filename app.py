@@ -33,13 +33,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def trust_proxies(app: Flask, settings: Settings) -> None:
-    """Behind nginx, the client's address and scheme come from X-Forwarded-For/-Proto, as set
-    by the configured number of proxies (TRUSTED_PROXIES); with none, those headers are ignored."""
-    if settings.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+    """Behind nginx, the client's address and scheme come from X-Forwarded-For/-Proto, from
+    the proxies TRUSTED_PROXIES names; with none, those headers are ignored."""
+    from infra.proxies import from_trusted_proxies
 
-        hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.wsgi_app = from_trusted_proxies(  # type: ignore[method-assign]
+        app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_networks
+    )
 
 
 def announce_mode(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -66,9 +67,12 @@ class Settings:
     wechat_timestamp_window_seconds: int = 300
     api_timeout_seconds: float = 5.0
     simulator_enabled: bool = False
-    # Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are trusted;
-    # 0 ignores those headers (a client could forge them).
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted: a number of
+    # hops (nginx: 1), or the proxies' own addresses/networks (then one hop, and only for
+    # requests that come from them). 0 and none: those headers are ignored (a client could forge
+    # them).
     trusted_proxies: int = 0
+    trusted_proxy_networks: tuple[str, ...] = ()
     log_level: str = "INFO"
     # Template-message notices (worker/): the send rate shared by every worker, in-flight sends
     # per worker, rows claimed at a time, how long a claim lasts before another worker may take
@@ -205,7 +209,7 @@ class Settings:
             reply_budget_seconds=reply_budget,
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),
             simulator_enabled=_bool(env, "SIMULATOR_ENABLED", False),
-            trusted_proxies=_proxies(env),
+            **_proxies(env),
             log_level=log_level,
             metrics_enabled=_bool(env, "METRICS_ENABLED", False),
             metrics_token=metrics_token,
@@ -254,14 +258,27 @@ def _public_settings(env: Mapping[str, str]) -> dict[str, Any]:
 MAX_TRUSTED_PROXIES = 5
 
 
-def _proxies(env: Mapping[str, str]) -> int:
+def _proxies(env: Mapping[str, str]) -> dict[str, Any]:
+    """TRUSTED_PROXIES: a number of hops (0-5), or the proxies' addresses or networks separated
+    by commas or spaces (127.0.0.1, 172.16.0.0/12): one hop, trusted only from there."""
     raw = env.get("TRUSTED_PROXIES", "0")
-    if not raw.isdigit() or int(raw) > MAX_TRUSTED_PROXIES:
-        raise ConfigError(
-            "TRUSTED_PROXIES",
-            f"the number of reverse proxies in front of the app, 0-{MAX_TRUSTED_PROXIES}, got {raw!r}",
-        )
-    return int(raw)
+    if raw.isdigit():
+        if int(raw) > MAX_TRUSTED_PROXIES:
+            raise ConfigError(
+                "TRUSTED_PROXIES", f"at most {MAX_TRUSTED_PROXIES} proxies, got {raw}"
+            )
+        return {"trusted_proxies": int(raw), "trusted_proxy_networks": ()}
+    networks = []
+    for part in re.split(r"[\s,]+", raw):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                "TRUSTED_PROXIES",
+                "a number of proxies (0-5) or their addresses/networks (127.0.0.1, 10.0.0.0/8), "
+                f"got {part!r}",
+            ) from None
+    return {"trusted_proxies": 1, "trusted_proxy_networks": tuple(networks)}
 
 
 def _load_dotenv() -> None:

@@ -16,6 +16,7 @@ from infra.db import Database
 from models.operator import AuditEntry, Operator
 from services.operators import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP
 from tests.test_console_support import PASSWORD, add_operator, csrf_token, login
+from tests.test_settings import REAL as REAL_ENV
 
 
 def audit_actions(db: Database) -> list[str]:
@@ -153,12 +154,20 @@ def test_an_account_is_throttled_per_address(app: Flask, db: Database) -> None:
     assert login_from(operator, "10.1.2.3", "sheng").status_code == 302
 
 
-@pytest.fixture
-def proxied_app(settings: Settings, db: Database) -> Iterator[Flask]:
-    """Behind one reverse proxy (nginx), as in the README's deployment: TRUSTED_PROXIES=1."""
+@pytest.fixture(params=["1", "127.0.0.1"])
+def proxied_app(
+    request: pytest.FixtureRequest, settings: Settings, db: Database
+) -> Iterator[Flask]:
+    """Behind one reverse proxy (nginx on this host): TRUSTED_PROXIES=1 or =127.0.0.1."""
     from app import create_app
 
-    application = create_app(settings.with_overrides(trusted_proxies=1))
+    trust = Settings.from_env({**REAL_ENV, "TRUSTED_PROXIES": request.param}, load_dotenv=False)
+    application = create_app(
+        settings.with_overrides(
+            trusted_proxies=trust.trusted_proxies,
+            trusted_proxy_networks=trust.trusted_proxy_networks,
+        )
+    )
     application.config["TESTING"] = True
     yield application
     close_extensions(application)
@@ -188,6 +197,35 @@ def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
     with db.Session() as session:
         addresses = set(session.scalars(select(AuditEntry.ip)))
     assert addresses == {"203.0.113.7", "198.51.100.2"}
+
+
+def test_a_forwarded_for_from_anyone_but_the_proxy_is_ignored(
+    proxied_app: Flask, db: Database
+) -> None:
+    add_operator(db, "sheng")
+    client = proxied_app.test_client()
+    token = csrf_token(client, "/console/login")
+    client.post(
+        "/console/login",
+        data={"csrf_token": token, "username": "sheng", "password": "wrong-password-1"},
+        headers={"X-Forwarded-For": "192.0.2.1"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    settings = proxied_app.extensions["settings"]
+    direct = proxied_app.test_client()  # reaches the app around nginx, with a forged header
+    token = csrf_token(direct, "/console/login")
+    direct.post(
+        "/console/login",
+        data={"csrf_token": token, "username": "sheng", "password": "wrong-password-1"},
+        headers={"X-Forwarded-For": "192.0.2.2"},
+        environ_base={"REMOTE_ADDR": "10.9.9.9"},
+    )
+    with db.Session() as session:
+        addresses = list(session.scalars(select(AuditEntry.ip).order_by(AuditEntry.id)))
+    if settings.trusted_proxy_networks:  # named proxies: only 127.0.0.1 may say who the client is
+        assert addresses == ["192.0.2.1", "10.9.9.9"]
+    else:  # a number of hops: whoever connects is taken to be the proxy
+        assert addresses == ["192.0.2.1", "192.0.2.2"]
 
 
 def test_without_trusted_proxies_a_forged_forwarded_for_is_ignored(

@@ -107,8 +107,11 @@ def test_numbers_and_flags_are_read() -> None:
     assert settings.api_timeout_seconds == 3.0
     assert settings.simulator_enabled and settings.simulator_available
     assert settings.log_level == "DEBUG"
-    assert settings.trusted_proxies == 1
+    assert settings.trusted_proxies == 1 and settings.trusted_proxy_networks == ()
     assert load(REAL).trusted_proxies == 0
+    named = load({**REAL, "TRUSTED_PROXIES": "127.0.0.1, 172.16.0.0/12"})
+    assert named.trusted_proxies == 1
+    assert named.trusted_proxy_networks == ("127.0.0.1/32", "172.16.0.0/12")
     assert settings.wechat_encoding_aes_key == "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
     assert settings.wechat_message_mode == "compat"
     assert settings.wechat_timestamp_window_seconds == 120
