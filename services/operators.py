@@ -245,11 +245,13 @@ def login(
     address = ip or "-"
     unknown_names_key = f"ip:{address}"
     if operator is None or not operator.active:
-        if throttle.blocked(unknown_names_key):
-            verify_password(None, password)  # as slow as any other answer
+        # Counted like an account too, so a made-up name gets blocked after as many guesses as
+        # a real one (no hint which names exist), and against all unknown names from here.
+        keys = (f"user:?{name}@{address}", unknown_names_key)
+        verify_password(None, password)  # as slow as any other answer
+        if throttle.blocked(*keys):
             return _blocked(session, name, ip)
-        verify_password(None, password)
-        throttle.failed(unknown_names_key)
+        throttle.failed(*keys)
         return _failed(session, name, ip)
     account_key = f"user:{operator.id}@{address}"
     if throttle.blocked(account_key):

@@ -117,6 +117,9 @@ def test_login_is_throttled_per_account(client: FlaskClient, db: Database) -> No
     blocked = login(client, "sheng")  # even the right password now
     assert blocked.status_code == 401
     assert "登录失败次数过多" in blocked.get_data(as_text=True)
+    for _ in range(5):  # a made-up name answers the same way: no hint which names exist
+        assert "用户名或密码错误" in login(client, "nobody", "wrong-1").get_data(as_text=True)
+    assert "登录失败次数过多" in login(client, "nobody", "wrong-1").get_data(as_text=True)
     add_operator(db, "other")
     assert login(client, "other").status_code == 302  # another account is not affected
 
