@@ -1,8 +1,8 @@
 """operator usernames in their one normalised form (NFKC + casefold), as the console now
 creates and looks them up
 
-Revision ID: 0007_console_users
-Revises: 0006_actsignup
+Revision ID: 0008_console_users
+Revises: 0007_actservice
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_console_users"
-down_revision: str | None = "0006_actsignup"
+revision: str = "0008_console_users"
+down_revision: str | None = "0007_actservice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
