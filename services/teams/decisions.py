@@ -1,0 +1,85 @@
+"""Telling a team's registrant about the operators' decision."""
+
+from __future__ import annotations
+
+import logging
+
+from domain import clock
+from domain.text import clip
+from models.base import utcnow
+from models.team import (
+    STATUS_APPROVED,
+    Team,
+)
+from wechat.client import WeChatAPI
+from wechat.errors import WeChatAPIError
+
+log = logging.getLogger(__name__)
+
+
+# -- notifying the registrant -------------------------------------------------------------
+
+
+def decision_text(team: Team) -> str:
+    if team.status == STATUS_APPROVED:
+        return (
+            f"您注册的「{team.name}」已通过审核！\n"
+            f"队伍编号：{team.team_no}\n邀请码：{team.invite_code}\n\n"
+            f"志愿者回复「加入 {team.invite_code}」即可申请入队。"
+            "点击「组织 → 我的队伍」查看队伍、审核入队申请。"
+        )
+    return (
+        f"很抱歉，您注册的「{team.name}」未通过审核。\n原因：{team.reject_reason or '未说明'}\n\n"
+        "请按意见修改后，点击「组织 → 注册」重新提交。"
+    )
+
+
+def deliver_decision(api: WeChatAPI, team: Team, *, template_id: str | None = None) -> str:
+    """Tell the registrant about the decision: a customer-service message, else (outside the
+    48-hour window, say) a template message when `template_id` is configured.
+
+    Returns how it went: "text", "template", "no-registrant" or "failed". Never raises for
+    WeChat errors: the decision is already saved.
+    """
+    openid = team.registrant_openid
+    if not openid:
+        return "no-registrant"
+    try:
+        api.send_text(openid, decision_text(team))
+        return "text"
+    except WeChatAPIError as error:
+        log.info(
+            "team decision: customer-service message failed team=%s errcode=%s",
+            team.team_no,
+            error.errcode,
+        )
+    if not template_id:
+        log.warning(
+            "team decision not delivered team=%s: no template fallback configured "
+            "(TEAM_NOTICE_TEMPLATE_ID)",
+            team.team_no,
+        )
+        return "failed"
+    approved = team.status == STATUS_APPROVED
+    data = {
+        "thing1": clip(team.name, 20),
+        "phrase2": "审核通过" if approved else "未通过",
+        "time3": clock.show((team.approved_at if approved else team.updated_at) or utcnow()),
+        "thing4": clip(
+            "点击我的队伍查看" if approved else (team.reject_reason or "请修改后重新提交"), 20
+        ),
+    }
+    try:
+        api.send_template(openid, template_id, data, client_msg_id=f"team-{team.id}-{team.status}")
+        return "template"
+    except WeChatAPIError as error:
+        log.warning(
+            "team decision not delivered team=%s: template failed errcode=%s",
+            team.team_no,
+            error.errcode,
+        )
+        return "failed"
+
+
+def notify_decision(api: WeChatAPI, team: Team, *, template_id: str | None = None) -> None:
+    deliver_decision(api, team, template_id=template_id)

@@ -1,0 +1,306 @@
+"""Team admins and memberships."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
+
+from domain.contact import mask_mobile
+from models.base import utcnow
+from models.team import (
+    MEMBERSHIP_JOINED,
+    MEMBERSHIP_LEFT,
+    MEMBERSHIP_PENDING,
+    MEMBERSHIP_REJECTED,
+    STATUS_APPROVED,
+    Membership,
+    Team,
+    TeamAdmin,
+)
+from models.volunteer import ACTIVE, Volunteer
+from services.teams.errors import (
+    AdminError,
+    AlreadyMember,
+    AlreadyRequested,
+    InviteCodeNotFound,
+    NotMember,
+    TeamNotOpen,
+    TooManyTeams,
+)
+from services.teams.limits import MAX_ADMINS_PER_TEAM, MAX_TEAMS_PER_VOLUNTEER, MEMBER_PAGE_SIZE
+from services.teams.lookups import by_invite_code, get
+
+_ACTIVE_MEMBERSHIP = (MEMBERSHIP_PENDING, MEMBERSHIP_JOINED)
+
+
+# -- admins -------------------------------------------------------------------------------
+
+
+def admin_teams(session: Session, openid: str) -> list[Team]:
+    return list(
+        session.scalars(
+            select(Team)
+            .join(TeamAdmin, TeamAdmin.team_id == Team.id)
+            .where(TeamAdmin.openid == openid)
+            .order_by(Team.id)
+        )
+    )
+
+
+def is_admin(session: Session, team_id: int, openid: str) -> bool:
+    return (
+        session.scalar(
+            select(TeamAdmin.id).where(TeamAdmin.team_id == team_id, TeamAdmin.openid == openid)
+        )
+        is not None
+    )
+
+
+def admins(session: Session, team_id: int) -> list[TeamAdmin]:
+    return list(
+        session.scalars(
+            select(TeamAdmin).where(TeamAdmin.team_id == team_id).order_by(TeamAdmin.id)
+        )
+    )
+
+
+def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin:
+    team = get(session, team_id)
+    if volunteer.status != ACTIVE or not volunteer.openid:
+        raise AdminError("该志愿者已注销，不能设为管理员。")
+    current = admins(session, team_id)
+    if any(a.openid == volunteer.openid for a in current):
+        raise AdminError(f"{volunteer.name}（{volunteer.volunteer_no}）已经是本队管理员。")
+    if len(current) >= MAX_ADMINS_PER_TEAM:
+        raise AdminError(f"每支队伍最多设{MAX_ADMINS_PER_TEAM}名管理员，请先移除一名再添加。")
+    admin = TeamAdmin(team_id=team.id, openid=volunteer.openid, volunteer_id=volunteer.id)
+    session.add(admin)
+    try:
+        with session.begin_nested():
+            make_member(session, team.id, volunteer.id)
+            session.flush()
+    except IntegrityError:
+        raise AdminError(
+            f"{volunteer.name}（{volunteer.volunteer_no}）已经是本队管理员。"
+        ) from None
+    return admin
+
+
+def remove_admin(session: Session, team_id: int, openid: str) -> None:
+    current = admins(session, team_id)
+    target = next((a for a in current if a.openid == openid), None)
+    if target is None:
+        raise AdminError("该志愿者不是本队管理员。")
+    if len(current) <= 1:
+        raise AdminError("每支队伍至少需要一名管理员，不能移除最后一名管理员。")
+    session.delete(target)
+    session.flush()
+
+
+def make_member(session: Session, team_id: int, volunteer_id: int) -> None:
+    """The captain and admins are members of their team, and counted (no join request)."""
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.team_id == team_id, Membership.volunteer_id == volunteer_id
+        )
+    )
+    if membership is not None and membership.status == MEMBERSHIP_JOINED:
+        return
+    now = utcnow()
+    if membership is None:
+        membership = Membership(team_id=team_id, volunteer_id=volunteer_id, created_at=now)
+        session.add(membership)
+    membership.status, membership.decided_at = MEMBERSHIP_JOINED, now
+
+
+# -- memberships --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    membership_id: int
+    volunteer_id: int
+    volunteer_no: str
+    name: str
+    phone_masked: str
+    skills: tuple[str, ...]
+    status: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    items: list[Member]
+    total: int
+    page: int
+    pages: int
+
+
+def _member(membership: Membership, volunteer: Volunteer) -> Member:
+    return Member(
+        membership_id=membership.id,
+        volunteer_id=volunteer.id,
+        volunteer_no=volunteer.volunteer_no,
+        name=volunteer.name or "（已注销）",
+        phone_masked=mask_mobile(volunteer.phone) if volunteer.phone else "—",
+        skills=tuple(volunteer.skills or ()),
+        status=membership.status,
+        since=membership.decided_at or membership.created_at,
+    )
+
+
+def member_count(session: Session, team_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED
+            )
+        )
+        or 0
+    )
+
+
+def members(
+    session: Session, team_id: int, page: int = 1, page_size: int = MEMBER_PAGE_SIZE
+) -> MemberPage:
+    """Joined members, in joining order, one page at a time (pages count from 1)."""
+    total = member_count(session, team_id)
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        select(Membership, Volunteer)
+        .join(Volunteer, Volunteer.id == Membership.volunteer_id)
+        .where(Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED)
+        .order_by(Membership.decided_at, Membership.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return MemberPage([_member(m, v) for m, v in rows], total, page, pages)
+
+
+def join_requests(session: Session, team_id: int) -> list[Member]:
+    """Pending join requests, oldest first: the numbers admins approve by."""
+    rows = session.execute(
+        select(Membership, Volunteer)
+        .join(Volunteer, Volunteer.id == Membership.volunteer_id)
+        .where(Membership.team_id == team_id, Membership.status == MEMBERSHIP_PENDING)
+        .order_by(Membership.created_at, Membership.id)
+    ).all()
+    return [_member(m, v) for m, v in rows]
+
+
+def volunteer_teams(session: Session, volunteer_id: int) -> list[tuple[Team, Membership]]:
+    """The teams a volunteer belongs to or asked to join, in joining order."""
+    rows = session.execute(
+        select(Team, Membership)
+        .join(Membership, Membership.team_id == Team.id)
+        .where(Membership.volunteer_id == volunteer_id, Membership.status.in_(_ACTIVE_MEMBERSHIP))
+        .order_by(Membership.created_at, Membership.id)
+    ).all()
+    return [(t, m) for t, m in rows]
+
+
+def join(session: Session, team: Team, volunteer: Volunteer) -> Membership:
+    """Ask to join `team` (joined at once when the team auto-approves). Flushes, no commit."""
+    if team.status != STATUS_APPROVED:
+        raise TeamNotOpen(team)
+    existing = session.scalar(
+        select(Membership).where(
+            Membership.team_id == team.id, Membership.volunteer_id == volunteer.id
+        )
+    )
+    if existing is not None and existing.status == MEMBERSHIP_JOINED:
+        raise AlreadyMember(team)
+    if existing is not None and existing.status == MEMBERSHIP_PENDING:
+        raise AlreadyRequested(team)
+    if len(volunteer_teams(session, volunteer.id)) >= MAX_TEAMS_PER_VOLUNTEER:
+        raise TooManyTeams
+    now = utcnow()
+    membership = existing or Membership(team_id=team.id, volunteer_id=volunteer.id)
+    membership.created_at = now
+    if team.auto_approve:
+        membership.status, membership.decided_at = MEMBERSHIP_JOINED, now
+    else:
+        membership.status, membership.decided_at = MEMBERSHIP_PENDING, None
+    session.add(membership)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the same request delivered twice at once
+        raise AlreadyRequested(team) from None
+    return membership
+
+
+def join_by_code(session: Session, code: str, volunteer: Volunteer) -> Membership:
+    team = by_invite_code(session, code)
+    if team is None:
+        raise InviteCodeNotFound(code.strip().upper())
+    return join(session, team, volunteer)
+
+
+def leave(session: Session, team_id: int, volunteer_id: int) -> Membership:
+    """Leave a team, or withdraw a pending request."""
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.team_id == team_id,
+            Membership.volunteer_id == volunteer_id,
+            Membership.status.in_(_ACTIVE_MEMBERSHIP),
+        )
+    )
+    if membership is None:
+        raise NotMember("您不在该队伍中。")
+    membership.status = MEMBERSHIP_LEFT
+    membership.decided_at = utcnow()
+    session.flush()
+    return membership
+
+
+def leave_all(session: Session, volunteer_id: int) -> int:
+    """Leave every team (de-registration). Returns how many memberships ended."""
+    ended = 0
+    for _team, membership in volunteer_teams(session, volunteer_id):
+        membership.status = MEMBERSHIP_LEFT
+        membership.decided_at = utcnow()
+        ended += 1
+    for admin in session.scalars(select(TeamAdmin).where(TeamAdmin.volunteer_id == volunteer_id)):
+        admin.volunteer_id = None
+    session.flush()
+    return ended
+
+
+def _decide(session: Session, membership_id: int, status: str) -> Membership:
+    membership = session.get(Membership, membership_id)
+    if membership is None:
+        raise NotMember("没有找到该入队申请。")
+    if membership.status != MEMBERSHIP_PENDING:
+        raise NotMember("该入队申请已处理过了。")
+    membership.status = status
+    membership.decided_at = utcnow()
+    session.flush()
+    return membership
+
+
+def approve_member(session: Session, membership_id: int) -> Membership:
+    return _decide(session, membership_id, MEMBERSHIP_JOINED)
+
+
+def reject_member(session: Session, membership_id: int) -> Membership:
+    return _decide(session, membership_id, MEMBERSHIP_REJECTED)
+
+
+def team_names_line(volunteer: Volunteer) -> str:
+    """「A、B（待审核）」 for the volunteer's profile."""
+    session = object_session(volunteer)
+    if session is None or volunteer.id is None:
+        return "（暂无）"
+    teams = volunteer_teams(session, volunteer.id)
+    if not teams:
+        return "（暂无）"
+    return "、".join(
+        team.name + ("（待审核）" if m.status == MEMBERSHIP_PENDING else "") for team, m in teams
+    )

@@ -1,0 +1,262 @@
+"""Registering, approving, rejecting and renaming teams."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain import team_names
+from models.base import utcnow
+from models.team import (
+    LEVEL_BRANCH,
+    LEVEL_CORPS,
+    LEVEL_TEAM,
+    STATUS_APPROVED,
+    STATUS_DISABLED,
+    STATUS_PENDING,
+    STATUS_REJECTED,
+    Team,
+    TeamAdmin,
+)
+from models.volunteer import ACTIVE, Volunteer
+from services.teams.errors import InvalidDecision, NameTaken, ParentNotFound
+from services.teams.lookups import approved_region_team, check_name_free, get, parent_of, root
+from services.teams.members import make_member
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
+INVITE_LENGTH = 6
+ROOT_HOST_ORG = "甘肃省科学技术协会"
+
+
+# -- registration and approval ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamForm:
+    """What the registration flow collected; `name` is the composed full name. Every field
+    after `parent_id` is a column of the team named like the flow's step that asks for it
+    (tests/test_team_form.py checks steps, fields and columns agree)."""
+
+    kind: str
+    name: str
+    parent_id: int | None = None
+    prefecture_code: str | None = None
+    county_code: str | None = None
+    host_org: str | None = None
+    captain_name: str | None = None
+    captain_phone: str | None = None
+    contact_phone: str | None = None
+    description: str | None = None
+    service_areas: Sequence[str] = ()
+
+
+FORM_IDENTITY_FIELDS = ("kind", "name", "parent_id")
+DETAIL_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclass_fields(TeamForm) if f.name not in FORM_IDENTITY_FIELDS
+)
+
+
+def _details(form: TeamForm) -> dict[str, Any]:
+    values = {field: getattr(form, field) for field in DETAIL_FIELDS}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def _random_team_no() -> str:
+    # Public and random: KT + 8 digits.
+    return "KT" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def _random_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+
+
+def _insert(session: Session, team: Team) -> Team:
+    """Flush a new team; a taken name raises NameTaken, a clash of the random team number or
+    invite code draws new ones."""
+    for _attempt in range(5):
+        session.add(team)
+        try:
+            with session.begin_nested():
+                session.flush()
+            return team
+        except IntegrityError as exc:
+            if team in session:
+                session.expunge(team)
+            message = str(exc.orig)
+            if "team_no" in message or "invite_code" in message:
+                team.team_no = _random_team_no()
+                team.invite_code = _random_invite_code()
+                continue
+            if "name" in message:
+                raise NameTaken(team.name) from None
+            raise
+    raise RuntimeError("could not draw a free team number and invite code")
+
+
+def _parent_for(session: Session, form: TeamForm) -> Team | None:
+    kind = team_names.kind(form.kind)
+    if kind.needs_parent:
+        parent = session.get(Team, form.parent_id) if form.parent_id else None
+        wanted = LEVEL_TEAM if form.kind == team_names.COMMITTEE else LEVEL_BRANCH
+        if parent is None or parent.status != STATUS_APPROVED or parent.level != wanted:
+            raise ParentNotFound(f"所选的上级{wanted}不存在或未通过审核，请重新选择上级队伍。")
+        return parent
+    if form.kind == team_names.COUNTY and form.prefecture_code:
+        region_team = approved_region_team(session, form.prefecture_code)
+        if region_team is not None:
+            return region_team
+    return root(session)
+
+
+def register(session: Session, *, openid: str, form: TeamForm) -> Team:
+    """A new team waiting for approval, with `openid` as its first admin. Flushes, no commit.
+
+    Raises NameTaken (also when another registration of the name wins a race) or ParentNotFound.
+    """
+    kind = team_names.kind(form.kind)
+    check_name_free(session, form.name)
+    parent = _parent_for(session, form)
+    team = Team(
+        team_no=_random_team_no(),
+        name=form.name,
+        name_key=team_names.name_key(form.name),
+        kind=kind.key,
+        level=kind.level,
+        parent_id=parent.id if parent else None,
+        **_details(form),
+        invite_code=_random_invite_code(),
+        status=STATUS_PENDING,
+        needs_guidance=form.kind == team_names.OTHER,
+        auto_approve=False,
+        registrant_openid=openid,
+    )
+    _insert(session, team)
+    volunteer = session.scalar(
+        select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
+    )
+    session.add(
+        TeamAdmin(team_id=team.id, openid=openid, volunteer_id=volunteer.id if volunteer else None)
+    )
+    if volunteer is not None:
+        make_member(session, team.id, volunteer.id)
+    session.flush()
+    return team
+
+
+def seed_root(session: Session) -> Team:
+    """甘肃省科技志愿服务总队, approved; created once, found afterwards."""
+    existing = root(session) or session.scalar(
+        select(Team).where(Team.name_key == team_names.name_key(team_names.ROOT_NAME))
+    )
+    if existing is not None:
+        return existing
+    now = utcnow()
+    team = Team(
+        team_no=_random_team_no(),
+        name=team_names.ROOT_NAME,
+        name_key=team_names.name_key(team_names.ROOT_NAME),
+        kind=team_names.ROOT,
+        level=LEVEL_CORPS,
+        host_org=ROOT_HOST_ORG,
+        description="甘肃省科协成立的科技志愿服务总队。",
+        service_areas=[],
+        invite_code=_random_invite_code(),
+        status=STATUS_APPROVED,
+        approved_at=now,
+    )
+    try:
+        return _insert(session, team)
+    except NameTaken:  # seeded at the same moment by another process
+        found = root(session)
+        if found is None:
+            raise
+        return found
+
+
+def pending(session: Session) -> list[Team]:
+    """Teams waiting for an operator, oldest first."""
+    return list(
+        session.scalars(
+            select(Team).where(Team.status == STATUS_PENDING).order_by(Team.created_at, Team.id)
+        )
+    )
+
+
+def approve(session: Session, team_id: int) -> Team:
+    team = get(session, team_id)
+    if team.status == STATUS_APPROVED:
+        raise InvalidDecision(f"「{team.name}」已经通过审核。")
+    if team.status not in (STATUS_PENDING, STATUS_REJECTED):
+        raise InvalidDecision(f"「{team.name}」当前状态为{team.status_label}，不能审核通过。")
+    parent = parent_of(session, team)
+    if parent is not None and parent.status != STATUS_APPROVED:
+        raise InvalidDecision(f"上级队伍「{parent.name}」尚未通过审核，请先审核上级队伍。")
+    if parent is None and team.level != LEVEL_CORPS:
+        top = root(session)
+        team.parent_id = top.id if top else None
+    team.status = STATUS_APPROVED
+    team.reject_reason = None
+    team.approved_at = utcnow()
+    team.updated_at = utcnow()
+    session.flush()
+    return team
+
+
+def reject(session: Session, team_id: int, reason: str) -> Team:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidDecision("驳回需要填写原因，以便申请单位修改后重新提交。")
+    team = get(session, team_id)
+    if team.status != STATUS_PENDING:
+        raise InvalidDecision(
+            f"「{team.name}」当前状态为{team.status_label}，只能驳回待审核的队伍。"
+        )
+    team.status = STATUS_REJECTED
+    team.reject_reason = reason[:200]
+    team.updated_at = utcnow()
+    session.flush()
+    return team
+
+
+def disable(session: Session, team_id: int) -> Team:
+    team = get(session, team_id)
+    team.status = STATUS_DISABLED
+    team.updated_at = utcnow()
+    session.flush()
+    return team
+
+
+def rename(session: Session, team_id: int, new_name: str) -> Team:
+    """A new name under the same rules; the team goes back to 待审核 for it."""
+    team = get(session, team_id)
+    if team.level == LEVEL_CORPS:
+        raise InvalidDecision("总队名称不能修改。")
+    if team_names.name_key(new_name) == team.name_key:
+        raise InvalidDecision("新名称与现在的名称相同。")
+    check_name_free(session, new_name, except_team=team.id)
+    team.name = new_name
+    team.name_key = team_names.name_key(new_name)
+    team.status = STATUS_PENDING
+    team.approved_at = None
+    team.reject_reason = None
+    team.updated_at = utcnow()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise NameTaken(new_name) from None
+    return team
+
+
+def set_auto_approve(session: Session, team_id: int, on: bool) -> Team:
+    team = get(session, team_id)
+    team.auto_approve = on
+    team.updated_at = utcnow()
+    return team
