@@ -72,6 +72,7 @@ from services.teams.members import (
     volunteer_teams,
 )
 from services.teams.registry import (
+    DETAIL_FIELDS,
     FORM_IDENTITY_FIELDS,
     INVITE_ALPHABET,
     INVITE_LENGTH,
@@ -88,6 +89,7 @@ from services.teams.registry import (
 )
 
 __all__ = [
+    "DETAIL_FIELDS",
     "FORM_IDENTITY_FIELDS",
     "INVITE_ALPHABET",
     "INVITE_LENGTH",
