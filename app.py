@@ -124,7 +124,7 @@ def register_commands(app: Flask) -> None:
     """Each CLI group comes from the package it belongs to."""
     from console.commands import notice_cli, operator_cli
     from console.pii_commands import pii_cli
-    from handlers.team import teams_cli
+    from handlers.team_cli import teams_cli
     from infra.commands import db_cli
     from wechat.commands import flows_cli, menu_cli
     from worker.cli import worker_command

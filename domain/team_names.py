@@ -37,6 +37,7 @@ __all__ = [
     "Kind",
     "clean_name",
     "committee_name",
+    "compose_name",
     "free_name",
     "kind",
     "kind_label",
@@ -275,3 +276,18 @@ def free_name(text: str) -> str:
     name = clean_name(text, "队伍名称")
     _check_length(name, "队伍名称", 4, 60)
     return name
+
+
+def compose_name(kind: str, text: str, parent_name: str = "") -> str:
+    """The full name for a kind from what the user typed (ValidationError with a hint)."""
+    if kind == SOCIETY:
+        return society_name(text)
+    if kind == COMMITTEE:
+        return committee_name(parent_name, text)
+    if kind == UNIT:
+        return unit_name(text)
+    if kind == SQUAD:
+        return squad_name(parent_name, text)
+    if kind == OTHER:
+        return free_name(text)
+    raise ValidationError("市（州）、县（区）科技志愿服务队的名称由所在地区决定。")

@@ -17,7 +17,9 @@ from handlers import (
     membership,
     service_certificate,
     service_hours,
-    team,
+    team_admin,
+    team_register,
+    team_rename,
     volunteer,
 )
 from wechat.conversation import AnswerPolicy, Flow
@@ -26,7 +28,9 @@ from wechat.router import Router
 ROUTERS: list[Router] = [
     basics.router,
     volunteer.router,
-    team.router,
+    team_register.router,
+    team_admin.router,
+    team_rename.router,
     membership.router,
     activity.router,
     service_hours.router,
@@ -35,7 +39,8 @@ ROUTERS: list[Router] = [
 ]
 FLOWS: list[Flow] = [
     *volunteer.FLOWS,
-    *team.FLOWS,
+    *team_register.FLOWS,
+    *team_rename.FLOWS,
     *membership.FLOWS,
     *service_certificate.FLOWS,
 ]

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from domain.errors import Ineligible, ValidationError
 from domain.text import normalize
 from handlers.context import Context
-from handlers.team import lookup_session
 from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import Volunteer
 from services import teams, volunteers
@@ -115,7 +114,7 @@ def join_by_code(ctx: Context) -> str:
 
 def _invite_code(text: str, data: Data, ctx: Context) -> dict[str, Any]:
     code = _clean_code(text)
-    with lookup_session(ctx) as session:
+    with ctx.services.db.Session() as session:
         team = teams.by_invite_code(session, code)
         if team is None:
             raise teams.InviteCodeNotFound(code)

@@ -442,6 +442,7 @@ DEREGISTER = Flow(
     on_confirm=_deregister,
     before_start=_registered_for_deregistration,
     confirm_word=CONFIRM_DEREGISTER,
+    strict_confirm=True,
     summary=lambda data: DEREGISTER_WARNING,
 )
 

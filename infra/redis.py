@@ -73,10 +73,6 @@ class Keys:
         """The browser simulator's chat history with one simulated user (a list of JSON)."""
         return f"{self.prefix}simulator:chat:{openid}"
 
-    def team_admin(self, openid: str) -> str:
-        """Which team a team admin is managing in chat, and a rename waiting for 确认改名."""
-        return f"{self.prefix}team-admin:{openid}"
-
     def notice_queue(self) -> str:
         """The RQ queue of notice jobs (RQ adds its own rq: prefix around the name)."""
         return f"{self.prefix}notices"

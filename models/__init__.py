@@ -7,7 +7,7 @@ from models.follower import Follower
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
 from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
-from models.team import Membership, Team, TeamAdmin
+from models.team import FormerName, Membership, Team, TeamAdmin
 from models.volunteer import Volunteer
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Certificate",
     "CheckinCode",
     "Follower",
+    "FormerName",
     "Membership",
     "Notice",
     "NoticeRecipient",

@@ -31,6 +31,7 @@ __all__ = [
     "STATUS_LABELS",
     "STATUS_PENDING",
     "STATUS_REJECTED",
+    "FormerName",
     "Membership",
     "Team",
     "TeamAdmin",
@@ -64,15 +65,17 @@ class Team(Base):
     """A 科技志愿服务队 in the hierarchy 总队—队—支队—分队.
 
     `name_key` is the name folded for comparison (domain.team_names.name_key); its unique
-    constraint is what stops two registrations of one name, even at the same moment.
+    constraint is what stops two registrations of one name, even at the same moment. A
+    rejected registration keeps its name for the record but gives up the key.
     """
 
     __tablename__ = "teams"
 
     id: Mapped[IntPk]
     team_no: Mapped[str] = mapped_column(String(16), unique=True)
-    name: Mapped[str] = mapped_column(String(120), unique=True)
-    name_key: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # NULL once a registration is rejected or withdrawn: the name is free again.
+    name_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     level: Mapped[str] = mapped_column(String(8), index=True)
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id"), index=True)
@@ -114,6 +117,20 @@ class TeamAdmin(Base):
     openid: Mapped[str] = mapped_column(String(64), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("volunteers.id"))
     created_at: Mapped[Created]
+    # An admin of several teams manages the one chosen last (「选择队伍 N」).
+    selected_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FormerName(Base):
+    """A name a team had before a rename (kept for records and for looking teams up)."""
+
+    __tablename__ = "team_former_names"
+
+    id: Mapped[IntPk]
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    renamed_at: Mapped[datetime] = mapped_column(DateTime)
+    renamed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Membership(Base):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from handlers import team as team_handlers
+from handlers import team_register as team_handlers
 from handlers import volunteer as volunteer_handlers
 from models.team import Team
 from models.volunteer import Volunteer

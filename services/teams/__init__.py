@@ -68,6 +68,8 @@ from services.teams.members import (
     members,
     reject_member,
     remove_admin,
+    select_team,
+    selected_team,
     team_names_line,
     volunteer_teams,
 )
@@ -151,6 +153,8 @@ __all__ = [
     "scene_for",
     "search",
     "seed_root",
+    "select_team",
+    "selected_team",
     "set_auto_approve",
     "team_names_line",
     "volunteer_teams",

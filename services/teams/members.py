@@ -304,3 +304,26 @@ def team_names_line(volunteer: Volunteer) -> str:
     return "、".join(
         team.name + ("（待审核）" if m.status == MEMBERSHIP_PENDING else "") for team, m in teams
     )
+
+
+def select_team(session: Session, openid: str, team_id: int) -> None:
+    """Remember which of their teams an admin of several is managing."""
+    admin = session.scalar(
+        select(TeamAdmin).where(TeamAdmin.team_id == team_id, TeamAdmin.openid == openid)
+    )
+    if admin is None:
+        raise AdminError("您不是该队伍的管理员。")
+    for other in session.scalars(select(TeamAdmin).where(TeamAdmin.openid == openid)):
+        other.selected_at = None
+    admin.selected_at = utcnow()
+
+
+def selected_team(session: Session, openid: str) -> Team | None:
+    """The team an admin chose last with select_team, if any."""
+    return session.scalar(
+        select(Team)
+        .join(TeamAdmin, TeamAdmin.team_id == Team.id)
+        .where(TeamAdmin.openid == openid, TeamAdmin.selected_at.is_not(None))
+        .order_by(TeamAdmin.selected_at.desc(), TeamAdmin.id.desc())
+        .limit(1)
+    )

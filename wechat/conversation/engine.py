@@ -165,13 +165,27 @@ class ConversationEngine:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def start(self, ctx: Context[Any], flow_name: str) -> Reply:
+    def start(
+        self,
+        ctx: Context[Any],
+        flow_name: str,
+        *,
+        about: Data | None = None,
+        answer: str | None = None,
+    ) -> Reply:
+        """Start (or continue) a flow. `about` starts it afresh about something (the team to
+        rename): values that are not steps, kept through 返回 and 重新开始. `answer` is an answer
+        typed with the command (「修改队名 新名称」), taken as the reply to the first question."""
         flow = self.flows[flow_name]
         ctx.started_flow = flow_name
         state = self._read(ctx.openid)
         if state is not None and state.expired:
             self.store.delete(ctx.openid)
             state = None
+        if state is not None and about is not None:
+            if state.flow == flow_name:
+                state.flow, state.data, state.history, state.editing = "", {}, [], None
+            state.parked.pop(flow_name, None)
         if state is not None and state.flow == flow_name:
             return self._continue_reply(flow, state, "您有尚未完成的填写，我们接着来。")
         if state is not None and flow_name in state.parked:
@@ -188,7 +202,11 @@ class ConversationEngine:
         else:
             self._park_active(state)
             state.flow = flow_name
+        state.data = dict(about or {})
         self._save(ctx.openid, state)
+        step = self._current_step(flow, state)
+        if answer and step is not None:
+            return self._answer(ctx, flow, state, step, answer, re.sub(r"\s+", "", answer))
         return self._ask_next(flow, state, flow.intro)
 
     def resume(self, ctx: Context[Any]) -> Reply | None:
@@ -268,7 +286,8 @@ class ConversationEngine:
         if word in BACK:
             return self._back(ctx, flow, state)
         if word in RESTART:
-            state.data, state.history, state.editing = {}, [], None
+            about = {k: v for k, v in state.data.items() if flow.step(k) is None}
+            state.data, state.history, state.editing = about, [], None
             self._save(ctx.openid, state)
             return self._ask_next(flow, state, "好的，我们从头开始。")
         if word in CONTINUE:

@@ -116,17 +116,19 @@ class Flow:
     # (e.g. an already registered volunteer sees their profile).
     before_start: Start | None = None
     summary_title: str = "请核对以下信息"
-    # The word that saves. A flow with its own word (「确认注销」) accepts only that word.
+    # The word that saves (「确认改名」); 确认/确定/提交 work too unless `strict_confirm`
+    # (「确认注销」 and nothing else deletes a volunteer).
     confirm_word: str = "确认"
+    strict_confirm: bool = False
     # Replaces the numbered summary; a flow without steps shows only this before its confirm
     # word (a warning before a destructive action).
     summary: Callable[[Data], str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def confirms_with(self, word: str) -> bool:
-        if self.confirm_word in CONFIRM_WORDS:
-            return word in CONFIRM_WORDS
-        return word == self.confirm_word
+        if word == self.confirm_word:
+            return True
+        return not self.strict_confirm and word in CONFIRM_WORDS
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
