@@ -30,7 +30,7 @@ def decision_text(team: Team) -> str:
         )
     return (
         f"很抱歉，您注册的「{team.name}」未通过审核。\n原因：{team.reject_reason or '未说明'}\n\n"
-        "请按意见修改后，点击「组织 → 注册」重新提交。"
+        "该名称已释放。请按意见修改后，点击「组织 → 注册」重新提交。"
     )
 
 

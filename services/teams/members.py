@@ -260,6 +260,18 @@ def leave(session: Session, team_id: int, volunteer_id: int) -> Membership:
     return membership
 
 
+def end_memberships(session: Session, team_id: int) -> None:
+    """Everyone leaves (a rejected registration); requests are turned down."""
+    for membership in session.scalars(
+        select(Membership).where(
+            Membership.team_id == team_id, Membership.status.in_(_ACTIVE_MEMBERSHIP)
+        )
+    ):
+        joined = membership.status == MEMBERSHIP_JOINED
+        membership.status = MEMBERSHIP_LEFT if joined else MEMBERSHIP_REJECTED
+        membership.decided_at = utcnow()
+
+
 def leave_all(session: Session, volunteer_id: int) -> int:
     """Leave every team (de-registration). Returns how many memberships ended."""
     ended = 0

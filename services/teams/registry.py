@@ -28,7 +28,7 @@ from models.team import (
 from models.volunteer import ACTIVE, Volunteer
 from services.teams.errors import InvalidDecision, NameTaken, ParentNotFound
 from services.teams.lookups import approved_region_team, check_name_free, get, parent_of, root
-from services.teams.members import make_member
+from services.teams.members import end_memberships, make_member
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
 INVITE_LENGTH = 6
@@ -201,6 +201,11 @@ def approve(session: Session, team_id: int) -> Team:
     if parent is None and team.level != LEVEL_CORPS:
         top = root(session)
         team.parent_id = top.id if top else None
+    if team.name_key is None:  # approved after a rejection: the name must still be free
+        _take_name(session, team, team.name)
+        for admin in session.scalars(select(TeamAdmin).where(TeamAdmin.team_id == team.id)):
+            if admin.volunteer_id is not None:
+                make_member(session, team.id, admin.volunteer_id)
     team.status = STATUS_APPROVED
     team.reject_reason = None
     team.approved_at = utcnow()
@@ -221,8 +226,23 @@ def reject(session: Session, team_id: int, reason: str) -> Team:
     team.status = STATUS_REJECTED
     team.reject_reason = reason[:200]
     team.updated_at = utcnow()
+    team.name_key = (
+        None  # the name is free again: for a corrected registration, or the rightful one
+    )
+    end_memberships(session, team.id)
     session.flush()
     return team
+
+
+def _take_name(session: Session, team: Team, name: str) -> None:
+    check_name_free(session, name, except_team=team.id)
+    team.name = name
+    team.name_key = team_names.name_key(name)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise NameTaken(name) from None
 
 
 def disable(session: Session, team_id: int) -> Team:
@@ -240,18 +260,11 @@ def rename(session: Session, team_id: int, new_name: str) -> Team:
         raise InvalidDecision("总队名称不能修改。")
     if team_names.name_key(new_name) == team.name_key:
         raise InvalidDecision("新名称与现在的名称相同。")
-    check_name_free(session, new_name, except_team=team.id)
-    team.name = new_name
-    team.name_key = team_names.name_key(new_name)
     team.status = STATUS_PENDING
     team.approved_at = None
     team.reject_reason = None
     team.updated_at = utcnow()
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise NameTaken(new_name) from None
+    _take_name(session, team, new_name)
     return team
 
 

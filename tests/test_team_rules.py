@@ -1,0 +1,76 @@
+"""Issue 12: the notice's team rules as a new user meets them (defects and rules, one test each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from click.testing import Result
+from flask import Flask
+
+from infra.db import Database
+from sandbox.fake_wechat import FakeWeChatState
+from services import teams
+from tests.test_team_support import add_team, add_volunteer, fill_details, seed_root, team_by_name
+from tests.wechat_user import WeChatUser
+
+SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
+
+
+def invoke(runner: Any, *args: str) -> Result:
+    result: Result = runner.invoke(args=["teams", *args])
+    return result
+
+
+def register_society(user: WeChatUser, society: str = "甘肃省农学会") -> str:
+    """组织 → 注册 as a 省级学会 up to the name; returns the reply to the name."""
+    user.click("TEAM_REGISTER")
+    if "全省（省级单位）" in user.say("1"):
+        user.say("1")
+    return user.say(society)
+
+
+def test_a_rejected_registration_frees_its_name(
+    runner: Any,
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+    fake_wechat: FakeWeChatState,
+) -> None:
+    seed_root(db)
+    assert "该名称可以注册" in register_society(wechat_user)
+    fill_details(wechat_user)
+    assert "提交成功" in wechat_user.say("确认")
+    team = team_by_name(db, SOCIETY_TEAM)
+    assert team is not None
+    assert "已被注册" in register_society(make_user())
+    result = invoke(runner, "reject", team.team_no, "--reason", "依托单位填写有误")
+    assert result.exit_code == 0, result.output
+    notice = fake_wechat.messages(wechat_user.openid)[-1]["content"]
+    assert "名称已释放" in notice and "重新提交" in notice
+    # The same person fixes and resubmits; anyone else could have taken the name too.
+    assert "该名称可以注册" in register_society(make_user())
+    assert "该名称可以注册" in register_society(wechat_user)
+    fill_details(wechat_user)
+    assert "提交成功" in wechat_user.say("确认")
+    with db.Session() as session:
+        named = [t for t, _ in teams.hierarchy(session) if t.name == SOCIETY_TEAM]
+        assert sorted(t.status for t in named) == ["pending", "rejected"]
+
+
+def test_a_rejected_team_can_be_approved_while_its_name_is_still_free(
+    runner: Any, app: Flask, db: Database, wechat_user: WeChatUser
+) -> None:
+    seed_root(db)
+    add_volunteer(app, wechat_user.openid, name="王队长")
+    team = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid, approved=False)
+    invoke(runner, "reject", team.team_no, "--reason", "材料不全")
+    assert "成员：0人" in wechat_user.say("我的队伍")
+    result = invoke(runner, "approve", team.team_no)
+    assert result.exit_code == 0, result.output
+    assert "成员：1人" in wechat_user.say("我的队伍")  # the registrant is a member again
+    other = add_team(db, "甘肃省作物学会科技志愿服务队", approved=False)
+    invoke(runner, "reject", other.team_no, "--reason", "重复")
+    add_team(db, "甘肃省作物学会科技志愿服务队", approved=False)  # the name, taken meanwhile
+    result = invoke(runner, "approve", other.team_no)
+    assert result.exit_code == 1 and "已被注册" in result.output
