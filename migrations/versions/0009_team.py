@@ -1,8 +1,8 @@
 """teams: a rejected or withdrawn registration frees its name (name_key NULL, no unique name);
 the names a team had; which team an admin of several is managing
 
-Revision ID: 0008_team
-Revises: 0007_actservice
+Revision ID: 0009_team
+Revises: 0008_console_users
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_team"
-down_revision: str | None = "0007_actservice"
+revision: str = "0009_team"
+down_revision: str | None = "0008_console_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
