@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from domain.errors import Ineligible, ValidationError
+from domain.numerals import small_number
 from domain.text import normalize
 
 __all__ = [
@@ -125,7 +126,20 @@ _CIRCLED = str.maketrans({chr(0x2460 + i): str(i + 1) for i in range(20)})  # �
 _EDGE_PUNCTUATION = "。.!?~、,;:\"'“”‘’「」『』[]【】()"
 _SEPARATORS = r"\s,、;"
 _CONJUNCTIONS = "和与及"  # also separate words when no option contains them
-_NUMBER = re.compile(r"第?([0-9]+)(?:项|个|号)?")
+# 「2」, 「第2项」, and as said aloud: 「三」, 「第三个」, 「十二」.
+_NUMBER = re.compile(r"第?([0-9]+|[一二两三四五六七八九十]{1,3})(?:项|个|号|条)?")
+
+
+def _numbered(token: str) -> tuple[str, bool] | None:
+    """The option number a token names, as digits, and whether it was in Chinese numerals."""
+    match = _NUMBER.fullmatch(token)
+    if match is None:
+        return None
+    raw = match.group(1)
+    if raw[0] in "0123456789":
+        return raw, False
+    value = small_number(raw)
+    return (str(value), True) if value is not None else None
 
 
 def format_options(options: Sequence[str]) -> str:
@@ -194,7 +208,7 @@ def _match_words(
 def parse_choice(
     text: str, options: Sequence[str], *, aliases: Mapping[str, str] | None = None
 ) -> str:
-    """One option, answered by its 1-based number (「2」, 「②」, 「第2项」) or by its words.
+    """One option, answered by its 1-based number (「2」, 「②」, 「第2项」, 「第三个」) or by its words.
 
     Words match the option exactly (spaces, "/" and letter case ignored), then an alias, then an
     unambiguous prefix, then containment either way. ``aliases`` defaults to the built-in ones
@@ -205,9 +219,9 @@ def parse_choice(
     value = _clean(text)
     if not value:
         raise ValidationError(_how_to_answer(options))
-    number = _NUMBER.fullmatch(value)
+    number = _numbered(value)
     if number:
-        return _number(number.group(1), options)
+        return _number(number[0], options)
     return _match_words(value, options, _aliases_for(options, aliases), several=False)[0]
 
 
@@ -220,7 +234,7 @@ def parse_multi_choice(
     aliases: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Several options: 「1 3 5」, 「1,3,5」, 「1、3、5」, 「1，3」, 「135」 (when there are at most
-    9 options), or option words with the same separators. Duplicates are dropped; the result
+    9 options), 「三和五」, or option words with the same separators. Duplicates are dropped; the result
     follows the order of ``options``. ``aliases`` as in parse_choice.
     """
     if not options:
@@ -233,10 +247,10 @@ def parse_multi_choice(
         token = raw.strip(_EDGE_PUNCTUATION)
         if not token:
             continue
-        number = _NUMBER.fullmatch(token)
+        number = _numbered(token)
         if number:
-            digits = number.group(1)
-            if len(digits) > 1 and len(options) <= 9 and "0" not in digits:
+            digits, said = number
+            if not said and len(digits) > 1 and len(options) <= 9 and "0" not in digits:
                 chosen.update(_number(digit, options) for digit in digits)
             else:
                 chosen.add(_number(digits, options))

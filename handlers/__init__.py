@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from domain.choices import parse_choice, parse_multi_choice
 from domain.errors import Ineligible, ValidationError
+from domain.numerals import small_number
 from handlers import (
     activity,
     basics,
@@ -50,4 +51,5 @@ ANSWERS = AnswerPolicy(
     invalid=(ValidationError,),
     ineligible=(Ineligible,),
     retry_later=(OperationalError, InterfaceError),
+    read_number=small_number,
 )

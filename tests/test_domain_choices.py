@@ -17,6 +17,7 @@ from domain.choices import (
     parse_multi_choice,
 )
 from domain.errors import Ineligible, ValidationError
+from domain.numerals import small_number
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -235,3 +236,53 @@ def test_parse_education_invalid(text: str) -> None:
     with pytest.raises(ValidationError) as exc:
         parse_education(text)
     hint_of(exc)
+
+
+# -- numbers as said aloud (speech recognition) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("三", "医疗卫生"),
+        ("第三个", "医疗卫生"),
+        ("第十项", "其他"),
+        ("二", "农业技术"),
+        ("两", "农业技术"),
+    ],
+)
+def test_one_choice_by_a_chinese_numeral(said: str, expected: str) -> None:
+    assert parse_choice(said, SKILLS) == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("三和五", ["医疗卫生", "生态环保"]),
+        ("第一个和第三个", ["科学普及", "医疗卫生"]),
+        ("一、十", ["科学普及", "其他"]),
+        ("十 二", ["农业技术", "其他"]),
+    ],
+)
+def test_several_choices_by_chinese_numerals(said: str, expected: list[str]) -> None:
+    assert parse_multi_choice(said, SKILLS) == expected
+
+
+def test_a_chinese_numeral_is_never_split_into_digits() -> None:
+    # 「12」 typed means 1 and 2 when there are at most 9 options; 「十二」 is twelve.
+    assert parse_multi_choice("12", SERVICE_TIMES) == ["工作日白天", "工作日晚上"]
+    with pytest.raises(ValidationError, match="没有第12项"):
+        parse_multi_choice("十二", SERVICE_TIMES)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("一", 1), ("两", 2), ("九", 9), ("十", 10), ("十一", 11), ("十九", 19), ("二十", 20)],
+)
+def test_small_chinese_numbers(text: str, number: int) -> None:
+    assert small_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["", "零", "二十一", "三十", "一二", "十十", "两十", "张三"])
+def test_not_a_small_chinese_number(text: str) -> None:
+    assert small_number(text) is None

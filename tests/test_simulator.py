@@ -259,6 +259,20 @@ def test_plain_mode_without_an_aes_key(
         assert fields["Content"] == "关于我们"
 
 
+def test_voice_sends_a_voice_message_with_the_recognised_text(
+    sim: FlaskClient, sim_protocol: Protocol
+) -> None:
+    send(sim, type="click", key="VOLUNTEER_REGISTER")
+    data = send(sim, type="voice", content="同意", cid="v1")
+    fields = posted_fields(sim_protocol, data["exchange"])
+    assert fields["MsgType"] == "voice" and fields["Format"] == "amr"
+    assert fields["Recognition"] == "同意。"  # as WeChat's speech recognition writes it
+    assert fields["MediaId"] and fields["MsgId"].isdigit()
+    sent, reply = data["items"]
+    assert sent == {**sent, "side": "user", "type": "voice", "content": "同意", "cid": "v1"}
+    assert "姓名" in reply["content"]
+
+
 def test_menu_tap_sends_the_click_event_with_its_key(
     sim: FlaskClient, sim_protocol: Protocol
 ) -> None:
@@ -426,6 +440,7 @@ def test_without_the_fake_api_the_chat_still_works(
         ({"openid": USER_A, "type": "scan", "scene": ""}, "场景值"),
         ({"openid": USER_A, "type": "scan", "scene": "x" * 65}, "场景值"),
         ({"openid": USER_A, "type": "location"}, "不支持"),
+        ({"openid": USER_A, "type": "voice", "content": " "}, "要说的话"),
         (["not", "an", "object"], "JSON"),
     ],
 )

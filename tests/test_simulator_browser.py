@@ -162,3 +162,20 @@ def test_phone_sized_window_fills_the_screen(browser: Browser, simulator_url: st
     expect(page.locator(".row.account").last).to_contain_text("欢迎关注")
     expect(page.locator(".wx-menu-button").first).to_be_in_viewport()
     page.close()
+
+
+def test_speaking_an_answer_with_the_voice_control(browser: Browser, simulator_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.set_default_timeout(8000)
+    page.goto(simulator_url)
+    page.click("#to-keyboard")
+    page.fill("#input", "帮助")
+    page.click("#speak")
+    voice = page.locator(".row.user.kind-voice").last
+    expect(voice).to_contain_text("语音")
+    expect(voice).to_contain_text("帮助")
+    expect(page.locator(".row.account").last).to_contain_text("使用说明")
+    expect(page.locator("#input")).to_have_value("")
+    page.close()

@@ -113,6 +113,24 @@ class WeChatUser:
         }
         return self.post(fields).text
 
+    def speak(self, recognition: str) -> str:
+        """A voice message as WeChat sends it with speech recognition on (usually ending in 。)."""
+        answer = self.send_voice(recognition)
+        assert answer.status == 200, answer.body
+        return answer.text
+
+    def send_voice(self, recognition: str | None) -> Answer:
+        self.last_msg_id = next(_msg_ids)
+        fields = {
+            **self.base("voice"),
+            "MediaId": f"media-voice-{self.last_msg_id}",
+            "Format": "amr",
+            "MsgId": self.last_msg_id,
+        }
+        if recognition is not None:
+            fields["Recognition"] = recognition
+        return self.post(fields)
+
     def image(self) -> str:
         fields = {
             **self.base("image"),

@@ -33,6 +33,15 @@ class InvalidMessage(ProtocolError):
         self.harmless = harmless
 
 
+# WeChat ends a recognised sentence with punctuation (usually 。): not part of the answer.
+_SPOKEN_END = " \t\r\n。．.！!？?，,、；;：:…~"
+
+
+def recognised_text(recognition: str) -> str:
+    """The text of a voice message's `Recognition`, without the punctuation WeChat adds."""
+    return recognition.strip().rstrip(_SPOKEN_END).strip()
+
+
 def _checked_msg_id(fields: Mapping[str, str], is_event: bool) -> int | None:
     name = "MsgID" if "MsgID" in fields else "MsgId"
     raw = fields.get(name, "").strip()
@@ -61,6 +70,8 @@ class Inbound:
     event: str = ""
     event_key: str = ""
     raw: Mapping[str, str] = field(default_factory=dict)
+    # A voice message whose speech WeChat recognised: it arrives here as text.
+    spoken: bool = False
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> Inbound:
@@ -71,6 +82,11 @@ class Inbound:
         create_time_text = fields.get("CreateTime", "").strip() or "0"
         if not _CREATE_TIME_RE.match(create_time_text):
             raise InvalidMessage("CreateTime")
+        content = fields.get("Content", "") if msg_type == "text" else ""
+        spoken = msg_type == "voice" and bool(recognised_text(fields.get("Recognition", "")))
+        if spoken:
+            # Treated as typed text in every flow and command.
+            msg_type, content = "text", recognised_text(fields["Recognition"])
         return cls(
             openid=_checked_account(fields, "FromUserName"),
             account=_checked_account(fields, "ToUserName"),
@@ -78,10 +94,11 @@ class Inbound:
             create_time=int(create_time_text),
             # Events carry no MsgId (a template report's MsgID names the notice sent).
             msg_id=None if is_event else msg_id,
-            content=fields.get("Content", "") if msg_type == "text" else "",
+            content=content,
             event=fields.get("Event", "").strip().lower() if msg_type == "event" else "",
             event_key=fields.get("EventKey", "") or "",
             raw=dict(fields),
+            spoken=spoken,
         )
 
     @property
@@ -116,6 +133,8 @@ class Inbound:
 
     @property
     def kind(self) -> str:
+        if self.spoken:
+            return "voice:text"
         return f"event:{self.event}" if self.msg_type == "event" else self.msg_type
 
 

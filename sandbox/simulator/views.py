@@ -49,6 +49,7 @@ from sandbox.simulator.wire import (
     open_reply_xml,
     shown_reply,
     text_message,
+    voice_message,
 )
 from services.operators import audit
 from wechat.bot import Bot
@@ -337,6 +338,13 @@ def _outgoing(openid: str, payload: dict[str, Any]) -> tuple[dict[str, Any], Ite
         if len(content) > MAX_TEXT:
             raise BadInput(f"消息太长了，最多 {MAX_TEXT} 字")
         return text_message(openid, content), {"side": "user", "type": "text", "content": content}
+    if kind == "voice":
+        said = payload.get("content")
+        if not isinstance(said, str) or not said.strip():
+            raise BadInput("请先输入要说的话")
+        if len(said) > MAX_TEXT:
+            raise BadInput(f"消息太长了，最多 {MAX_TEXT} 字")
+        return voice_message(openid, said), {"side": "user", "type": "voice", "content": said}
     if kind == "click":
         key = payload.get("key")
         if not isinstance(key, str) or not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:

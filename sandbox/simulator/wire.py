@@ -48,6 +48,25 @@ def text_message(openid: str, content: str) -> dict[str, Any]:
     }
 
 
+def voice_message(openid: str, recognition: str) -> dict[str, Any]:
+    """A voice message as WeChat sends it with speech recognition on: the recognised text ends
+    with WeChat's 。 unless the speaker's sentence already ends with punctuation."""
+    said = recognition.strip()
+    if said and said[-1] not in "。！？!?.":
+        said += "。"
+    msg_id = next_msg_id()
+    return {
+        "ToUserName": SIMULATED_ACCOUNT,
+        "FromUserName": openid,
+        "CreateTime": int(time.time()),
+        "MsgType": "voice",
+        "MediaId": f"simulated-voice-{msg_id}",
+        "Format": "amr",
+        "Recognition": said,
+        "MsgId": msg_id,
+    }
+
+
 def event_message(openid: str, event: str, key: str | None = None, **extra: Any) -> dict[str, Any]:
     """An event as WeChat formats it (events carry no MsgId)."""
     fields: dict[str, Any] = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 ChooseOne = Callable[[str, Sequence[str]], str]
 ChooseMany = Callable[[str, Sequence[str]], list[str]]
+ReadNumber = Callable[[str], int | None]
 Errors = tuple[type[Exception], ...]
 
 
@@ -42,6 +43,8 @@ class AnswerPolicy:
     ineligible: Errors = ()
     # At 确认: saving failed for now (database unreachable); the answers stay in the conversation.
     retry_later: Errors = ()
+    # A number said in words (「三」 in 「修改三」, from speech recognition); None if it is none.
+    read_number: ReadNumber = lambda _words: None
 
     @property
     def refusals(self) -> Errors:

@@ -30,7 +30,8 @@ BACK = {"返回", "上一步", "上一题"}
 RESTART = {"重新开始", "重新填写"}
 CONTINUE = {"继续", "继续填写"}
 SKIP = {"跳过", "无", "没有"}
-EDIT_RE = re.compile(r"^(?:修改|改)\s*(\d{1,2})$")
+# 「修改 3」, and as said aloud 「修改三」, 「改第三项」 (the app reads the numeral).
+EDIT_RE = re.compile(r"^(?:修改|改)\s*第?([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:项|个|条)?$")
 KEEP_AFTER_EXPIRY_SECONDS = 24 * 3600
 _ENC = "$enc"
 
@@ -368,9 +369,9 @@ class ConversationEngine:
         if flow.confirms_with(word):
             return self._confirm(ctx, flow, state)
         match = EDIT_RE.match(word)
-        if match and flow.steps:
+        index = self._edit_number(match.group(1)) if match else None
+        if index is not None and flow.steps:
             steps = flow.summary_steps(self._plain(flow, state.data))
-            index = int(match.group(1))
             if not 1 <= index <= len(steps):
                 return Reply(
                     text=f"没有第 {index} 项，请回复 1 到 {len(steps)} 之间的序号，如「修改 2」。"
@@ -381,6 +382,11 @@ class ConversationEngine:
             current = step.show(self._plain(flow, state.data).get(step.name), state.data)
             return Reply(text=f"当前：{current}\n\n{self._prompt(flow, state, step)}")
         return Reply(text=self._summary_hint(flow))
+
+    def _edit_number(self, said: str) -> int | None:
+        if said.isascii():
+            return int(said)
+        return self.answers.read_number(said)
 
     def _confirm(self, ctx: Context[Any], flow: Flow, state: State) -> Reply:
         plain = self._plain(flow, state.data)

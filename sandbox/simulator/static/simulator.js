@@ -28,6 +28,7 @@
     inputbar: byId("inputbar"),
     input: byId("input"),
     send: byId("send"),
+    speak: byId("speak"),
     toKeyboard: byId("to-keyboard"),
     toMenu: byId("to-menu"),
     scanModal: byId("scan-modal"),
@@ -257,6 +258,11 @@
 
   function userContent(item) {
     var bubble = make("div", "bubble");
+    if (item.type === "voice") {
+      // A voice message: WeChat shows the recognised text under it.
+      add(bubble, make("span", "voice-mark", "🎤 语音"), make("span", "voice-text", item.content || ""));
+      return bubble;
+    }
     richText(bubble, item.content || "", URL_ONLY);
     return bubble;
   }
@@ -414,6 +420,17 @@
     enqueue({ type: "text", content: text, cid: cid }, row);
   }
 
+  // The input's text, spoken: a voice message with WeChat's speech recognition.
+  function sendVoice(text) {
+    if (!text.trim()) return;
+    var cid = randomId(16);
+    var row = renderItem({ side: "user", type: "voice", content: text, time: Date.now() / 1000 });
+    row.classList.add("pending");
+    state.chat.pending[cid] = row;
+    appendRow(row);
+    enqueue({ type: "voice", content: text, cid: cid }, row);
+  }
+
   function updateFollow() {
     var following = state.chat && state.chat.subscribed;
     el.follow.textContent = following ? "取消关注" : "关注";
@@ -555,6 +572,12 @@
     if (!text.trim()) return;
     el.input.value = "";
     sendText(text);
+  });
+  el.speak.addEventListener("click", function () {
+    var text = el.input.value;
+    if (!text.trim()) { el.input.focus(); return; }
+    el.input.value = "";
+    sendVoice(text);
   });
   el.follow.addEventListener("click", function () {
     enqueue({ type: state.chat.subscribed ? "unsubscribe" : "subscribe" });
