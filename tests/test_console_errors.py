@@ -90,3 +90,23 @@ def test_login_without_redis_is_a_chinese_503(broken_app: Flask, db: Database) -
     answer = login(client, "sheng")
     assert answer.status_code == 503
     styled_chinese(answer, "暂时无法登录，请稍后再试")
+
+
+@pytest.mark.parametrize(
+    "broken_app", [{"redis_url": f"redis://127.0.0.1:{closed_port()}/0"}], indirect=True
+)
+def test_a_logged_in_page_without_redis_is_a_chinese_503(
+    app: Flask, broken_app: Flask, db: Database
+) -> None:
+    add_operator(db, "sheng")
+    working = app.test_client()
+    assert login(working, "sheng").status_code == 302
+    cookie = working.get_cookie("session")
+    assert cookie is not None
+    # The same browser, when Redis (where the login's session lives) has gone away.
+    stranded = broken_app.test_client()
+    stranded.set_cookie("session", cookie.value)
+    answer = stranded.get("/console/volunteers")
+    assert answer.status_code == 503
+    page = styled_chinese(answer, "暂时无法登录，请稍后再试")
+    assert "退出" not in page
