@@ -24,8 +24,9 @@ from infra.migrate import upgrade
 log = logging.getLogger("sandbox")
 SANDBOX_OPERATOR = "sandbox"
 PASSWORD_FILE = "sandbox-console-password"
-# The simulator's page asks for new messages every 1.5 s; those requests stay out of the log.
-QUIET_PATHS = ("/simulator/api/chat",)
+# The simulator's page asks for new messages every 1.5 s, and each time it reads the fake API's
+# copy of the messages sent to that user: both requests stay out of the log.
+QUIET_PATHS = ("/simulator/api/chat", "/_fake/messages")
 
 
 def main() -> None:

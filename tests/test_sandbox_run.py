@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from config import Settings
+from extensions import close_extensions
 from infra.db import Database
 from models.team import Team
 from sandbox.run import PASSWORD_FILE, SANDBOX_OPERATOR, prepare_demo_data, quiet_polling
@@ -81,8 +84,11 @@ def test_a_busy_fake_api_port_names_wechat_api_base_url(busy_port: int) -> None:
 
 
 def test_simulator_polling_stays_out_of_the_access_log(
-    app: Flask, caplog: pytest.LogCaptureFixture
+    settings: Settings, db: Database, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from app import create_app
+
+    app = create_app(settings.with_overrides(sandbox=True))  # the fake API runs in this process
     quiet_polling()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -90,12 +96,15 @@ def test_simulator_polling_stays_out_of_the_access_log(
     base = f"http://127.0.0.1:{server.server_port}"
     try:
         with caplog.at_level(logging.INFO, logger="werkzeug"):
-            requests.get(base + "/simulator/api/chat?openid=oSimulatorUserA", timeout=10)
+            polled = requests.get(base + "/simulator/api/chat?openid=sim-userA", timeout=10)
             requests.get(base + "/healthz", timeout=10)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        close_extensions(app)
+    assert polled.status_code == 200 and polled.json()["api_status"] == "ok"
     logged = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     assert any("/healthz" in line for line in logged), logged
     assert not any("/simulator/api/chat" in line for line in logged), logged
+    assert not any("/_fake/messages" in line for line in logged), logged
