@@ -17,6 +17,8 @@ from handlers import (
     coming_soon,
     membership,
     service_certificate,
+    service_checkin,
+    service_correction,
     service_hours,
     team_admin,
     team_register,
@@ -36,6 +38,8 @@ ROUTERS: list[Router] = [
     activity.router,
     service_hours.router,
     service_certificate.router,
+    service_checkin.router,
+    service_correction.router,
     coming_soon.router,
 ]
 FLOWS: list[Flow] = [
@@ -44,6 +48,7 @@ FLOWS: list[Flow] = [
     *team_rename.FLOWS,
     *membership.FLOWS,
     *service_certificate.FLOWS,
+    *service_correction.FLOWS,
 ]
 ANSWERS = AnswerPolicy(
     choose_one=parse_choice,

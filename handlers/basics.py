@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handlers import membership
+from handlers import membership, service_checkin
 from handlers.context import Context
 from models import Follower
 from models.base import utcnow
@@ -90,7 +90,10 @@ def subscribe(ctx: Context) -> str:
         _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
     except IntegrityError:  # two deliveries racing on a first subscribe: the row exists now
         _touch_follower(ctx, subscribed=True, scene=ctx.msg.scene)
-    joined = membership.scene_join(ctx) if ctx.msg.scene else None  # a team's QR code
+    # an activity's 签到/签退 code, or a team's QR code
+    joined = (
+        (service_checkin.scene_reply(ctx) or membership.scene_join(ctx)) if ctx.msg.scene else None
+    )
     return f"{WELCOME}\n\n{joined}" if joined else WELCOME
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from domain.errors import Ineligible, ValidationError
 from domain.text import normalize
+from handlers import service_checkin
 from handlers.context import Context
 from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import Volunteer
@@ -240,4 +241,5 @@ def scene_join(ctx: Context) -> str | None:
 
 @router.event("scan")
 def scan(ctx: Context) -> str | None:
-    return scene_join(ctx)
+    # An activity's 签到/签退 code first, then a team's.
+    return service_checkin.scene_reply(ctx) or scene_join(ctx)

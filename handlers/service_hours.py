@@ -88,5 +88,5 @@ def records_page(ctx: Context, page: int) -> str:
             lines.append(f"{detail}｜{clock.show_date(record.recorded_at)}")
     if page < pages:
         lines.append(f"\n回复「服务记录 {page + 1}」查看下一页。")
-    lines.append(f"如记录有误，可在30天内回复「申请更正 编号」，例如「申请更正 {found[0].id}」。")
+    lines.append("如记录有误，可在确认后30天内回复「申请更正」，按方括号中的编号申请。")
     return "\n".join(lines)

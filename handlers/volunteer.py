@@ -20,6 +20,7 @@ from domain.clock import show_date
 from domain.contact import mask_mobile, parse_free_text, parse_mobile, parse_person_name
 from domain.errors import Ineligible, ValidationError
 from domain.idcard import check_adult, mask_id_number, parse_id_number
+from handlers import service_checkin
 from handlers.context import Context
 from models.volunteer import Volunteer
 from services import teams, volunteers
@@ -289,10 +290,13 @@ def _save_registration(ctx: Context, data: Data) -> str:
         except volunteers.AlreadyRegistered:
             raise Ineligible("您已经是注册志愿者，无需重复注册。回复「我的信息」查看。") from None
         number = volunteer.volunteer_no
-    return (
+    welcome = (
         f"注册成功！欢迎加入科技志愿者队伍。\n您的志愿者编号：{number}\n\n"
         "接下来可以：点击「志愿者 → 加入队伍」加入科技志愿服务队，或在「活动 → 近期活动」报名参加活动。"
     )
+    # Someone who scanned an activity's 签到 code before registering is checked in now.
+    checked_in = service_checkin.after_registration(ctx)
+    return f"{welcome}\n\n{checked_in}" if checked_in else welcome
 
 
 REGISTER = Flow(

@@ -10,8 +10,9 @@ from flask import Flask
 from domain import clock
 from infra.db import Database
 from models.activity import PUBLISHED, Activity
+from models.service import CheckinCode
 from models.volunteer import Volunteer
-from services import volunteers
+from services import attendance, signups, volunteers
 from tests import volunteer_steps
 from tests.test_team_support import add_team, seed_root
 from tests.wechat_user import WeChatUser
@@ -72,3 +73,31 @@ def volunteer_of(app: Flask, user: WeChatUser) -> Volunteer:
         assert volunteer is not None
         session.expunge(volunteer)
         return volunteer
+
+
+def sign_up(app: Flask, user: WeChatUser, activity_id: int) -> None:
+    """The user signs up (through the sign-up service, as of a day before the start)."""
+    services = app.extensions["services"]
+    with services.db.Session.begin() as session:
+        activity = session.get(Activity, activity_id)
+        volunteer = volunteers.find_by_openid(session, user.openid)
+        assert activity is not None and volunteer is not None
+        signups.sign_up(session, activity_id, volunteer, now=activity.starts_at - timedelta(days=1))
+
+
+def checkin_codes(app: Flask, activity_id: int, *, walk_ins: bool | None = None) -> CheckinCode:
+    """The activity's check-in codes (as the organiser's console or chat would make them)."""
+    services = app.extensions["services"]
+    with services.db.Session.begin() as session:
+        activity = session.get(Activity, activity_id)
+        assert activity is not None
+        codes = attendance.codes_for(session, activity, clock.utcnow())
+        if walk_ins is not None:
+            codes.walk_ins_allowed = walk_ins
+        session.flush()
+        session.expunge(codes)
+        return codes
+
+
+def scene(codes: CheckinCode, kind: str) -> str:
+    return attendance.scene_for(kind, codes.token)

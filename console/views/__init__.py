@@ -60,6 +60,7 @@ def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 from console.views import (  # noqa: E402
     account,
     activities,
+    attendance,
     audit,
     dashboard,
     notices,
@@ -71,6 +72,7 @@ from console.views import (  # noqa: E402
 __all__ = [
     "account",
     "activities",
+    "attendance",
     "audit",
     "dashboard",
     "notices",
