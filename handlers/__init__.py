@@ -20,6 +20,7 @@ from handlers import (
     service_checkin,
     service_correction,
     service_hours,
+    service_organiser,
     team_admin,
     team_register,
     team_rename,
@@ -40,6 +41,7 @@ ROUTERS: list[Router] = [
     service_certificate.router,
     service_checkin.router,
     service_correction.router,
+    service_organiser.router,
     coming_soon.router,
 ]
 FLOWS: list[Flow] = [

@@ -17,10 +17,15 @@ from tests import volunteer_steps
 from tests.test_team_support import add_team, seed_root
 from tests.wechat_user import WeChatUser
 
+ORGANISER = "oOrganiser000000000000000001"
 
-def organiser_team(db: Database, name: str = "兰州市科技志愿服务队") -> int:
+
+def organiser_team(
+    db: Database, name: str = "兰州市科技志愿服务队", registrant: str = ORGANISER
+) -> int:
+    """An approved team; its registrant (the openid ORGANISER by default) is its admin."""
     seed_root(db)
-    return add_team(db, name).id
+    return add_team(db, name, registrant=registrant).id
 
 
 def minute(value: datetime) -> datetime:
