@@ -336,3 +336,20 @@ def check_in_open(activity: Activity, now: datetime) -> bool:
     return activity.status not in (CANCELLED, DRAFT) and not check_in_window(
         activity.starts_at, activity.ends_at
     ).late(now)
+
+
+def scannable(session: Session, now: datetime) -> list[tuple[CheckinCode, Activity]]:
+    """Activities whose QR codes exist and whose check-in window has not closed, soonest first
+    (what the simulator offers to scan)."""
+    rows = session.execute(
+        select(CheckinCode, Activity)
+        .join(Activity, Activity.id == CheckinCode.activity_id)
+        .where(
+            CheckinCode.in_ticket.is_not(None),
+            Activity.ends_at >= now - CHECK_OUT_CLOSES_AFTER,
+            Activity.status.not_in((CANCELLED, DRAFT)),
+        )
+        .order_by(Activity.starts_at)
+        .limit(20)
+    ).all()
+    return [(codes, activity) for codes, activity in rows]

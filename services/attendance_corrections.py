@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.errors import ValidationError
+from domain.hours import format_hours
 from models.service import (
     CORRECTION_ACCEPTED,
     CORRECTION_DECLINED,
@@ -19,11 +20,13 @@ from models.service import (
     RecordCorrection,
     ServiceRecord,
 )
+from models.volunteer import Volunteer
 
 __all__ = [
     "CORRECTION_DAYS",
     "accept",
     "correctable",
+    "decision_text",
     "decline",
     "pending_for_activity",
     "request",
@@ -153,3 +156,19 @@ def of_activity(session: Session, activity_id: int) -> Sequence[RecordCorrection
         .where(ServiceRecord.activity_id == activity_id)
         .order_by(RecordCorrection.id.desc())
     ).all()
+
+
+def decision_text(session: Session, correction: RecordCorrection) -> tuple[str | None, str]:
+    """(the volunteer's openid, what to tell them) about the organiser's answer."""
+    record = session.get(ServiceRecord, correction.record_id)
+    volunteer = session.get(Volunteer, correction.volunteer_id)
+    title = record.activity_title if record else ""
+    if correction.status == CORRECTION_ACCEPTED:
+        outcome = f"已更正为 {format_hours(correction.hours_after or 0)} 小时"
+    else:
+        outcome = "组织方未予更正"
+    text = (
+        f"您对活动「{title}」服务记录的更正申请（编号 {correction.id}）已处理：{outcome}。\n"
+        f"处理意见：{correction.decision_reason}\n回复「服务记录」查看。"
+    )
+    return (volunteer.openid if volunteer else None), text

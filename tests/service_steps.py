@@ -80,12 +80,13 @@ def volunteer_of(app: Flask, user: WeChatUser) -> Volunteer:
         return volunteer
 
 
-def sign_up(app: Flask, user: WeChatUser, activity_id: int) -> None:
+def sign_up(app: Flask, user: WeChatUser | str, activity_id: int) -> None:
     """The user signs up (through the sign-up service, as of a day before the start)."""
     services = app.extensions["services"]
+    openid = user if isinstance(user, str) else user.openid
     with services.db.Session.begin() as session:
         activity = session.get(Activity, activity_id)
-        volunteer = volunteers.find_by_openid(session, user.openid)
+        volunteer = volunteers.find_by_openid(session, openid)
         assert activity is not None and volunteer is not None
         signups.sign_up(session, activity_id, volunteer, now=activity.starts_at - timedelta(days=1))
 

@@ -178,6 +178,7 @@ def test_a_correction_is_requested_in_chat_and_answered_in_the_console(
     province_client: FlaskClient,  # noqa: F811
     db: Database,
     make_user: MakeUser,
+    fake_wechat: FakeWeChatState,
 ) -> None:
     activity_id, users = _three_volunteers(app, db, make_user)
     post(province_client, activity_id, "confirm")
@@ -206,6 +207,8 @@ def test_a_correction_is_requested_in_chat_and_answered_in_the_console(
         province_client, activity_id, action, decision="accept", hours="3", reason="核对签到表属实"
     )
     assert "已处理更正申请" in page and "已更正：3 小时" in page
+    told = [m.get("content", "") for m in fake_wechat.messages(volunteer.openid)]
+    assert any("已更正为 3 小时" in text and "核对签到表属实" in text for text in told)
     assert "累计时长：3 小时" in volunteer.click("VOLUNTEER_HOURS")
     page = post(province_client, activity_id, action, decision="decline", reason="重复")
     assert "不存在或已处理" in page

@@ -4,6 +4,8 @@ one with a reason, mark absent) and answers to 申请更正."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
@@ -24,6 +26,8 @@ from services import (
     operators,
 )
 from wechat.errors import WeChatAPIError
+
+log = logging.getLogger(__name__)
 
 
 def _activity(session: Session, activity_id: int) -> Activity:
@@ -200,6 +204,17 @@ def attendance_absent(activity_id: int, volunteer_id: int) -> ResponseReturnValu
     return _back(activity_id)
 
 
+def _tell(openid: str | None, text: str) -> None:
+    """A customer-service message; when WeChat refuses (no message from them in 48 h), the
+    volunteer still finds the answer under 「服务记录」."""
+    if openid is None:
+        return
+    try:
+        services().api.send_text(openid, text)
+    except WeChatAPIError as error:
+        log.info("correction answer not delivered openid=%s errcode=%s", openid, error.errcode)
+
+
 def _must_be_on_roster(session: Session, activity: Activity, volunteer_id: int) -> None:
     if all(row.volunteer_id != volunteer_id for row in attendance_roster.roster(session, activity)):
         abort(404)
@@ -222,18 +237,22 @@ def attendance_correction(activity_id: int, correction_id: int) -> ResponseRetur
                 hours = parse_hours(request.form.get("hours", ""))
                 if hours is None:
                     raise ValidationError("更正后的时长请填写以 0.5 为单位的数字。")
-                attendance_corrections.accept(
+                correction = attendance_corrections.accept(
                     session, correction_id, hours, reason, _recorder(), now
                 )
                 summary = f"同意更正：{activity.title}，记 {format_hours(hours)} 小时"
             else:
-                attendance_corrections.decline(session, correction_id, reason, _recorder(), now)
+                correction = attendance_corrections.decline(
+                    session, correction_id, reason, _recorder(), now
+                )
                 summary = f"不予更正：{activity.title}"
             operators.audit(
                 session, user(), "correction", summary=summary, target=activity, ip=client_ip()
             )
+            openid, text = attendance_corrections.decision_text(session, correction)
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
         flash("已处理更正申请。")
+        _tell(openid, text)
     return _back(activity_id)

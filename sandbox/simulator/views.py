@@ -33,6 +33,7 @@ from flask_login import current_user
 
 from config import Settings
 from config.settings import DEFAULT_API_BASE
+from domain import clock
 from extensions import Services
 from sandbox.simulator.history import ChatHistory
 from sandbox.simulator.wire import (
@@ -171,7 +172,11 @@ def page() -> str:
         "poll_ms": POLL_MS,
         "max_text": MAX_TEXT,
         "openid_prefix": SIMULATED_OPENID_PREFIX,
-        "urls": {"chat": url_for(".chat"), "send": url_for(".send")},
+        "urls": {
+            "chat": url_for(".chat"),
+            "send": url_for(".send"),
+            "checkin_codes": url_for(".checkin_codes"),
+        },
     }
     return render_template(
         "simulator/index.html", account_name=settings.account_name, config=config
@@ -202,6 +207,30 @@ def _menu_label(key: str) -> str:
 
 def _mode(settings: Settings) -> Mode:
     return Mode.SAFE if settings.wechat_encoding_aes_key else Mode.PLAIN
+
+
+# ---- 扫描活动签到码: the activities whose printed 签到/签退 codes can be scanned now -------------
+
+
+@bp.get("/api/checkin-codes")
+def checkin_codes() -> Response:
+    """Activities with 签到/签退 QR codes made through WeChat's API whose check-in window has
+    not closed, with the scenes the printed codes carry (what scanning them sends)."""
+    from services import attendance
+
+    now = clock.utcnow()
+    with _services().db.Session() as session:
+        found = [
+            {
+                "activity_id": activity.id,
+                "title": activity.title,
+                "starts_at": clock.show(activity.starts_at),
+                "in": attendance.scene_for(attendance.IN, codes.token),
+                "out": attendance.scene_for(attendance.OUT, codes.token),
+            }
+            for codes, activity in attendance.scannable(session, now)
+        ]
+    return jsonify(activities=found)
 
 
 # ---- the chat: history plus messages sent through the API -------------------------------------

@@ -35,6 +35,12 @@
     scanForm: byId("scan-form"),
     scene: byId("scene"),
     scanCancel: byId("scan-cancel"),
+    scanActivity: byId("scan-activity"),
+    checkinModal: byId("checkin-modal"),
+    checkinForm: byId("checkin-form"),
+    checkinActivity: byId("checkin-activity"),
+    checkinHint: byId("checkin-hint"),
+    checkinCancel: byId("checkin-cancel"),
     devUser: byId("dev-user"),
     devMode: byId("dev-mode"),
     devApi: byId("dev-api"),
@@ -595,13 +601,49 @@
     el.scanModal.hidden = true;
     enqueue({ type: "scan", scene: scene });
   });
+  // 扫描活动签到码: pick an activity whose printed codes exist, then 签到 or 签退.
+  var checkinScenes = {};
+  el.scanActivity.addEventListener("click", function () {
+    el.checkinActivity.innerHTML = "";
+    checkinScenes = {};
+    el.checkinModal.hidden = false;
+    fetch(cfg.urls.checkin_codes, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var found = data.activities || [];
+        found.forEach(function (a) {
+          var option = document.createElement("option");
+          option.value = String(a.activity_id);
+          option.textContent = "[" + a.activity_id + "] " + a.title + "（" + a.starts_at + "）";
+          el.checkinActivity.appendChild(option);
+          checkinScenes[String(a.activity_id)] = { "in": a["in"], "out": a["out"] };
+        });
+        el.checkinHint.textContent = found.length
+          ? "已关注时发送 SCAN 事件；未关注时先关注，发送带 qrscene_ 前缀的 subscribe 事件。"
+          : "暂无可扫描的签到码：请先在工作台「活动 → 签到与时长」或公众号「签到码 活动编号」生成。";
+      })
+      .catch(function () { el.checkinHint.textContent = "读取活动失败，请稍后重试。"; });
+  });
+  el.checkinCancel.addEventListener("click", function () { el.checkinModal.hidden = true; });
+  el.checkinForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var scenes = checkinScenes[el.checkinActivity.value];
+    if (!scenes) return;
+    var kind = el.checkinForm.querySelector("input[name=checkin-kind]:checked").value;
+    el.checkinModal.hidden = true;
+    enqueue({ type: "scan", scene: scenes[kind] });
+  });
   document.addEventListener("click", function (event) {
     if (!state.openButton) return;
     if (el.submenu.contains(event.target) || state.openButton.contains(event.target)) return;
     closeSubmenu();
   });
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { closeSubmenu(); el.scanModal.hidden = true; }
+    if (event.key === "Escape") {
+      closeSubmenu();
+      el.scanModal.hidden = true;
+      el.checkinModal.hidden = true;
+    }
   });
 
   renderMenu();
