@@ -38,7 +38,7 @@ def served(
     settings: Settings, db: Database, redis_client: redis.Redis
 ) -> Iterator[tuple[Flask, str]]:
     app: Flask = create_app(
-        settings.with_overrides(simulator_enabled=True, wechat_encoding_aes_key=TEST_AES_KEY)
+        settings.with_overrides(sandbox=True, wechat_encoding_aes_key=TEST_AES_KEY)
     )
     try:
         with serve(app) as base_url:
