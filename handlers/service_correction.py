@@ -3,18 +3,22 @@ days, with a reason), as a flow of the conversation engine."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from domain import clock
 from domain.errors import Ineligible, ValidationError
 from domain.hours import format_hours
 from handlers.context import Context
+from models.activity import Activity
 from models.service import ServiceRecord
-from services import attendance_corrections, volunteers
+from services import attendance_corrections, teams, volunteers
 from wechat.conversation import Data, Flow, Step
+from wechat.errors import WeChatAPIError
 from wechat.messages import Reply
 from wechat.router import Router
 
+log = logging.getLogger(__name__)
 router = Router("service_correction")
 
 
@@ -83,10 +87,29 @@ def _submit(ctx: Context, data: Data) -> str:
         assert record is not None
         title, hours = record.activity_title, format_hours(record.hours)
         number = correction.id
+        activity = session.get(Activity, record.activity_id)
+        team_id = activity.team_id if activity else None
+        admins = [admin.openid for admin in teams.admins(session, team_id)] if team_id else []
+    _tell_organisers(
+        ctx,
+        admins,
+        f"志愿者对活动「{title}」的服务记录提出更正申请（编号 {number}），"
+        f"回复「更正申请 {record.activity_id}」查看并处理。",
+    )
     return (
         f"更正申请已提交（申请编号 {number}）。\n活动：{title}\n当前记录：{hours} 小时\n\n"
         "活动组织方处理后会通知您，处理结果可在「服务记录」中查看。"
     )
+
+
+def _tell_organisers(ctx: Context, openids: list[str], text: str) -> None:
+    """Best effort: WeChat refuses customer-service messages to admins silent for 48 h; they
+    still find the request under 「更正申请 活动编号」 and in the console."""
+    for openid in openids:
+        try:
+            ctx.services.api.send_text(openid, text)
+        except WeChatAPIError as error:
+            log.info("correction request not delivered openid=%s errcode=%s", openid, error.errcode)
 
 
 CORRECTION = Flow(

@@ -8,12 +8,16 @@ adjust one with a reason, mark absent). Larger activities are confirmed in the c
 确认时长 12               confirm everyone's measured hours
 调整时长 12 3 2.5 原因     person 3 gets 2.5 hours, with the reason
 缺勤 12 3                 person 3 was absent
+更正申请 12               pending 申请更正 of the activity
+同意更正 5 3 意见          correction 5 accepted: 3 hours, with the reason
+驳回更正 5 理由            correction 5 declined, with the reason
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -22,8 +26,11 @@ from domain.errors import ValidationError
 from domain.hours import format_hours, parse_hours
 from handlers.context import Context
 from models.activity import Activity
+from models.service import RecordCorrection, ServiceRecord
+from models.volunteer import Volunteer
 from services import (
     attendance,
+    attendance_corrections,
     attendance_records,
     attendance_roster,
     teams,
@@ -33,6 +40,7 @@ from wechat.errors import WeChatAPIError
 from wechat.messages import Article, Reply
 from wechat.router import Router
 
+log = logging.getLogger(__name__)
 router = Router("service_organiser")
 
 # Chat shows the whole roster in one message: beyond this, the console is the place.
@@ -216,3 +224,103 @@ def absent(ctx: Context) -> str:
         return _as_organiser(ctx, _activity_id(ctx), mark)
     except NotOrganiser as refused:
         return refused.hint
+
+
+# -- corrections (申请更正) of the team's activities -------------------------------------------
+
+
+@router.pattern(r"更正申请\s*(\d{1,9})")
+def corrections(ctx: Context) -> str:
+    def listing(session: Session, activity: Activity) -> str:
+        pending = attendance_corrections.pending_for_activity(session, activity.id)
+        if not pending:
+            return f"「{activity.title}」暂无待处理的更正申请。"
+        lines = [f"【{activity.title}】待处理的更正申请"]
+        for correction in pending:
+            volunteer = session.get(Volunteer, correction.volunteer_id)
+            name = volunteer.name if volunteer and volunteer.name else "志愿者"
+            lines.append(
+                f"申请 {correction.id}：{name}，现记 {format_hours(correction.hours_before)} 小时。"
+                f"理由：{correction.reason}"
+            )
+        lines += [
+            "",
+            "回复「同意更正 申请编号 小时 意见」更正，例如「同意更正 "
+            f"{pending[0].id} 3 核对签到表属实」；",
+            "回复「驳回更正 申请编号 理由」不予更正。",
+        ]
+        return "\n".join(lines)
+
+    try:
+        return _as_organiser(ctx, _activity_id(ctx), listing)
+    except NotOrganiser as refused:
+        return refused.hint
+
+
+def _activity_of_correction(ctx: Context, correction_id: int) -> int:
+    with ctx.services.db.Session() as session:
+        correction = session.get(RecordCorrection, correction_id)
+        record = session.get(ServiceRecord, correction.record_id) if correction else None
+        if record is None:
+            raise NotOrganiser(f"没有找到编号为 {correction_id} 的更正申请。")
+        return record.activity_id
+
+
+def _answer_correction(ctx: Context, correction_id: int, decide: Callable[..., Any]) -> str:
+    try:
+        activity_id = _activity_of_correction(ctx, correction_id)
+
+        def answer(session: Session, activity: Activity) -> tuple[str | None, str, str]:
+            correction = decide(session)
+            openid, told = attendance_corrections.decision_text(session, correction)
+            return openid, told, correction.status_label
+
+        openid, told, label = _as_organiser(ctx, activity_id, answer)
+    except ValidationError as refused:
+        return refused.hint
+    _tell(ctx, openid, told)
+    return f"更正申请 {correction_id} 已处理：{label}。已通知志愿者。"
+
+
+@router.pattern(r"同意更正\s*(\d{1,9})\s+(\S+)\s*(.*)")
+def accept_correction(ctx: Context) -> str:
+    assert ctx.match is not None
+    correction_id = int(ctx.match.group(1))
+    hours = parse_hours(ctx.match.group(2))
+    reason = ctx.match.group(3)
+    if hours is None:
+        return "时长请填写以 0.5 为单位的数字，例如「同意更正 5 3 核对签到表属实」。"
+    recorder = _recorder(ctx)
+    return _answer_correction(
+        ctx,
+        correction_id,
+        lambda session: attendance_corrections.accept(
+            session, correction_id, hours, reason, recorder, clock.utcnow()
+        ),
+    )
+
+
+@router.pattern(r"(?:驳回更正|不予更正)\s*(\d{1,9})\s*(.*)")
+def decline_correction(ctx: Context) -> str:
+    assert ctx.match is not None
+    correction_id = int(ctx.match.group(1))
+    reason = ctx.match.group(2)
+    recorder = _recorder(ctx)
+    return _answer_correction(
+        ctx,
+        correction_id,
+        lambda session: attendance_corrections.decline(
+            session, correction_id, reason, recorder, clock.utcnow()
+        ),
+    )
+
+
+def _tell(ctx: Context, openid: str | None, text: str) -> None:
+    """A customer-service message (refused by WeChat when they have not written in 48 h; the
+    answer is in 「服务记录」 all the same)."""
+    if openid is None:
+        return
+    try:
+        ctx.services.api.send_text(openid, text)
+    except WeChatAPIError as error:
+        log.info("correction answer not delivered openid=%s errcode=%s", openid, error.errcode)

@@ -137,3 +137,41 @@ def test_a_small_activity_is_confirmed_in_chat(
     assert "累计时长：1 小时" in hours
     records = people[1].say("服务记录")
     assert "记录人：李队长（队伍管理员）" in records
+
+
+def test_the_organiser_answers_corrections_in_chat(
+    app: Flask, db: Database, make_user: MakeUser, fake_wechat: FakeWeChatState
+) -> None:
+    organiser = registered(make_user(ORGANISER), name="李队长", id_number=id_number())
+    start = minute(clock.utcnow()) - timedelta(hours=2, minutes=10)
+    activity_id = add_activity(db, organiser_team(db), starts_at=start, hours=3)
+    volunteer = registered(make_user(), name="钱一", id_number=id_number())
+    sign_up(app, volunteer, activity_id)
+    codes = checkin_codes(app, activity_id)
+    scan(volunteer, scene(codes, attendance.IN))
+    scan(volunteer, scene(codes, attendance.OUT))  # checked in late: 0 hours measured
+    assert "已确认 1 人的服务时长，共 0 小时" in organiser.say(f"确认时长 {activity_id}")
+
+    records = volunteer.say("服务记录")
+    record_id = records.split("[", 1)[1].split("]", 1)[0]
+    volunteer.say("申请更正")
+    volunteer.say(record_id)
+    volunteer.say("我从活动开始就在场，忘记扫码签到")
+    assert "更正申请已提交" in volunteer.say("确认")
+    told = [m.get("content", "") for m in fake_wechat.messages(ORGANISER)]
+    assert any(f"更正申请 {activity_id}" in text for text in told)
+
+    listing = organiser.say(f"更正申请 {activity_id}")
+    assert "钱一，现记 0 小时" in listing and "忘记扫码签到" in listing
+    correction_id = listing.split("申请 ", 1)[1].split("：", 1)[0]
+    stranger = registered(make_user(), id_number=id_number())
+    assert "只有活动组织队伍的管理员" in stranger.say(f"同意更正 {correction_id} 2 核实")
+    assert "以 0.5 为单位" in organiser.say(f"同意更正 {correction_id} 二 核实")
+    assert "请写明处理意见" in organiser.say(f"同意更正 {correction_id} 2")
+    reply = organiser.say(f"同意更正 {correction_id} 2 现场照片显示其全程在场")
+    assert f"更正申请 {correction_id} 已处理：已更正" in reply
+    assert "该更正申请已处理" in organiser.say(f"驳回更正 {correction_id} 重复")
+    told = [m.get("content", "") for m in fake_wechat.messages(volunteer.openid)]
+    assert any("已更正为 2 小时" in text for text in told)
+    assert "累计时长：2 小时" in volunteer.click("VOLUNTEER_HOURS")
+    assert "暂无待处理的更正申请" in organiser.say(f"更正申请 {activity_id}")
