@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from domain import clock
@@ -28,6 +28,7 @@ __all__ = [
     "CODE_ALPHABET",
     "Verification",
     "by_code",
+    "forget_holder",
     "issue",
     "mask_name",
     "normalise_code",
@@ -183,6 +184,22 @@ def pdf_of(session: Session, code: str, *, base_url: str, font_path: str) -> byt
         )
         session.refresh(certificate, ["pdf"])
     return certificate.pdf
+
+
+def forget_holder(session: Session, volunteer_id: int) -> int:
+    """Delete a de-registered volunteer's certificates (they carry the name; PIPL art. 47).
+    Their verify pages then say 未找到. Returns how many were deleted."""
+    ids = list(
+        session.scalars(select(Certificate.id).where(Certificate.volunteer_id == volunteer_id))
+    )
+    if not ids:
+        return 0
+    # A certificate points at the one that superseded it: unlink before deleting.
+    session.execute(
+        update(Certificate).where(Certificate.id.in_(ids)).values(superseded_by_id=None)
+    )
+    session.execute(delete(Certificate).where(Certificate.id.in_(ids)))
+    return len(ids)
 
 
 def by_code(session: Session, code: str) -> Certificate | None:

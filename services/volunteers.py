@@ -15,7 +15,7 @@ from domain.idcard import IdCard, mask_id_number
 from domain.pii import PiiCipher
 from models.base import utcnow
 from models.volunteer import ACTIVE, DEREGISTERED, Volunteer
-from services import teams
+from services import certificates, teams
 
 ID_CONTEXT = "volunteer.id_number"
 CONSENT_VERSION = "2026-11"
@@ -103,6 +103,7 @@ def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -
 def deregister(session: Session, volunteer: Volunteer) -> None:
     """Delete personal data (PIPL art. 47); keep the row's number and dates for records."""
     teams.leave_all(session, volunteer.id)
+    certificates.forget_holder(session, volunteer.id)
     for column in Volunteer.personal_columns():
         setattr(volunteer, column, None)
     volunteer.status = DEREGISTERED

@@ -180,3 +180,21 @@ def test_records_are_dated_in_beijing_time(
             session, activity, volunteer.id, Decimal(2), "补录", "李队长"
         )
         assert record.service_date == date(2026, 6, 1)
+
+
+def test_deregistration_deletes_the_certificates(
+    app: Flask, db: Database, client: FlaskClient, wechat_user: WeChatUser
+) -> None:
+    """A certificate carries the name: 注销 (PIPL art. 47) deletes it with the profile."""
+    from services import volunteers
+
+    registered(wechat_user)
+    _records(app, db, wechat_user)
+    first, second = _issue(app, wechat_user), _issue(app, wechat_user)
+    with db.Session.begin() as session:
+        volunteer = volunteers.find_by_openid(session, wechat_user.openid)
+        assert volunteer is not None
+        volunteers.deregister(session, volunteer)
+    for code in (first, second):
+        assert client.get(f"/verify/{code}").status_code == 404
+        assert client.get(f"/verify/{code}.pdf").status_code == 404
