@@ -3,7 +3,8 @@
 0. replay check: a request's (timestamp, nonce) pair carries one message only (the webhook
    answers 403 to a pair seen before with another message);
 1. dedup: WeChat retries a message up to 3 times; a repeat within the dedup TTL (60 s) gets the
-   first answer, also while the first is still running, across processes (one Redis key);
+   first answer, also while the first is still running, across processes (one Redis key); if
+   the process running it dies, its lease runs out (LEASE_SECONDS) and the repeat takes over;
 2. per-user lock: one message at a time per openid, across processes; at most
    MAX_WAITING_PER_USER (3) of one user's messages wait their turn, more get BUSY at once;
 3. observers: bookkeeping for every message (followers' last-seen time); they answer nothing
@@ -23,7 +24,8 @@ Steps 2-7 run on a worker thread. If they take longer than the reply budget, WeC
 
 Redis round trips per message: one script checks the (timestamp, nonce) pair and claims the dedup
 key and, usually, the user lock; the handler's own; one script releases the lock and stores the
-answer for retries.
+answer for retries. A background thread renews the leases of the messages in flight (one round
+trip per 0.5 s per process, wechat.leases).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from wechat.client import WeChatAPI
 from wechat.context import Context
 from wechat.conversation.engine import ConversationEngine
 from wechat.keys import WeChatKeys
+from wechat.leases import LEASE_SECONDS, LeaseKeeper
 from wechat.messages import Inbound, Reply, as_reply
 from wechat.router import Route, RouteTable
 
@@ -67,7 +70,9 @@ MAX_WAITING_PER_USER = 3
 _MAX_UNFINISHED = 10_000
 
 # KEYS: dedup, user lock[, the request's (timestamp, nonce)].
-# ARGV: dedup ttl (s), lock token, lock ttl (ms), pending marker[, message fingerprint, its ttl].
+# ARGV: lease (ms), lock token, lease (ms), pending marker[, message fingerprint, its ttl].
+# The dedup marker and the lock are leases (wechat.leases): renewed while this process handles
+# the message, so they outlive a slow handler but not a dead process.
 # -1: the (timestamp, nonce) pair came before with another message (a replay);
 # 0: a repeat; 1: a new message, the user lock is held by another; 2: new, and the lock is ours.
 _CLAIM = """
@@ -76,15 +81,16 @@ if KEYS[3] then
   if not seen then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
   elseif seen ~= ARGV[5] then return -1 end
 end
-if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[1]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then return 0 end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 2 end
 return 1
 """
-# KEYS: user lock, dedup. ARGV: lock token, the answer for retries. Returns 1 if the lock was ours.
+# KEYS: user lock, dedup. ARGV: lock token, the answer for retries, dedup ttl (s).
+# Returns 1 if the lock was ours.
 _FINISH = """
 local held = redis.call('GET', KEYS[1]) == ARGV[1]
 if held then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[2], 'XX', 'KEEPTTL')
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 if held then return 1 end
 return 0
 """
@@ -164,6 +170,7 @@ class Dispatcher(Generic[S]):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
         # Called once per message with its outcome and seconds taken (metrics); must be cheap.
         self.listeners: list[Callable[[Inbound, Outcome, float], None]] = []
+        self.leases = LeaseKeeper(self.redis)
         self._claim = self.redis.register_script(_CLAIM)
         self._finish_script = self.redis.register_script(_FINISH)
         self._unfinished: dict[str, _Unfinished] = {}
@@ -177,36 +184,43 @@ class Dispatcher(Generic[S]):
         budget = settings.reply_budget_seconds
         dedup_key = self.keys.dedup(msg.dedup_key)
         job = _Job()
-        keys = [dedup_key, self.keys.user_lock(msg.openid)]
-        args: list[str | int | bytes] = [
-            settings.dedup_ttl_seconds,
-            job.token,
-            settings.user_lock_seconds * 1000,
-            _PENDING,
-        ]
+        lock_key = self.keys.user_lock(msg.openid)
+        lease_ms = int(LEASE_SECONDS * 1000)
+        keys = [dedup_key, lock_key]
+        args: list[str | int | bytes] = [lease_ms, job.token, lease_ms, _PENDING]
         if seen is not None:
             keys.append(seen.key)
             args.extend([seen.fingerprint, seen.ttl_seconds])
-        try:
-            if self._unfinished:
-                self._finish_unfinished()
-            claimed = self._claim(keys=keys, args=args)
-        except RedisError as exc:
-            # Without Redis there is no dedup, lock or conversation state: say so, touch nothing.
-            log.error("redis unavailable openid=%s: %s", msg.openid, type(exc).__name__)
-            outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
-            self._log(msg, outcome, started)
-            return outcome
-        if claimed == -1:
-            outcome = Outcome(None, "", "replayed")
-            self._log(msg, outcome, started)
-            return outcome
-        if not claimed:
-            outcome = self._answer_duplicate(dedup_key, started + budget)
-            self._log(msg, outcome, started)
-            return outcome
+        while True:
+            try:
+                if self._unfinished:
+                    self._finish_unfinished()
+                claimed = self._claim(keys=keys, args=args)
+            except RedisError as exc:
+                # Without Redis there is no dedup, lock or conversation state: say so, touch
+                # nothing.
+                log.error("redis unavailable openid=%s: %s", msg.openid, type(exc).__name__)
+                outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
+                self._log(msg, outcome, started)
+                return outcome
+            if claimed == -1:
+                outcome = Outcome(None, "", "replayed")
+                self._log(msg, outcome, started)
+                return outcome
+            if claimed:
+                break
+            duplicate = self._answer_duplicate(dedup_key, started + budget)
+            if duplicate is not None:
+                self._log(msg, duplicate, started)
+                return duplicate
+            # The first delivery's lease ran out with no answer: its process died. Take over.
+            log.warning("taking over a message whose handler died openid=%s", msg.openid)
 
         job.locked = claimed == 2
+        at_most = settings.user_lock_seconds
+        self.leases.hold(job.token, dedup_key, _PENDING, at_most=at_most)
+        if job.locked:
+            self.leases.hold(job.token, lock_key, job.token, at_most=at_most)
         future = self.pool.submit(self._process, msg, dedup_key, job)
         try:
             outcome = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
@@ -222,10 +236,14 @@ class Dispatcher(Generic[S]):
         self._log(msg, outcome, started)
         return outcome
 
-    def _answer_duplicate(self, dedup_key: str, deadline: float) -> Outcome:
+    def _answer_duplicate(self, dedup_key: str, deadline: float) -> Outcome | None:
+        """The first delivery's answer, waiting for it until `deadline`; None when its lease
+        ran out unanswered (the process handling it died): the caller takes the message over."""
         while True:
             value: bytes | None = self.redis.get(dedup_key)  # type: ignore[assignment]
-            if value is None or value in (_NO_REPLY, _LATE):
+            if value is None:
+                return None
+            if value in (_NO_REPLY, _LATE):
                 return Outcome(None, "", "duplicate")
             if value.startswith(_REPLY_PREFIX):
                 reply = Reply.from_json(value[len(_REPLY_PREFIX) :].decode("utf-8"))
@@ -268,7 +286,8 @@ class Dispatcher(Generic[S]):
         seconds = self.settings.user_lock_seconds
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if self.redis.set(lock_key, token, nx=True, px=seconds * 1000):
+            if self.redis.set(lock_key, token, nx=True, px=int(LEASE_SECONDS * 1000)):
+                self.leases.hold(token, lock_key, token, at_most=seconds)
                 return True
             time.sleep(_POLL_SECONDS)
         return False
@@ -287,8 +306,12 @@ class Dispatcher(Generic[S]):
             value = _NO_REPLY
         else:
             value = _REPLY_PREFIX + outcome.reply.to_json().encode()
+        self.leases.release(job.token)
         try:
-            released = self._finish_script(keys=[lock_key, dedup_key], args=[job.token, value])
+            released = self._finish_script(
+                keys=[lock_key, dedup_key],
+                args=[job.token, value, self.settings.dedup_ttl_seconds],
+            )
         except RedisError as exc:
             log.error(
                 "redis lost, lock release deferred openid=%s: %s", msg.openid, type(exc).__name__
@@ -318,7 +341,8 @@ class Dispatcher(Generic[S]):
                 lock_key, item = next(iter(pending.items()))
                 if item.since > fresh_after:
                     self._finish_script(
-                        keys=[item.lock_key, item.dedup_key], args=[item.token, item.value]
+                        keys=[item.lock_key, item.dedup_key],
+                        args=[item.token, item.value, self.settings.dedup_ttl_seconds],
                     )
                 del pending[lock_key]
         finally:
@@ -446,4 +470,5 @@ class Dispatcher(Generic[S]):
         )
 
     def shutdown(self) -> None:
+        self.leases.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
