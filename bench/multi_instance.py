@@ -513,7 +513,8 @@ def reply_text(body: bytes) -> str | None:
 
 
 def signed_click(protocol: object, openid: str, key: str) -> Signed:
-    """A menu tap (CLICK event) from `openid`; events are deduplicated by openid + CreateTime."""
+    """A menu tap (CLICK event) from `openid`; events are deduplicated by openid + CreateTime
+    (one tap per user and second here)."""
     from urllib.parse import urlencode
 
     from wechat.protocol import Mode, build_inbound_xml
@@ -521,7 +522,7 @@ def signed_click(protocol: object, openid: str, key: str) -> Signed:
     fields = {
         "ToUserName": "gh_multi_instance",
         "FromUserName": openid,
-        "CreateTime": next(_msg_ids) // 1000,
+        "CreateTime": int(time.time()),
         "MsgType": "event",
         "Event": "CLICK",
         "EventKey": key,
