@@ -9,6 +9,7 @@ import time
 import redis
 from flask import Flask
 
+from tests import volunteer_steps as steps
 from tests.test_dispatch import Recorder, recorder, text_fields, user_on  # noqa: F401
 from wechat.leases import LEASE_SECONDS
 
@@ -72,3 +73,20 @@ def test_a_slow_handler_keeps_its_message_and_its_user_past_the_lease(
     dispatcher = app.extensions["bot"].dispatcher
     ttl = dispatcher.redis.ttl(dispatcher.keys.dedup("msg:7000101"))
     assert ttl > 50  # the answer is kept for retries for the dedup TTL, not a lease
+
+
+def test_an_answer_saved_by_a_process_that_died_is_not_applied_twice(app: Flask) -> None:
+    user = user_on(app, "o_lease_saved_then_died")
+    assert "同意" in user.click("VOLUNTEER_REGISTER")
+    assert "姓名" in user.say("同意")
+    answer = user.post(text_fields(user.openid, content="张三", msg_id=7_000_201))
+    assert "身份证号" in answer.text
+    # The process handled it and saved the conversation, then died before storing the answer
+    # for retries: the dedup marker's lease runs out, and WeChat's retry arrives.
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.redis.delete(dispatcher.keys.dedup("msg:7000201"))
+
+    again = user.post(text_fields(user.openid, content="张三", msg_id=7_000_201))
+
+    assert again.text == answer.text  # the same question again, not 张三 taken as an ID number
+    assert "手机号" in user.say(steps.GOOD_ID)

@@ -2,7 +2,7 @@
 for every flow. Flows only declare their steps and what happens on 确认.
 
 State document (one per user, see store.py):
-    {flow, step, data, history, editing, expires_at, version, parked}
+    {flow, step, data, history, editing, expires_at, version, parked, last_message}
 `history` is a stack of {step, data-before-that-answer}; `parked` keeps unfinished flows the user
 left by tapping another menu, so nothing is lost silently.
 """
@@ -56,6 +56,9 @@ class State:
     expires_at: float = 0.0
     version: int = 0
     parked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The message whose answer this state holds (its dedup key): a redelivery of it, handled
+    # again after the process that saved it died before answering, is not applied twice.
+    last_message: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -71,6 +74,7 @@ class State:
             "expires_at": self.expires_at,
             "version": self.version,
             "parked": self.parked,
+            "last_message": self.last_message,
         }
 
     @classmethod
@@ -83,6 +87,7 @@ class State:
             expires_at=float(doc.get("expires_at") or 0),
             version=int(doc.get("version") or 0),
             parked=dict(doc.get("parked") or {}),
+            last_message=doc.get("last_message"),
         )
 
 
@@ -282,6 +287,10 @@ class ConversationEngine:
         if flow is None:
             self.store.delete(ctx.openid)
             return Reply(text=UNKNOWN_FLOW)
+        if state.last_message == ctx.msg.dedup_key:
+            # Already applied (the process that did it died before answering): ask what is next.
+            return self._continue_reply(flow, state, "")
+        state.last_message = ctx.msg.dedup_key
         text = ctx.text
         word = re.sub(r"\s+", "", text)
         if word in BACK:
