@@ -177,6 +177,7 @@ class _Data:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, deque[int]] = field(default_factory=dict)
     slow: dict[str, float] = field(default_factory=dict)
+    odd_answers: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     unsubscribed: set[str] = field(default_factory=set)
     refusing: set[str] = field(default_factory=set)
     sent_client_msg_ids: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
@@ -206,6 +207,17 @@ class FakeWeChatState:
         """The next `times` calls of api_path answer errcode (queued after earlier failures)."""
         with self._lock:
             self._data.failures.setdefault(api_path, deque()).extend([errcode] * times)
+
+    def answer_oddly(self, api_path: str, answer: dict[str, Any]) -> None:
+        """The next call of api_path answers exactly `answer` (an errcode 0 without the fields
+        the documentation promises, say)."""
+        with self._lock:
+            self._data.odd_answers.setdefault(api_path, deque()).append(dict(answer))
+
+    def take_odd_answer(self, api_path: str) -> dict[str, Any] | None:
+        with self._lock:
+            queue = self._data.odd_answers.get(api_path)
+            return queue.popleft() if queue else None
 
     def slow(self, api_path: str, seconds: float) -> None:
         """Every call of api_path waits `seconds` before answering (0 turns it off)."""
@@ -457,7 +469,7 @@ def _api_view(
                 raise FakeError(injected)
             if request.method == "POST":
                 body = _parse_json(raw)
-            answer = handler(state, body)
+            answer = state.take_odd_answer(path) or handler(state, body)
         except FakeError as error:
             answer = {"errcode": error.errcode, "errmsg": error.errmsg}
         call = Call(

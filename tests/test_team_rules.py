@@ -74,3 +74,16 @@ def test_a_rejected_team_can_be_approved_while_its_name_is_still_free(
     add_team(db, "甘肃省作物学会科技志愿服务队", approved=False)  # the name, taken meanwhile
     result = invoke(runner, "approve", other.team_no)
     assert result.exit_code == 1 and "已被注册" in result.output
+
+
+def test_qrcode_shows_an_unexpected_api_answer_instead_of_crashing(
+    runner: Any, db: Database, fake_wechat: FakeWeChatState
+) -> None:
+    team = add_team(db, SOCIETY_TEAM)
+    fake_wechat.answer_oddly("/cgi-bin/qrcode/create", {"errcode": 0, "errmsg": "ok"})
+    result = invoke(runner, "qrcode", team.team_no)
+    assert result.exit_code == 1
+    assert "answer without a ticket" in result.output and '"errmsg": "ok"' in result.output
+    assert not isinstance(result.exception, KeyError)
+    result = invoke(runner, "qrcode", team.team_no)  # the next answer is a normal one
+    assert result.exit_code == 0 and "image: " in result.output

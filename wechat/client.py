@@ -226,7 +226,13 @@ class WeChatAPI:
             body["action_name"] = "QR_STR_SCENE"
             body["expire_seconds"] = expire_seconds
         result = self._call("POST", "/cgi-bin/qrcode/create", body=body)
-        result["show_url"] = self._show_qrcode_url(str(result["ticket"]))
+        if not isinstance(result.get("ticket"), str) or not result["ticket"]:
+            raise WeChatAPIError(
+                int(result.get("errcode") or 0),
+                f"answer without a ticket: {json.dumps(result, ensure_ascii=False)[:200]}",
+                "/cgi-bin/qrcode/create",
+            )
+        result["show_url"] = self._show_qrcode_url(result["ticket"])
         return result
 
     def _show_qrcode_url(self, ticket: str) -> str:
