@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from domain import regions
 from domain.contact import is_chinese_char
 from domain.errors import ValidationError
 from domain.text import has_emoji, normalize
@@ -25,6 +26,7 @@ __all__ = [
     "LEVEL_CORPS",
     "LEVEL_SQUAD",
     "LEVEL_TEAM",
+    "LEVEL_WORDS",
     "MAX_NAME_LEN",
     "OTHER",
     "PREFECTURE",
@@ -39,6 +41,7 @@ __all__ = [
     "committee_name",
     "compose_name",
     "free_name",
+    "is_region_name",
     "kind",
     "kind_label",
     "name_key",
@@ -209,9 +212,52 @@ def _check_full(name: str) -> str:
     return name
 
 
+# -- words a typed part may not use -------------------------------------------------------
+
+# The level words belong to the composed name, never to the part a user types (rule 3 of the
+# notice's naming: 「兰州大学科技志愿服务总队」 is not a unit's name).
+LEVEL_WORDS = ("科技志愿服务", "总队", "支队", "分队", "队")
+
+
+def _refuse_level_words(part: str, field: str) -> None:
+    for word in LEVEL_WORDS:
+        if word in part:
+            raise ValidationError(
+                f"{field}中不能含有「{word}」：「科技志愿服务队」「支队」「分队」等由系统按规则加上，"
+                "只需输入单位本身的名称。"
+            )
+
+
+def _region_names() -> frozenset[str]:
+    names: set[str] = {"甘肃", "甘肃省"}
+    for prefecture in regions.prefectures():
+        for division in (prefecture, *regions.counties(prefecture.code)):
+            names.add(division.name)
+            names.update(n for n in regions.short_names(division) if len(n) >= 2)
+    return frozenset(names)
+
+
+_REGIONS = _region_names()
+
+
+def is_region_name(part: str) -> bool:
+    """「兰州市」「兰州」「城关区」「临夏州」「甘肃省」…: the 14 市州 and 86 县区 (and the
+    province), with or without 市/州/县/区, are reserved for the region teams."""
+    return part in _REGIONS
+
+
+def _refuse_region_name(part: str, field: str) -> None:
+    if is_region_name(part):
+        raise ValidationError(
+            f"「{part}」是地区名称，地区的科技志愿服务队由当地科协注册"
+            "（类型选「市（州）科协」或「县（区）科协」）。请输入单位本身的名称，如「兰州大学」。"
+        )
+
+
 # -- the rules, one per kind --------------------------------------------------------------
 
 _SOCIETY_ENDINGS = ("研究会", "学会", "协会")
+_PROVINCE_WORDS = ("甘肃省", "甘肃")
 
 
 def society_name(text: str) -> str:
@@ -222,7 +268,13 @@ def society_name(text: str) -> str:
             "学会、协会、研究会的队名为「**学会（协会、研究会）科技志愿服务队」，"
             "请输入以「学会」「协会」或「研究会」结尾的全称，如「甘肃省农学会」。"
         )
+    _refuse_level_words(part, "学会名称")
     _check_length(part, "学会名称", 4, 50)
+    if not part.startswith(_PROVINCE_WORDS):
+        raise ValidationError(
+            f"「{part}」不是省级学会：此类型只供省级学会、协会、研究会注册，全称以「甘肃省」开头，"
+            "如「甘肃省农学会」。市（州）、县（区）的学会可在当地科技志愿服务队下注册支队。"
+        )
     return _check_full(part + SUFFIX)
 
 
@@ -243,6 +295,7 @@ def committee_name(parent_name: str, text: str) -> str:
     society = _strip_suffix(parent_name, (SUFFIX,))
     part = _strip_prefix(part, (parent_name, society))
     part = _strip_suffix(part, _COMMITTEE_ENDINGS)
+    _refuse_level_words(part, "专委会名称")
     _check_length(part, "专委会名称", 2, 30)
     return _check_full(f"{parent_name}{part}专委会支队")
 
@@ -259,6 +312,8 @@ def unit_name(text: str) -> str:
     """直属单位、高校、园区、企业、社会组织: 「X科技志愿服务队」 with X the unit's name."""
     part = clean_name(text, "单位名称")
     part = _strip_suffix(_strip_suffix(part, (SUFFIX,)), _UNIT_ENDINGS[1:])
+    _refuse_level_words(part, "单位名称")
+    _refuse_region_name(part, "单位名称")
     _check_length(part, "单位名称", 2, 50)
     return _check_full(part + SUFFIX)
 
@@ -267,6 +322,7 @@ def squad_name(parent_name: str, text: str) -> str:
     """下级分队: 「…支队Y分队」 under the 支队 `parent_name`."""
     part = clean_name(text, "分队名称")
     part = _strip_suffix(_strip_prefix(part, (parent_name,)), ("分队",))
+    _refuse_level_words(part, "分队名称")
     _check_length(part, "分队名称", 2, 20)
     return _check_full(f"{parent_name}{part}分队")
 
@@ -275,6 +331,11 @@ def free_name(text: str) -> str:
     """其他/特殊命名: the name as typed, checked for length and characters only."""
     name = clean_name(text, "队伍名称")
     _check_length(name, "队伍名称", 4, 60)
+    region = _strip_suffix(name, (SUFFIX,))
+    if name.endswith(SUFFIX) and is_region_name(region):
+        _refuse_region_name(region, "队伍名称")
+    if name_key(name) == name_key(ROOT_NAME):
+        raise ValidationError(f"「{ROOT_NAME}」是省科协的总队名称，不能注册。")
     return name
 
 

@@ -349,6 +349,8 @@ STEPS: tuple[Step, ...] = (
         choices=_prefecture_options,
         display=_show_prefecture,
         resets=("county_code",),
+        when=_is(PREFECTURE, COUNTY, UNIT, SQUAD, OTHER),
+        when_label="省级学会及其专委会之外",
     ),
     CountyStep(
         "county_code",
@@ -415,6 +417,7 @@ STEPS: tuple[Step, ...] = (
 )
 
 _NAME_STEP = {PREFECTURE: "prefecture_code", COUNTY: "county_code"}
+PROVINCIAL = (SOCIETY, COMMITTEE)
 # Steps that make up the name and the place in the tree; every other step is saved as it is,
 # into the team's column of the same name.
 NAME_STEPS = frozenset({"kind", "parent_search", "parent", "name"})
@@ -427,6 +430,8 @@ def _save_registration(ctx: Context, data: Data) -> str:
     assert name is not None
     parent = data.get("parent") or {}
     details: dict[str, Any] = {step.name: data.get(step.name) for step in FORM_STEPS}
+    if kind in PROVINCIAL:  # 省级学会 and their 专委会: no region question
+        details["prefecture_code"] = regions.PROVINCE_CODE
     form = teams.TeamForm(kind=kind, name=name, parent_id=parent.get("id"), **details)
     with ctx.services.db.Session.begin() as session:
         try:

@@ -89,7 +89,7 @@ def test_the_chosen_team_is_kept_with_the_admin_not_in_redis(
     assert "您管理 2 支队伍" in wechat_user.say("成员列表")
     wechat_user.say("选择队伍 2")
     assert "「兰州大学科技志愿服务队」还没有成员" in wechat_user.say("成员列表")
-    assert "新队名：「兰州科技志愿服务队」" in wechat_user.say("修改队名 兰州")
+    assert "新队名：「兰州理工大学科技志愿服务队」" in wechat_user.say("修改队名 兰州理工大学")
     wechat_user.say("取消")
     wechat_user.say("选择队伍 1")
     assert f"「{TEAM}」还没有成员" in wechat_user.say("成员列表")

@@ -22,15 +22,15 @@ def start(user: WeChatUser, kind: str) -> str:
 
 def test_society_team_happy_path(wechat_user: WeChatUser, db: Database) -> None:
     root_team = seed_root(db)
-    assert "全省（省级单位）" in start(wechat_user, "1")
-    assert "甘肃省农学会科技志愿服务队" in wechat_user.say("1")  # the rule and an example
+    # 省级学会: no region question, the name comes next (the rule and an example).
+    assert "甘肃省农学会科技志愿服务队" in start(wechat_user, "1")
     banner = wechat_user.say("甘肃省农学会")
     assert f"队伍全称：「{SOCIETY_TEAM}」，该名称可以注册" in banner
     summary = fill_details(wechat_user)
     assert "请核对队伍注册信息" in summary
     assert f"队伍名称：{SOCIETY_TEAM}" in summary
     assert "注册单位类型：省级学会、协会、研究会" in summary
-    assert "所在市州：全省（省级单位）" in summary
+    assert "所在市州" not in summary  # a 省级学会 is the province's
     assert "队长手机号：138****5678" in summary
     assert "服务领域：科学普及、农业技术" in summary
     done = wechat_user.say("确认")
@@ -44,6 +44,7 @@ def test_society_team_happy_path(wechat_user: WeChatUser, db: Database) -> None:
         assert done.count(team.team_no) == 1
         assert (team.status, team.level, team.kind) == ("pending", "队", "society")
         assert team.parent_id == root_team.id
+        assert team.prefecture_code == "620000"
         assert team.captain_phone == "13812345678"
         assert team.contact_phone == "13812345678"  # 同上
         assert team.service_areas == ["科学普及", "农业技术"]
@@ -55,7 +56,6 @@ def test_society_team_happy_path(wechat_user: WeChatUser, db: Database) -> None:
 
 def test_society_name_must_end_with_society(wechat_user: WeChatUser, db: Database) -> None:
     start(wechat_user, "1")
-    wechat_user.say("1")
     hint = wechat_user.say("兰州大学")
     assert "以「学会」「协会」或「研究会」结尾" in hint
     assert "队伍全称" in wechat_user.say("甘肃省计算机学会")
@@ -90,8 +90,7 @@ def test_committee_branch_under_its_society_team(wechat_user: WeChatUser, db: Da
     choices = wechat_user.say("农学")
     assert f"1. {SOCIETY_TEAM}" in choices
     assert "作物学会" not in choices
-    assert "全省（省级单位）" in wechat_user.say("1")
-    assert f"「{SOCIETY_TEAM}**专委会支队」" in wechat_user.say("1")
+    assert f"「{SOCIETY_TEAM}**专委会支队」" in wechat_user.say("1")  # no region question
     name = f"{SOCIETY_TEAM}植物保护专委会支队"
     assert f"队伍全称：「{name}」" in wechat_user.say("植物保护专业委员会")
     summary = fill_details(wechat_user)
@@ -210,7 +209,6 @@ def test_other_kind_takes_a_free_name_for_guidance(wechat_user: WeChatUser, db: 
 
 def test_back_and_edit_kind_asks_the_naming_again(wechat_user: WeChatUser, db: Database) -> None:
     start(wechat_user, "1")
-    wechat_user.say("1")
     wechat_user.say("甘肃省农学会")
     back = wechat_user.say("返回")
     assert "之前的回答：甘肃省农学会科技志愿服务队" in back
@@ -236,7 +234,6 @@ def test_name_taken_meanwhile_asks_for_the_name_again(
     wechat_user: WeChatUser, db: Database
 ) -> None:
     start(wechat_user, "1")
-    wechat_user.say("1")
     wechat_user.say("甘肃省农学会")
     fill_details(wechat_user)
     add_team(db, SOCIETY_TEAM, registrant="oSomeoneFaster000000000001", approved=False)
@@ -250,7 +247,6 @@ def test_name_taken_meanwhile_asks_for_the_name_again(
 
 def test_bad_answers_get_hints_and_lose_nothing(wechat_user: WeChatUser, db: Database) -> None:
     start(wechat_user, "1")
-    wechat_user.say("1")
     assert "依托单位" in wechat_user.say("甘肃省农学会")
     assert "表情" in wechat_user.say("甘肃省农学会🌾")
     assert "真实姓名" in wechat_user.say("甘肃省农学会")
@@ -269,7 +265,6 @@ def test_bad_answers_get_hints_and_lose_nothing(wechat_user: WeChatUser, db: Dat
 
 def test_cancel_saves_nothing(wechat_user: WeChatUser, db: Database) -> None:
     start(wechat_user, "1")
-    wechat_user.say("1")
     wechat_user.say("甘肃省农学会")
     assert "已取消「服务队注册」" in wechat_user.say("取消")
     assert team_by_name(db, SOCIETY_TEAM) is None
@@ -279,7 +274,6 @@ def test_two_flows_do_not_mix(make_user: Callable[..., WeChatUser], db: Database
     a, b = make_user(), make_user()
     start(a, "1")
     start(b, "5")
-    a.say("1")
     b.say("1")
     assert "甘肃省农学会科技志愿服务队" in a.say("甘肃省农学会")
     assert "甘肃省科技馆科技志愿服务队" in b.say("甘肃省科技馆")

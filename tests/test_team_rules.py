@@ -25,8 +25,7 @@ def invoke(runner: Any, *args: str) -> Result:
 def register_society(user: WeChatUser, society: str = "甘肃省农学会") -> str:
     """组织 → 注册 as a 省级学会 up to the name; returns the reply to the name."""
     user.click("TEAM_REGISTER")
-    if "全省（省级单位）" in user.say("1"):
-        user.say("1")
+    user.say("1")
     return user.say(society)
 
 
@@ -87,3 +86,24 @@ def test_qrcode_shows_an_unexpected_api_answer_instead_of_crashing(
     assert not isinstance(result.exception, KeyError)
     result = invoke(runner, "qrcode", team.team_no)  # the next answer is a normal one
     assert result.exit_code == 0 and "image: " in result.output
+
+
+def test_a_unit_cannot_take_a_region_name_or_a_level_word(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    wechat_user.click("TEAM_REGISTER")
+    wechat_user.say("5")  # 单位
+    assert "单位名称" in wechat_user.say("兰州市")  # the region of the unit
+    assert "「兰州市」是地区名称" in wechat_user.say("兰州市")
+    assert "「城关区」是地区名称" in wechat_user.say("城关区")
+    assert "不能含有「科技志愿服务」" in wechat_user.say("兰州大学科技志愿服务总队")
+    assert "不能含有「科技志愿服务」" in wechat_user.say("甘肃省科技志愿服务总队")
+    assert "队伍全称：「兰州大学科技志愿服务队」" in wechat_user.say("兰州大学")
+
+
+def test_only_provincial_societies_and_no_region_question(wechat_user: WeChatUser) -> None:
+    wechat_user.click("TEAM_REGISTER")
+    prompt = wechat_user.say("1")
+    assert "学会（协会、研究会）的全称" in prompt and "全省（省级单位）" not in prompt
+    assert "不是省级学会" in wechat_user.say("兰州市农学会")
+    assert "该名称可以注册" in wechat_user.say("甘肃省农学会")
