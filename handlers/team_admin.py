@@ -173,14 +173,14 @@ def _with_team(action: Action) -> Callable[[Context], str]:
         except teams.TeamError as exc:
             return exc.hint
         for openid, text in notices:
-            _send(ctx, openid, text)
+            send_notice(ctx, openid, text)
         return reply
 
     handler.__name__ = action.__name__
     return handler
 
 
-def _send(ctx: Context, openid: str | None, text: str) -> None:
+def send_notice(ctx: Context, openid: str | None, text: str) -> None:
     """A customer-service message, best effort: the reply to the admin matters more."""
     if not openid:
         return

@@ -10,11 +10,11 @@ from domain import team_names
 from domain.errors import ValidationError
 from domain.team_names import COUNTY, PREFECTURE
 from handlers.context import Context
-from handlers.team_admin import managed_team
+from handlers.team_admin import managed_team, send_notice
 from handlers.team_register import TeamStep
 from models.team import Team
 from services import teams
-from wechat.conversation import Data, Flow
+from wechat.conversation import Data, Flow, StepError
 from wechat.messages import Reply
 from wechat.router import Router
 
@@ -24,7 +24,8 @@ FIXED_NAMES = (
     "市（州）、县（区）科技志愿服务队和总队的名称由规则确定，不能自行修改；"
     "如有特殊需要，请联系省科协。"
 )
-REVIEW_NOTE = "改名后队伍将重新进入「待审核」状态，审核通过前志愿者不能加入。"
+EFFECT_NOTE = "改名立即生效，原名称留档备查；名称中含本队名称的下级队伍随之改名，志愿者照常加入。"
+SPECIAL_NAMES = "特殊命名的队伍在省科协指导下命名，改名请联系省科协审核。"
 COMMAND = re.compile(r"^(?:修改队名|队伍改名|改名)\s*")
 CONFIRM_WORDS = {"确认改名", "确认", "确定"}
 
@@ -36,7 +37,7 @@ def _rule(data: Data) -> str:
 def _prompt(data: Data) -> str:
     return (
         f"现在的队名：「{data['team_name']}」\n"
-        f"请输入新队名，只需填写 ** 部分。本队的命名规则：「{_rule(data)}」。\n{REVIEW_NOTE}"
+        f"请输入新队名，只需填写 ** 部分。本队的命名规则：「{_rule(data)}」。\n{EFFECT_NOTE}"
     )
 
 
@@ -54,7 +55,7 @@ def _new_name(text: str, data: Data, ctx: Context) -> str:
 
 def _summary(data: Data) -> str:
     return (
-        f"新队名：「{data['name']}」\n原队名：「{data['team_name']}」\n\n{REVIEW_NOTE}"
+        f"新队名：「{data['name']}」\n原队名：「{data['team_name']}」\n\n{EFFECT_NOTE}"
         "确认修改请回复「确认改名」，放弃请回复「取消」。"
     )
 
@@ -64,8 +65,17 @@ def _rename(ctx: Context, data: Data) -> str:
     with ctx.services.db.Session.begin() as session:
         if not teams.is_admin(session, team_id, ctx.openid):
             return "您已不是该队伍的管理员，改名未保存。"
-        teams.rename(session, team_id, str(data["name"]))
-    return f"已提交改名：「{data['name']}」。省科协审核通过后生效，结果会通过公众号通知您。"
+        try:
+            renamed = teams.rename(session, team_id, str(data["name"]), by=f"wechat:{ctx.openid}")
+        except teams.NameTaken as exc:
+            raise StepError("name", exc.hint) from None
+    for old, new, admins in renamed.followers:
+        for openid in admins:
+            send_notice(ctx, openid, f"您管理的「{old}」已随上级队伍改名为「{new}」。")
+    done = f"改名成功！队伍名称已改为「{data['name']}」。"
+    if renamed.followers:
+        done += f"\n{len(renamed.followers)} 支下级队伍已同步改名，已通知其管理员。"
+    return done
 
 
 RENAME = Flow(
@@ -104,6 +114,8 @@ def _start(ctx: Context, typed: str | None) -> Reply | str:
             team = managed_team(ctx, session)
             if team.kind in (PREFECTURE, COUNTY, team_names.ROOT):
                 return FIXED_NAMES
+            if team.kind == team_names.OTHER:
+                return SPECIAL_NAMES
             about = _about(session, team)
     except teams.TeamError as exc:
         return exc.hint

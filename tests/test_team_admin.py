@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
+from sqlalchemy import select
 
 from infra.db import Database
-from models.team import Membership, Team
+from models.operator import AuditEntry
+from models.team import FormerName, Membership, Team
 from sandbox.fake_wechat import FakeWeChatState
 from services import teams, volunteers
 from tests.test_team_support import add_team, add_volunteer, seed_root
@@ -183,7 +185,9 @@ def test_the_last_admin_stays(
     assert "至少需要一名管理员" in admin.say(f"移除管理员 {number}")
 
 
-def test_rename_goes_back_to_review(db: Database, wechat_user: WeChatUser) -> None:
+def test_rename_takes_effect_at_once_and_keeps_the_old_name(
+    db: Database, wechat_user: WeChatUser
+) -> None:
     team = add_team(db, TEAM, registrant=wechat_user.openid)
     add_team(db, "甘肃省作物学会科技志愿服务队")
     usage = wechat_user.say("修改队名")
@@ -194,12 +198,17 @@ def test_rename_goes_back_to_review(db: Database, wechat_user: WeChatUser) -> No
     preview = wechat_user.say("修改队名 甘肃省农业学会")
     assert "新队名：「甘肃省农业学会科技志愿服务队」" in preview
     assert status_of(db, team) == "approved"  # nothing changes before 确认改名
-    assert "已提交改名" in wechat_user.say("确认改名")
+    assert "改名成功" in wechat_user.say("确认改名")
     with db.Session() as session:
         renamed = teams.get(session, team.id)
         assert renamed.name == "甘肃省农业学会科技志愿服务队"
-        assert renamed.status == "pending"
-        assert [t.id for t in teams.pending(session)] == [team.id]
+        assert renamed.status == "approved"  # joining stays open
+        assert teams.pending(session) == []
+        former = session.scalars(select(FormerName).where(FormerName.team_id == team.id)).all()
+        assert [f.name for f in former] == [TEAM]
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "team_rename")).one()
+        assert TEAM in entry.summary and entry.actor == f"wechat:{wechat_user.openid}"
+    assert "已被注册" not in wechat_user.say("修改队名 甘肃省农学会")  # the old name is free
 
 
 def test_region_teams_keep_their_names(db: Database, wechat_user: WeChatUser) -> None:

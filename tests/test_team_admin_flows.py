@@ -50,7 +50,7 @@ def test_rename_back_restart_and_plain_confirm(db: Database, wechat_user: WeChat
     wechat_user.say("甘肃省植物学会")
     assert "从头开始" in wechat_user.say("重新开始")  # the team is kept, only the answer goes
     assert "甘肃省作物学会科技志愿服务队" in wechat_user.say("甘肃省作物学会")
-    assert "已提交改名" in wechat_user.say("确认")
+    assert "改名成功" in wechat_user.say("确认")
     assert name_of(db, team.id) == "甘肃省作物学会科技志愿服务队"
 
 

@@ -147,10 +147,10 @@ def test_child_waits_for_its_parent(runner: Any, db: Database) -> None:
         approved=False,
     )
     with db.Session.begin() as session:
-        teams.rename(session, society.id, "甘肃省农业学会科技志愿服务队")  # back to 待审核
+        teams.disable(session, society.id)  # (a rename no longer sends a team back to review)
     result = invoke(runner, "approve", branch.team_no)
     assert result.exit_code == 1
-    assert "上级队伍「甘肃省农业学会科技志愿服务队」尚未通过审核" in result.output
+    assert "上级队伍「甘肃省农学会科技志愿服务队」尚未通过审核" in result.output
 
 
 def test_qrcode_creates_a_permanent_scene(

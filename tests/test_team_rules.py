@@ -107,3 +107,31 @@ def test_only_provincial_societies_and_no_region_question(wechat_user: WeChatUse
     assert "学会（协会、研究会）的全称" in prompt and "全省（省级单位）" not in prompt
     assert "不是省级学会" in wechat_user.say("兰州市农学会")
     assert "该名称可以注册" in wechat_user.say("甘肃省农学会")
+
+
+def test_a_rename_renames_the_sub_teams_that_carry_the_name(
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+    fake_wechat: FakeWeChatState,
+) -> None:
+    society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    branch_admin = make_user()
+    branch = add_team(
+        db,
+        f"{SOCIETY_TEAM}植物保护专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        registrant=branch_admin.openid,
+    )
+    squad = add_team(db, f"{branch.name}天水分队", kind="squad", parent_id=branch.id)
+    wechat_user.say("修改队名 甘肃省农业学会")
+    done = wechat_user.say("确认改名")
+    assert "2 支下级队伍已同步改名" in done
+    new = "甘肃省农业学会科技志愿服务队"
+    with db.Session() as session:
+        assert teams.get(session, branch.id).name == f"{new}植物保护专委会支队"
+        assert teams.get(session, squad.id).name == f"{new}植物保护专委会支队天水分队"
+    told = [m["content"] for m in fake_wechat.messages(branch_admin.openid)]
+    assert any(f"已随上级队伍改名为「{new}植物保护专委会支队」" in t for t in told)
+    assert f"{new}植物保护专委会支队" in branch_admin.say("我的队伍")

@@ -86,10 +86,10 @@ from services.teams.registry import (
     pending,
     register,
     reject,
-    rename,
     seed_root,
     set_auto_approve,
 )
+from services.teams.renaming import Renamed, rename
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -111,6 +111,7 @@ __all__ = [
     "NameTaken",
     "NotMember",
     "ParentNotFound",
+    "Renamed",
     "TeamError",
     "TeamForm",
     "TeamNotFound",

@@ -202,7 +202,7 @@ def approve(session: Session, team_id: int) -> Team:
         top = root(session)
         team.parent_id = top.id if top else None
     if team.name_key is None:  # approved after a rejection: the name must still be free
-        _take_name(session, team, team.name)
+        take_name(session, team, team.name)
         for admin in session.scalars(select(TeamAdmin).where(TeamAdmin.team_id == team.id)):
             if admin.volunteer_id is not None:
                 make_member(session, team.id, admin.volunteer_id)
@@ -234,7 +234,7 @@ def reject(session: Session, team_id: int, reason: str) -> Team:
     return team
 
 
-def _take_name(session: Session, team: Team, name: str) -> None:
+def take_name(session: Session, team: Team, name: str) -> None:
     check_name_free(session, name, except_team=team.id)
     team.name = name
     team.name_key = team_names.name_key(name)
@@ -250,21 +250,6 @@ def disable(session: Session, team_id: int) -> Team:
     team.status = STATUS_DISABLED
     team.updated_at = utcnow()
     session.flush()
-    return team
-
-
-def rename(session: Session, team_id: int, new_name: str) -> Team:
-    """A new name under the same rules; the team goes back to 待审核 for it."""
-    team = get(session, team_id)
-    if team.level == LEVEL_CORPS:
-        raise InvalidDecision("总队名称不能修改。")
-    if team_names.name_key(new_name) == team.name_key:
-        raise InvalidDecision("新名称与现在的名称相同。")
-    team.status = STATUS_PENDING
-    team.approved_at = None
-    team.reject_reason = None
-    team.updated_at = utcnow()
-    _take_name(session, team, new_name)
     return team
 
 
