@@ -116,3 +116,18 @@ def qrcode_command(team: str) -> None:
     click.echo(f"{found.name}\t{teams.scene_for(found)}")
     click.echo(f"image: {answer['show_url']}")
     click.echo(f"content: {answer.get('url', '')}")
+
+
+@teams_cli.command("tree")
+def tree_command() -> None:
+    """Print the 总队—队—支队—分队 hierarchy with members and pending join requests."""
+    with _services().db.Session() as session:
+        rows = teams.tree(session)
+        for row in rows:
+            indent = "  " * row.depth
+            joining = "，自动通过" if row.team.auto_approve else ""
+            click.echo(
+                f"{indent}{row.team.name}（{row.team.level}，{row.team.status_label}）"
+                f" 成员 {row.members} 人，待审核入队 {row.pending} 条{joining}"
+            )
+        click.echo(f"{len(rows)} teams")

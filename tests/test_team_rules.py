@@ -11,6 +11,7 @@ from flask import Flask
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
 from services import teams
+from tests.test_console_support import province_client  # noqa: F401  (fixture)
 from tests.test_team_support import add_team, add_volunteer, fill_details, seed_root, team_by_name
 from tests.wechat_user import WeChatUser
 
@@ -135,3 +136,77 @@ def test_a_rename_renames_the_sub_teams_that_carry_the_name(
     told = [m["content"] for m in fake_wechat.messages(branch_admin.openid)]
     assert any(f"已随上级队伍改名为「{new}植物保护专委会支队」" in t for t in told)
     assert f"{new}植物保护专委会支队" in branch_admin.say("我的队伍")
+
+
+def test_county_teams_move_under_their_prefecture_team_when_it_is_approved(
+    runner: Any, db: Database
+) -> None:
+    root = seed_root(db)
+    county = add_team(
+        db, "秦安县科技志愿服务队", kind="county", prefecture_code="620500", county_code="620522"
+    )
+    waiting = add_team(
+        db,
+        "甘谷县科技志愿服务队",
+        kind="county",
+        prefecture_code="620500",
+        county_code="620523",
+        approved=False,
+    )
+    elsewhere = add_team(
+        db, "城关区科技志愿服务队", kind="county", prefecture_code="620100", county_code="620102"
+    )
+    region = add_team(
+        db, "天水市科技志愿服务队", kind="prefecture", prefecture_code="620500", approved=False
+    )
+    with db.Session() as session:
+        assert teams.get(session, county.id).parent_id == root.id
+    assert invoke(runner, "approve", region.team_no).exit_code == 0
+    later = add_team(
+        db, "清水县科技志愿服务队", kind="county", prefecture_code="620500", county_code="620521"
+    )
+    with db.Session() as session:
+        parents = {t.id: t.parent_id for t, _ in teams.hierarchy(session)}
+    assert parents[county.id] == region.id
+    assert parents[waiting.id] == region.id
+    assert parents[later.id] == region.id  # new ones go there directly
+    assert parents[elsewhere.id] == root.id
+
+
+def test_teams_tree_prints_the_hierarchy_with_counts(
+    runner: Any, app: Flask, db: Database, make_user: Callable[..., WeChatUser]
+) -> None:
+    seed_root(db)
+    captain = make_user()
+    add_volunteer(app, captain.openid, name="王队长")
+    society = add_team(db, SOCIETY_TEAM, registrant=captain.openid)
+    add_team(
+        db,
+        f"{SOCIETY_TEAM}植物保护专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        auto_approve=True,
+    )
+    asking = make_user()
+    add_volunteer(app, asking.openid, name="赵一")
+    asking.say(f"加入 {society.invite_code}")
+    result = invoke(runner, "tree")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("甘肃省科技志愿服务总队（总队，已通过）")
+    assert lines[1] == f"  {SOCIETY_TEAM}（队，已通过） 成员 1 人，待审核入队 1 条"
+    assert lines[2] == (
+        f"    {SOCIETY_TEAM}植物保护专委会支队（支队，已通过） 成员 0 人，待审核入队 0 条，自动通过"
+    )
+    assert lines[-1] == "3 teams"
+
+
+def test_console_tree_shows_counts_and_who_joins_automatically(
+    province_client: Any,  # noqa: F811
+    db: Database,
+) -> None:
+    seed_root(db)
+    add_team(db, SOCIETY_TEAM, auto_approve=True)
+    page = province_client.get("/console/teams").get_data(as_text=True)
+    assert "<th>成员</th><th>待审核入队</th><th>入队方式</th>" in page
+    assert "<td>0</td><td>0</td><td>自动通过</td>" in page

@@ -30,9 +30,9 @@ def teams_page() -> ResponseReturnValue:
         ]
         parents = {t.id: teams.parent_of(session, t) for t in waiting}
         tree = [
-            (team, depth)
-            for team, depth in teams.hierarchy(session)
-            if scope.allows(team.prefecture_code, team.county_code)
+            row
+            for row in teams.tree(session)
+            if scope.allows(row.team.prefecture_code, row.team.county_code)
         ]
     return render_template(
         "console/teams.html",

@@ -36,6 +36,7 @@ from services.teams.limits import (
 )
 from services.teams.lookups import (
     SCENE_PREFIX,
+    TreeRow,
     approved_region_team,
     by_invite_code,
     by_scene,
@@ -49,6 +50,7 @@ from services.teams.lookups import (
     root,
     scene_for,
     search,
+    tree,
 )
 from services.teams.members import (
     Member,
@@ -117,6 +119,7 @@ __all__ = [
     "TeamNotFound",
     "TeamNotOpen",
     "TooManyTeams",
+    "TreeRow",
     "add_admin",
     "admin_teams",
     "admins",
@@ -160,5 +163,6 @@ __all__ = [
     "selected_team",
     "set_auto_approve",
     "team_names_line",
+    "tree",
     "volunteer_teams",
 ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain import team_names
 from models.team import (
     LEVEL_CORPS,
+    MEMBERSHIP_JOINED,
+    MEMBERSHIP_PENDING,
     STATUS_APPROVED,
+    Membership,
     Team,
 )
 from services.teams.errors import NameTaken, TeamNotFound
@@ -130,3 +135,30 @@ def hierarchy(session: Session) -> list[tuple[Team, int]]:
 
 def parent_of(session: Session, team: Team) -> Team | None:
     return session.get(Team, team.parent_id) if team.parent_id else None
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    team: Team
+    depth: int
+    members: int  # joined members
+    pending: int  # join requests waiting for the team's admins
+
+
+def tree(session: Session) -> list[TreeRow]:
+    """The hierarchy with counts, for `teams tree` and the console."""
+    members = _counts(session, MEMBERSHIP_JOINED)
+    pending = _counts(session, MEMBERSHIP_PENDING)
+    return [
+        TreeRow(team, depth, members.get(team.id, 0), pending.get(team.id, 0))
+        for team, depth in hierarchy(session)
+    ]
+
+
+def _counts(session: Session, status: str) -> dict[int, int]:
+    rows = session.execute(
+        select(Membership.team_id, func.count(Membership.id))
+        .where(Membership.status == status)
+        .group_by(Membership.team_id)
+    ).all()
+    return {int(team_id): int(n) for team_id, n in rows}

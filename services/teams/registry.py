@@ -210,8 +210,29 @@ def approve(session: Session, team_id: int) -> Team:
     team.reject_reason = None
     team.approved_at = utcnow()
     team.updated_at = utcnow()
+    if team.kind == team_names.PREFECTURE:
+        _gather_counties(session, team)
     session.flush()
     return team
+
+
+def _gather_counties(session: Session, region_team: Team) -> list[Team]:
+    """属地管理: county teams of the 市州 registered before its team move under it."""
+    top = root(session)
+    moved = list(
+        session.scalars(
+            select(Team).where(
+                Team.kind == team_names.COUNTY,
+                Team.prefecture_code == region_team.prefecture_code,
+                Team.status.in_((STATUS_PENDING, STATUS_APPROVED)),
+                (Team.parent_id.is_(None) | (Team.parent_id == (top.id if top else -1))),
+            )
+        )
+    )
+    for county in moved:
+        county.parent_id = region_team.id
+        county.updated_at = utcnow()
+    return moved
 
 
 def reject(session: Session, team_id: int, reason: str) -> Team:
