@@ -24,6 +24,10 @@ SANDBOX_SECRET_KEY = "sandbox-secret-key-not-for-production"
 SANDBOX_PII_KEY = "sandbox-pii-key-not-for-production-0123456789abcdef"
 # Debian package fonts-noto-cjk (in .ci/apt-packages); a .ttc collection, the SC face is chosen.
 DEFAULT_CERTIFICATE_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+# The activity templates the fake WeChat API is seeded with (sandbox/fake_wechat.py).
+SANDBOX_ACTIVITY_SIGNUP_TEMPLATE = "kjzyActivitySignup0000000000000000000000001"
+SANDBOX_ACTIVITY_REMINDER_TEMPLATE = "kjzyActivityReminder00000000000000000000002"
+SANDBOX_ACTIVITY_CHANGE_TEMPLATE = "kjzyActivityChange000000000000000000000003"
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -92,6 +96,11 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     certificate_issuer: str = "甘肃省科技志愿服务总队"
     certificate_font: str = DEFAULT_CERTIFICATE_FONT
+    # Activities: the template messages for a sign-up (a promotion from the waiting list), the day-before
+    # reminder and a change or cancellation (None: only customer-service messages are sent).
+    activity_signup_template_id: str | None = None
+    activity_reminder_template_id: str | None = None
+    activity_change_template_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -189,6 +198,7 @@ class Settings:
         if metrics_token is not None and len(metrics_token) < 16:
             raise ConfigError("METRICS_TOKEN", "must be at least 16 characters")
         public = _public_settings(env)
+        activity = _activity_settings(env, sandbox)
 
         return cls(
             wechat_token=token,
@@ -215,6 +225,7 @@ class Settings:
             metrics_token=metrics_token,
             **notice,
             **public,
+            **activity,
         )
 
 
@@ -279,6 +290,17 @@ def _proxies(env: Mapping[str, str]) -> dict[str, Any]:
                 f"got {part!r}",
             ) from None
     return {"trusted_proxies": 1, "trusted_proxy_networks": tuple(networks)}
+
+
+def _activity_settings(env: Mapping[str, str], sandbox: bool) -> dict[str, Any]:
+    return {
+        "activity_signup_template_id": env.get("ACTIVITY_SIGNUP_TEMPLATE_ID")
+        or (SANDBOX_ACTIVITY_SIGNUP_TEMPLATE if sandbox else None),
+        "activity_reminder_template_id": env.get("ACTIVITY_REMINDER_TEMPLATE_ID")
+        or (SANDBOX_ACTIVITY_REMINDER_TEMPLATE if sandbox else None),
+        "activity_change_template_id": env.get("ACTIVITY_CHANGE_TEMPLATE_ID")
+        or (SANDBOX_ACTIVITY_CHANGE_TEMPLATE if sandbox else None),
+    }
 
 
 def _load_dotenv() -> None:

@@ -13,9 +13,11 @@ from domain.errors import Ineligible, ValidationError
 from domain.numerals import small_number
 from handlers import (
     activity,
+    activity_signup,
     basics,
     coming_soon,
     membership,
+    paging,
     service_certificate,
     service_checkin,
     service_correction,
@@ -37,6 +39,8 @@ ROUTERS: list[Router] = [
     team_rename.router,
     membership.router,
     activity.router,
+    activity_signup.router,
+    paging.router,
     service_hours.router,
     service_certificate.router,
     service_checkin.router,

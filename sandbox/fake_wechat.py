@@ -31,7 +31,13 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from config.settings import SANDBOX_APP_ID, SANDBOX_APP_SECRET
+from config.settings import (
+    SANDBOX_ACTIVITY_CHANGE_TEMPLATE,
+    SANDBOX_ACTIVITY_REMINDER_TEMPLATE,
+    SANDBOX_ACTIVITY_SIGNUP_TEMPLATE,
+    SANDBOX_APP_ID,
+    SANDBOX_APP_SECRET,
+)
 
 TOKEN_EXPIRES_IN = 7200
 # After GET /cgi-bin/token issues a new token, the old one keeps working this long.
@@ -40,8 +46,9 @@ CLIENT_MSG_ID_WINDOW_SECONDS = 600
 # Like WeChat, only some answers carry errcode 0 (the others are plain data).
 OK: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
 
-TEMPLATE_ACTIVITY_SIGNUP = "kjzyActivitySignup0000000000000000000000001"
-TEMPLATE_ACTIVITY_REMINDER = "kjzyActivityReminder00000000000000000000002"
+TEMPLATE_ACTIVITY_SIGNUP = SANDBOX_ACTIVITY_SIGNUP_TEMPLATE
+TEMPLATE_ACTIVITY_REMINDER = SANDBOX_ACTIVITY_REMINDER_TEMPLATE
+TEMPLATE_ACTIVITY_CHANGE = SANDBOX_ACTIVITY_CHANGE_TEMPLATE
 
 SEED_TEMPLATES: tuple[dict[str, str], ...] = (
     {
@@ -70,6 +77,20 @@ SEED_TEMPLATES: tuple[dict[str, str], ...] = (
         "example": (
             "活动名称:农业技术下乡服务\n开始时间:2024年6月1日 14:30\n"
             "活动地点:定西市安定区香泉镇\n温馨提示:请提前15分钟到场签到\n"
+        ),
+    },
+    {
+        "template_id": TEMPLATE_ACTIVITY_CHANGE,
+        "title": "活动变更通知",
+        "primary_industry": "政府与公共事业",
+        "deputy_industry": "公共事业|非盈利机构",
+        "content": (
+            "活动名称:{{thing1.DATA}}\n变更内容:{{thing2.DATA}}\n"
+            "活动时间:{{time3.DATA}}\n活动地点:{{thing4.DATA}}\n"
+        ),
+        "example": (
+            "活动名称:农业技术下乡服务\n变更内容:时间改为6月2日 09:00\n"
+            "活动时间:2024年6月2日 09:00\n活动地点:定西市安定区香泉镇\n"
         ),
     },
 )

@@ -15,6 +15,7 @@ from domain.clock import utcnow
 from domain.errors import ValidationError
 from models.activity import (
     ACTIVITY_TYPES,
+    BY_ACTIVITY,
     CANCELLED,
     DRAFT,
     FINISHED,
@@ -28,6 +29,7 @@ from models.activity import (
     Activity,
 )
 from models.team import STATUS_APPROVED, Team
+from services import signups
 from services.operators import Actor, Scope, audit
 
 # Activity times are stored in UTC and shown in Beijing time (domain.clock).
@@ -153,9 +155,21 @@ def create(session: Session, data: ActivityInput, actor: Actor, ip: str | None) 
     return activity
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a change means for the people signed up: a message for them (None: nothing to
+    tell), the template's 变更内容, and sign-ups promoted from the waiting list."""
+
+    message: str | None = None
+    change: str = ""
+    promoted: tuple[int, ...] = ()
+
+
 def update(
     session: Session, activity: Activity, data: ActivityInput, actor: Actor, ip: str | None
-) -> None:
+) -> Outcome:
+    """Save the changes (the activity row is locked first, as sign-ups lock it)."""
+    session.refresh(activity, with_for_update=True)
     changed = {
         key: value for key, value in data.__dict__.items() if getattr(activity, key) != value
     }
@@ -171,11 +185,47 @@ def update(
         detail={"fields": sorted(changed)},
         ip=ip,
     )
+    if activity.status not in OPEN_STATUSES:
+        return Outcome()
+    promoted = fill_free_places(session, activity)
+    return Outcome(*change_message(activity, set(changed)), promoted=promoted)
+
+
+def fill_free_places(session: Session, activity: Activity) -> tuple[int, ...]:
+    """After the quota grew: the waiting list moves up into the new places."""
+    promoted: list[int] = []
+    now = utcnow()
+    while (signup := signups.promote_first_waiting(session, activity, now)) is not None:
+        promoted.append(signup.id)
+    signups.update_fullness(activity, signups.signed_up_count(session, activity.id))
+    return tuple(promoted)
+
+
+def change_message(activity: Activity, changed: set[str]) -> tuple[str | None, str]:
+    """The text for signed-up volunteers when the time or the place changed."""
+    parts: list[str] = []
+    if changed & {"starts_at", "ends_at"}:
+        parts.append(f"时间改为{when_text(activity)}")
+    if "place" in changed:
+        parts.append(f"地点改为{activity.place}")
+    if not parts:
+        return None, ""
+    text = (
+        f"您报名的活动「{activity.title}」有变动：\n" + "\n".join(parts) + "\n\n"
+        f"如不能参加，请回复「取消报名{activity.id}」。"
+    )
+    short = (
+        ("时间改为" + clock.show(activity.starts_at, "%-m月%-d日 %H:%M"))
+        if (changed & {"starts_at", "ends_at"})
+        else f"地点改为{activity.place}"
+    )
+    return text, short
 
 
 def set_status(
     session: Session, activity: Activity, status: str, actor: Actor, ip: str | None
-) -> None:
+) -> Outcome:
+    session.refresh(activity, with_for_update=True)
     if status not in TRANSITIONS.get(activity.status, ()):
         raise ValidationError(
             f"活动当前为「{activity.status_label}」，不能改为「{STATUS_LABELS.get(status, status)}」。"
@@ -184,10 +234,12 @@ def set_status(
     now = utcnow()
     activity.status = status
     activity.updated_at = now
+    outcome = Outcome()
     if status == RECRUITING:
         activity.published_at = now
     elif status == CANCELLED:
         activity.cancelled_at = now
+        outcome = cancel_signups(session, activity, now)
     audit(
         session,
         actor,
@@ -197,6 +249,21 @@ def set_status(
         detail={"from": before, "to": status},
         ip=ip,
     )
+    return outcome
+
+
+def cancel_signups(session: Session, activity: Activity, now: datetime) -> Outcome:
+    live = signups.of_activity(session, activity.id)
+    for signup in live:
+        signups.mark_cancelled(signup, by=BY_ACTIVITY, now=now)
+    if not live:
+        return Outcome()
+    reason = f"\n原因：{activity.cancel_reason}" if activity.cancel_reason else ""
+    text = (
+        f"很抱歉，您报名的活动「{activity.title}」（{when_text(activity)}）已取消。{reason}\n\n"
+        "您的报名已随之取消。欢迎在「活动 → 近期活动」中报名其他活动。"
+    )
+    return Outcome(text, "活动已取消")
 
 
 # -- chat ------------------------------------------------------------------------------------
@@ -207,11 +274,14 @@ def upcoming(
     *,
     prefecture_code: str | None,
     county_code: str | None,
+    skills: Sequence[str] = (),
     limit: int = 6,
+    offset: int = 0,
     now: datetime | None = None,
 ) -> Sequence[Activity]:
     """Published activities not yet over: the user's county first, then their prefecture,
-    then province-wide ones, then the rest; soonest first within each."""
+    then province-wide ones, then the rest; within each, those in the user's skills first,
+    then soonest first."""
     now = now or utcnow()
     nearness = case(
         (Activity.county_code == (county_code or "-"), 0),
@@ -219,13 +289,30 @@ def upcoming(
         (Activity.prefecture_code.is_(None), 2),
         else_=3,
     )
+    in_skills = case((Activity.service_field.in_(tuple(skills) or ("-",)), 0), else_=1)
     query = (
         select(Activity)
         .where(Activity.status.in_(OPEN_STATUSES), Activity.ends_at >= now)
-        .order_by(nearness, Activity.starts_at, Activity.id)
+        .order_by(nearness, in_skills, Activity.starts_at, Activity.id)
+        .offset(offset)
         .limit(limit)
     )
     return session.scalars(query).all()
+
+
+def public_path(activity_id: int) -> str:
+    """The activity's public mobile page (served by the `public` blueprint)."""
+    return f"/a/{activity_id}"
+
+
+DEFAULT_COVER_PATH = "/a/static/cover.png"
+
+
+def cover_path(activity: Activity) -> str:
+    """The cover picture: an uploaded one (an absolute https URL) or the default."""
+    if activity.cover and activity.cover.startswith(("https://", "http://")):
+        return activity.cover
+    return DEFAULT_COVER_PATH
 
 
 def published(session: Session, activity_id: int) -> Activity | None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -59,13 +59,27 @@ class CancelResult:
     signup: Signup
     # The sign-up moved from the waiting list into the freed place, to be told.
     promoted: Signup | None = None
+    # The cancelled sign-up was on the waiting list (no place was freed).
+    was_waiting: bool = False
 
 
 def lock_activity(session: Session, activity_id: int) -> Activity | None:
     return session.scalar(select(Activity).where(Activity.id == activity_id).with_for_update())
 
 
+def find_live(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:
+    """The volunteer's live sign-up, for display (a plain read)."""
+    return session.scalar(
+        select(Signup).where(
+            Signup.activity_id == activity_id,
+            Signup.volunteer_id == volunteer_id,
+            Signup.status.in_(LIVE_SIGNUP_STATUSES),
+        )
+    )
+
+
 def live_signup(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:
+    """The same under the activity's lock (a locking read)."""
     return session.scalar(
         select(Signup)
         .where(
@@ -100,11 +114,11 @@ def waiting_count(session: Session, activity_id: int) -> int:
     )
 
 
-def waiting_rank(session: Session, signup: Signup) -> int | None:
+def waiting_rank(session: Session, signup: Signup, *, locking: bool = False) -> int | None:
     """1 for the first on the waiting list, and so on (positions keep gaps after cancels)."""
     if signup.status != WAITLISTED or signup.waitlist_position is None:
         return None
-    ahead = session.scalar(
+    query = (
         select(func.count())
         .select_from(Signup)
         .where(
@@ -112,8 +126,8 @@ def waiting_rank(session: Session, signup: Signup) -> int | None:
             Signup.status == WAITLISTED,
             Signup.waitlist_position < signup.waitlist_position,
         )
-        .with_for_update()
     )
+    ahead = session.scalar(query.with_for_update() if locking else query)
     return (ahead or 0) + 1
 
 
@@ -160,7 +174,9 @@ def sign_up(
         raise SignupRefused(f"没有找到编号为 {activity_id} 的活动。")
     existing = live_signup(session, activity.id, volunteer.id)
     if existing is not None:
-        return SignupResult(existing, created=False, waiting_rank=waiting_rank(session, existing))
+        return SignupResult(
+            existing, created=False, waiting_rank=waiting_rank(session, existing, locking=True)
+        )
     reason = refusal(activity, volunteer, now)
     if reason:
         raise SignupRefused(reason)
@@ -187,7 +203,9 @@ def sign_up(
     session.add(signup)
     session.flush()
     update_fullness(activity, taken)
-    return SignupResult(signup, created=True, waiting_rank=waiting_rank(session, signup))
+    return SignupResult(
+        signup, created=True, waiting_rank=waiting_rank(session, signup, locking=True)
+    )
 
 
 def next_waitlist_position(session: Session, activity_id: int) -> int:
@@ -232,7 +250,7 @@ def cancel(
     session.flush()
     promoted = promote_first_waiting(session, activity, now) if freed_place else None
     update_fullness(activity, signed_up_count(session, activity.id))
-    return CancelResult(signup, promoted)
+    return CancelResult(signup, promoted, was_waiting=not freed_place)
 
 
 def mark_cancelled(signup: Signup, *, by: str, now: datetime) -> None:
@@ -274,6 +292,30 @@ def of_activity(
         .where(Signup.activity_id == activity_id, Signup.status.in_(tuple(statuses)))
         .order_by(Signup.waitlist_position.is_not(None), Signup.waitlist_position, Signup.id)
     ).all()
+
+
+def of_volunteer(
+    session: Session, volunteer_id: int, *, limit: int, offset: int = 0, now: datetime | None = None
+) -> Sequence[tuple[Signup, Activity]]:
+    """The volunteer's sign-ups with their activities: activities not yet over first (soonest
+    first), then past ones (latest first). Only the latest sign-up per activity."""
+    now = now or clock.utcnow()
+    latest = (
+        select(func.max(Signup.id))
+        .where(Signup.volunteer_id == volunteer_id)
+        .group_by(Signup.activity_id)
+        .scalar_subquery()
+    )
+    over = Activity.ends_at < now
+    query = (
+        select(Signup, Activity)
+        .join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.id.in_(latest))
+        .order_by(over, case((over, None), else_=Activity.starts_at), Activity.starts_at.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(signup, activity) for signup, activity in session.execute(query).all()]
 
 
 def volunteers_of_activity(

@@ -8,17 +8,21 @@ from datetime import timedelta
 import xmltodict
 
 from infra.db import Database
+from models.activity import Activity
 from tests.test_console_support import add_activity, add_team, add_volunteers
-from tests.wechat_user import WeChatUser
+from tests.wechat_user import Answer, WeChatUser
 
 
-def titles(user: WeChatUser) -> list[str]:
-    answer = user.event("CLICK", "ACTIVITY_RECENT")
+def cards(answer: Answer) -> list[dict[str, str]]:
     assert answer.status == 200
     doc = xmltodict.parse(answer.xml)["xml"]
     assert doc["MsgType"] == "news"
     items = doc["Articles"]["item"]
-    return [item["Title"] for item in (items if isinstance(items, list) else [items])]
+    return list(items if isinstance(items, list) else [items])
+
+
+def titles(user: WeChatUser) -> list[str]:
+    return [item["Title"] for item in cards(user.event("CLICK", "ACTIVITY_RECENT"))]
 
 
 def test_no_activity_yet(wechat_user: WeChatUser) -> None:
@@ -54,7 +58,7 @@ def test_nearest_first_then_soonest(make_user: Callable[..., WeChatUser], db: Da
 
     (openid,) = add_volunteers(db, 1, prefecture_code="620100", county_code="620102")
     shown = titles(make_user(openid))
-    assert shown[0].startswith("近期科技志愿服务活动")
+    assert shown[0].startswith("近期活动（第1页）")
     assert [t.split("]")[0].lstrip("[") for t in shown[1:]] == [
         str(here),
         str(later_here),
@@ -87,3 +91,47 @@ def test_details_on_request(wechat_user: WeChatUser, db: Database) -> None:
     assert wechat_user.say(f"活动 {activity}") == reply
     assert "没有找到编号为" in wechat_user.say(f"活动{draft}")
     assert "没有找到编号为 99999" in wechat_user.say("活动详情 99999")
+
+
+def test_recent_is_paged_with_covers_and_links(
+    make_user: Callable[..., WeChatUser], db: Database
+) -> None:
+    team = add_team(db, "甘肃省科普作家协会科技志愿服务队")
+    ids = [
+        add_activity(db, team, title=f"科普活动{n}", starts_in=timedelta(days=n + 1))
+        for n in range(9)
+    ]
+    (openid,) = add_volunteers(db, 1)
+    user = make_user(openid)
+
+    first = cards(user.event("CLICK", "ACTIVITY_RECENT"))
+    assert len(first) == 8  # WeChat's limit: the header and 7 activities
+    assert "下一页" in first[0]["Title"]
+    assert [c["Title"].split("]")[0].lstrip("[") for c in first[1:]] == [str(i) for i in ids[:7]]
+    for card, activity in zip(first[1:], ids, strict=False):
+        assert card["Url"] == f"http://127.0.0.1:8000/a/{activity}"
+        assert card["PicUrl"] == "http://127.0.0.1:8000/a/static/cover.png"
+
+    second = cards(user.send_text("下一页"))
+    assert second[0]["Title"].startswith("近期活动（第2页）") and "下一页" not in second[0]["Title"]
+    assert [c["Title"].split("]")[0].lstrip("[") for c in second[1:]] == [str(i) for i in ids[7:]]
+    assert "没有更多活动了" in user.say("下一页")
+    assert cards(user.send_text("上一页"))[0]["Title"].startswith("近期活动（第1页）")
+
+    stranger = make_user()
+    assert "没有可以翻页的列表" in stranger.say("下一页")
+
+
+def test_your_skills_first_within_your_region(
+    make_user: Callable[..., WeChatUser], db: Database
+) -> None:
+    team = add_team(db, "甘肃省科普作家协会科技志愿服务队")
+    other = add_activity(db, team, title="科普讲座", starts_in=timedelta(days=1))
+    mine = add_activity(db, team, title="义诊", starts_in=timedelta(days=2))
+    with db.Session.begin() as session:
+        found = session.get(Activity, mine)
+        assert found is not None
+        found.service_field = "医疗卫生"
+    (openid,) = add_volunteers(db, 1, skills=("医疗卫生",))
+    shown = titles(make_user(openid))
+    assert [t.split("]")[0].lstrip("[") for t in shown[1:]] == [str(mine), str(other)]

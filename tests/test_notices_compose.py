@@ -75,7 +75,7 @@ def test_sync_templates_from_wechat(
     answer = province_client.post(
         "/console/templates/sync", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "已从微信同步 2 个模板" in answer.get_data(as_text=True)
+    assert "已从微信同步 3 个模板" in answer.get_data(as_text=True)
     with db.Session() as session:
         synced = {t.title: t.fields for t in session.scalars(select(NoticeTemplate))}
     assert synced["活动报名成功通知"][3] == {"key": "phrase4", "label": "报名状态"}

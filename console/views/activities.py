@@ -14,9 +14,17 @@ from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, ActivityForm, region_options, team_options
 from domain import clock
 from domain.errors import ValidationError
-from models.activity import CANCELLED, FINISHED, RECRUITING, STATUS_LABELS, Activity
+from models.activity import (
+    CANCELLED,
+    FINISHED,
+    RECRUITING,
+    STATUS_LABELS,
+    Activity,
+)
 from models.team import Team
-from services import activities
+from services import activities, activity_messages
+from services.activity_messages import Messenger
+from worker.reminders import schedule_reminder
 
 PAGE_SIZE = 50
 DONE = {
@@ -64,6 +72,14 @@ def _stored(typed: datetime | None) -> datetime | None:
 def _typed(stored: datetime | None) -> datetime | None:
     """A stored time as the form shows it (Beijing wall-clock time)."""
     return clock.to_beijing(stored).replace(tzinfo=None) if stored is not None else None
+
+
+def after_change(activity_id: int, outcome: activities.Outcome) -> None:
+    """After the commit: tell the people signed up, and (re)schedule the day-before reminder
+    (a job whose start no longer matches does nothing)."""
+    svc = services()
+    activity_messages.deliver(Messenger(svc.api, svc.db, svc.settings), activity_id, outcome)
+    schedule_reminder(svc, activity_id)
 
 
 @bp.get("/activities", endpoint="activities")
@@ -129,13 +145,14 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         try:
             with svc.db.Session.begin() as session:
                 data = activities.ActivityInput.check(session, user().scope, _values(form))
-                activities.update(
+                outcome = activities.update(
                     session, _activity(session, activity_id), data, user(), client_ip()
                 )
         except ValidationError as exc:
             flash(exc.hint, "error")
         else:
-            flash("已保存。")
+            after_change(activity_id, outcome)
+            flash("已保存。" + ("已通知报名的志愿者。" if outcome.message else ""))
             return redirect(url_for("console.activities_show", activity_id=activity_id))
     return render_template("console/activity_form.html", form=form, activity=activity)
 
@@ -163,11 +180,13 @@ def activities_show(activity_id: int) -> ResponseReturnValue:
 def activities_status(activity_id: int, status: str) -> ResponseReturnValue:
     try:
         with services().db.Session.begin() as session:
-            activities.set_status(
-                session, _activity(session, activity_id), status, user(), client_ip()
-            )
+            activity = _activity(session, activity_id)
+            if status == CANCELLED:
+                activity.cancel_reason = (request.form.get("reason") or "").strip()[:200] or None
+            outcome = activities.set_status(session, activity, status, user(), client_ip())
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
-        flash(DONE[status])
+        after_change(activity_id, outcome)
+        flash(DONE[status] + ("已通知报名的志愿者。" if outcome.message else ""))
     return redirect(url_for("console.activities_show", activity_id=activity_id))
