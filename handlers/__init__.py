@@ -13,6 +13,7 @@ from domain.errors import Ineligible, ValidationError
 from domain.numerals import small_number
 from handlers import (
     activity,
+    activity_publish,
     activity_signup,
     basics,
     coming_soon,
@@ -40,6 +41,7 @@ ROUTERS: list[Router] = [
     membership.router,
     activity.router,
     activity_signup.router,
+    activity_publish.router,
     paging.router,
     service_hours.router,
     service_certificate.router,
@@ -53,6 +55,7 @@ FLOWS: list[Flow] = [
     *team_register.FLOWS,
     *team_rename.FLOWS,
     *membership.FLOWS,
+    *activity_publish.FLOWS,
     *service_certificate.FLOWS,
     *service_correction.FLOWS,
 ]

@@ -1,1 +1,2 @@
-"""Public pages anyone may open without logging in (certificate verification)."""
+"""Public pages anyone may open without logging in: an activity's page (/a/<id>, activity.py)
+and certificate verification (verify.py)."""

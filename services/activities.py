@@ -29,7 +29,7 @@ from models.activity import (
     Activity,
 )
 from models.team import STATUS_APPROVED, Team
-from services import signups
+from services import signups, teams
 from services.operators import Actor, Scope, audit
 
 # Activity times are stored in UTC and shown in Beijing time (domain.clock).
@@ -223,8 +223,15 @@ def change_message(activity: Activity, changed: set[str]) -> tuple[str | None, s
 
 
 def set_status(
-    session: Session, activity: Activity, status: str, actor: Actor, ip: str | None
+    session: Session,
+    activity: Activity,
+    status: str,
+    actor: Actor,
+    ip: str | None,
+    *,
+    reason: str | None = None,
 ) -> Outcome:
+    """Publish, finish or cancel (with an optional reason, told to the people signed up)."""
     session.refresh(activity, with_for_update=True)
     if status not in TRANSITIONS.get(activity.status, ()):
         raise ValidationError(
@@ -239,6 +246,7 @@ def set_status(
         activity.published_at = now
     elif status == CANCELLED:
         activity.cancelled_at = now
+        activity.cancel_reason = (reason or "").strip()[:200] or None
         outcome = cancel_signups(session, activity, now)
     audit(
         session,
@@ -366,3 +374,53 @@ def organiser_region_name(code: str | None) -> str:
     if not code or code == regions.PROVINCE_CODE:
         return "甘肃省" + KEXIE_SUFFIX
     return regions.label(code).removeprefix("甘肃省") + KEXIE_SUFFIX
+
+
+# -- team admins publish in chat -------------------------------------------------------------
+
+
+def publishable_teams(session: Session, openid: str) -> list[Team]:
+    """Approved teams this WeChat user administers (they may publish for them)."""
+    return [t for t in teams.admin_teams(session, openid) if t.status == STATUS_APPROVED]
+
+
+def check_times(
+    starts_at: datetime, ends_at: datetime, deadline: datetime | None, now: datetime
+) -> None:
+    """UTC times of a new activity; ValidationError with a Chinese hint."""
+    if starts_at <= now:
+        raise ValidationError("开始时间应晚于现在。")
+    if ends_at <= starts_at:
+        raise ValidationError("结束时间应晚于开始时间。")
+    if deadline is not None and (deadline > starts_at or deadline <= now):
+        raise ValidationError("报名截止时间应在现在之后、活动开始之前。")
+
+
+def publish_for_team(
+    session: Session, team: Team, values: Mapping[str, Any], openid: str
+) -> Activity:
+    """A team admin's activity, published at once (招募中) in the team's region."""
+    now = utcnow()
+    check_times(values["starts_at"], values["ends_at"], values.get("signup_deadline"), now)
+    activity = Activity(
+        title=_text(values.get("title"), "活动名称", 60),
+        type=values["type"],
+        service_field=values.get("service_field"),
+        team_id=team.id,
+        prefecture_code=team.prefecture_code,
+        county_code=team.county_code,
+        place=_text(values.get("place"), "活动地点", 100),
+        starts_at=values["starts_at"],
+        ends_at=values["ends_at"],
+        capacity=values.get("capacity"),
+        signup_deadline=values.get("signup_deadline"),
+        required_skills=values.get("required_skills") or None,
+        description=_text(values.get("description"), "活动简介", 2000),
+        contact=_text(values.get("contact"), "联系方式", 60),
+        status=RECRUITING,
+        created_by_openid=openid,
+        published_at=now,
+    )
+    session.add(activity)
+    session.flush()
+    return activity

@@ -131,16 +131,36 @@ def waiting_rank(session: Session, signup: Signup, *, locking: bool = False) -> 
     return (ahead or 0) + 1
 
 
-def refusal(activity: Activity, volunteer: Volunteer, now: datetime) -> str | None:
-    """Why this volunteer may not sign up for this activity now (None: they may)."""
-    if volunteer.status != ACTIVE:
-        return "请先点击「志愿者 → 注册」成为科技志愿者，再报名参加活动。"
+def places_taken(session: Session, activity_id: int) -> int:
+    """Signed up (not waiting), for display (a plain read)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Signup)
+            .where(Signup.activity_id == activity_id, Signup.status == SIGNED_UP)
+        )
+        or 0
+    )
+
+
+def closed_reason(activity: Activity, now: datetime) -> str | None:
+    """Why nobody may sign up now (None: sign-up is open)."""
     if activity.status == CANCELLED:
         return "该活动已取消。"
     if activity.status not in OPEN_STATUSES or now >= activity.starts_at:
         return "该活动已开始或已结束，不能再报名。"
     if activity.signup_deadline is not None and now >= activity.signup_deadline:
         return f"该活动报名已于{clock.show(activity.signup_deadline)}截止。"
+    return None
+
+
+def refusal(activity: Activity, volunteer: Volunteer, now: datetime) -> str | None:
+    """Why this volunteer may not sign up for this activity now (None: they may)."""
+    if volunteer.status != ACTIVE:
+        return "请先点击「志愿者 → 注册」成为科技志愿者，再报名参加活动。"
+    closed = closed_reason(activity, now)
+    if closed:
+        return closed
     skills = activity.required_skills or []
     if skills and not set(skills) & set(volunteer.skills or []):
         return (

@@ -180,10 +180,14 @@ def activities_show(activity_id: int) -> ResponseReturnValue:
 def activities_status(activity_id: int, status: str) -> ResponseReturnValue:
     try:
         with services().db.Session.begin() as session:
-            activity = _activity(session, activity_id)
-            if status == CANCELLED:
-                activity.cancel_reason = (request.form.get("reason") or "").strip()[:200] or None
-            outcome = activities.set_status(session, activity, status, user(), client_ip())
+            outcome = activities.set_status(
+                session,
+                _activity(session, activity_id),
+                status,
+                user(),
+                client_ip(),
+                reason=request.form.get("reason"),
+            )
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
