@@ -4,7 +4,10 @@ reminder run by a real RQ worker with RQ's scheduler (`flask worker --burst`).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,7 +43,7 @@ from tests.test_console_support import (
     csrf_token,
     province_client,  # noqa: F401  (fixture)
 )
-from tests.test_notices_worker import finish, worker, worker_env
+from tests.test_notices_worker import ROOT, finish, worker_env
 from tests.wechat_user import WeChatUser
 from worker.reminders import reminder_time
 
@@ -201,6 +204,23 @@ def real_servers(settings: Settings) -> None:
         pytest.skip("worker processes need a Redis server and MariaDB (none reachable)")
 
 
+@contextmanager
+def scheduling_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`flask worker --burst --with-scheduler`: due scheduled jobs are queued, then run."""
+    args = [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--with-scheduler"]
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 def reminder_env(settings: Settings) -> dict[str, str]:
     env = worker_env(settings)
     env.update(
@@ -246,7 +266,7 @@ def test_day_before_reminders_run_in_the_rq_worker(
         later_start = session.get(Activity, later).starts_at  # type: ignore[union-attr]
     assert scheduled.get_scheduled_time(later_jobs[0]) == reminder_time(later_start)
 
-    with worker(reminder_env(settings), burst=True) as run:
+    with scheduling_worker(reminder_env(settings)) as run:
         output = finish(run)
     assert "reminders for activity" in output
     (reminder,) = templates(fake_wechat, going.openid)
@@ -264,7 +284,7 @@ def test_day_before_reminders_run_in_the_rq_worker(
 
     # Moving the later activity to tomorrow reschedules its reminder; the old job does nothing.
     edit(province_client, later, team, starts_at=typed(20), ends_at=typed(22), signup_deadline="")
-    with worker(reminder_env(settings), burst=True) as run:
+    with scheduling_worker(reminder_env(settings)) as run:
         finish(run)
     assert len(templates(fake_wechat, later_user.openid)) == 1
     assert len(templates(fake_wechat, going.openid)) == 1  # reminded once only
