@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
+    DecimalField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -74,8 +75,11 @@ class RejectForm(FlaskForm):
 class ActivityForm(FlaskForm):
     title = StringField("活动名称", validators=[DataRequired(REQUIRED), Length(max=60)])
     type = SelectField("活动类型", choices=same(ACTIVITY_TYPES))
+    service_field = SelectField(
+        "服务领域", choices=options([("", "（不限）")]) + same(SKILLS), validate_choice=False
+    )
     key_date = SelectField("重要节点", choices=options([("", "（无）")]) + same(KEY_DATES))
-    team_id = SelectField("组织服务队", validate_choice=False)
+    team_id = SelectField("组织单位", validate_choice=False)
     region = SelectField("活动地区", validate_choice=False)
     place = StringField("活动地点", validators=[DataRequired(REQUIRED), Length(max=100)])
     starts_at = DateTimeLocalField(
@@ -92,8 +96,17 @@ class ActivityForm(FlaskForm):
     signup_deadline = DateTimeLocalField(
         "报名截止", format=DATETIME_FORMAT, validators=[Optional()]
     )
+    latitude = DecimalField("纬度", places=6, validators=[Optional(), NumberRange(-90, 90)])
+    longitude = DecimalField("经度", places=6, validators=[Optional(), NumberRange(-180, 180)])
+    required_skills = MultiCheckboxField("报名要求：专业领域（任一，可不选）", choices=same(SKILLS))
+    required_region = SelectField("报名要求：所在地区", validate_choice=False)
     description = TextAreaField("活动简介", validators=[DataRequired(REQUIRED), Length(max=2000)])
     contact = StringField("联系方式", validators=[DataRequired(REQUIRED), Length(max=60)])
+    cover = StringField(
+        "封面图片地址",
+        validators=[Optional(), Length(max=255)],
+        description="https 开头的图片地址；留空使用默认封面",
+    )
 
 
 class TemplateForm(FlaskForm):

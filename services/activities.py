@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
+from domain.choices import SKILLS
 from domain.clock import utcnow
 from domain.errors import ValidationError
 from models.activity import (
@@ -58,7 +61,9 @@ class ActivityInput:
     title: str
     type: str
     key_date: str | None
-    team_id: int
+    # The organiser: a team, or (team_id None) the 科协 of organiser_region_code.
+    team_id: int | None
+    organiser_region_code: str | None
     prefecture_code: str | None
     county_code: str | None
     place: str
@@ -68,6 +73,12 @@ class ActivityInput:
     signup_deadline: datetime | None
     description: str
     contact: str
+    service_field: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    required_skills: list[str] | None = None
+    required_region_code: str | None = None
+    cover: str | None = None
 
     @classmethod
     def check(cls, session: Session, scope: Scope, values: Mapping[str, Any]) -> ActivityInput:
@@ -79,11 +90,7 @@ class ActivityInput:
         key_date = values.get("key_date") or None
         if key_date is not None and key_date not in KEY_DATES:
             raise ValidationError("请选择重要节点，或留空。")
-        team = session.get(Team, values.get("team_id") or 0)
-        if team is None or team.status != STATUS_APPROVED:
-            raise ValidationError("请选择已审核通过的组织服务队。")
-        if not (is_province_level(team) or scope.allows(team.prefecture_code, team.county_code)):
-            raise ValidationError("只能选择本辖区或省级的服务队。")
+        team_id, organiser_region = _organiser(session, scope, values.get("team_id"))
         region = scope.narrow(values.get("region") or None)
         starts_at, ends_at = values.get("starts_at"), values.get("ends_at")
         if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
@@ -100,7 +107,8 @@ class ActivityInput:
             title=title,
             type=kind,
             key_date=key_date,
-            team_id=team.id,
+            team_id=team_id,
+            organiser_region_code=organiser_region,
             prefecture_code=region.prefecture_code,
             county_code=region.county_code,
             place=_text(values.get("place"), "活动地点", 100),
@@ -110,7 +118,50 @@ class ActivityInput:
             signup_deadline=deadline,
             description=_text(values.get("description"), "活动简介", 2000),
             contact=_text(values.get("contact"), "联系方式", 60),
+            **_extras(values),
         )
+
+
+ORGANISER_KEXIE = "kexie"  # the organiser field's value for the operator's own 科协
+
+
+def _organiser(session: Session, scope: Scope, chosen: Any) -> tuple[int | None, str | None]:
+    """(team id, None) for a team, (None, region code) for the operator's own 科协."""
+    if chosen == ORGANISER_KEXIE:
+        return None, scope.code or regions.PROVINCE_CODE
+    team = session.get(Team, int(chosen)) if str(chosen or "").isdigit() else None
+    if team is None or team.status != STATUS_APPROVED:
+        raise ValidationError("请选择已审核通过的组织服务队，或以本级科协名义组织。")
+    if not (is_province_level(team) or scope.allows(team.prefecture_code, team.county_code)):
+        raise ValidationError("只能选择本辖区或省级的服务队。")
+    return team.id, None
+
+
+def _extras(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional fields: service field, map point, requirements, cover."""
+    field = values.get("service_field") or None
+    if field is not None and field not in SKILLS:
+        raise ValidationError("请选择服务领域，或留空。")
+    latitude, longitude = values.get("latitude"), values.get("longitude")
+    if (latitude is None) != (longitude is None):
+        raise ValidationError("地图位置请同时填写经度和纬度，或都留空。")
+    skills = [s for s in values.get("required_skills") or [] if s]
+    if any(s not in SKILLS for s in skills):
+        raise ValidationError("未知的专业领域。")
+    required_region = values.get("required_region") or None
+    if required_region is not None and regions.get(required_region) is None:
+        raise ValidationError("未知的地区。")
+    cover = (values.get("cover") or "").strip() or None
+    if cover is not None and not re.match(r"^https://\S+$", cover):
+        raise ValidationError("封面图片地址应以 https:// 开头，或留空使用默认封面。")
+    return {
+        "service_field": field,
+        "latitude": Decimal(str(latitude)) if latitude is not None else None,
+        "longitude": Decimal(str(longitude)) if longitude is not None else None,
+        "required_skills": skills or None,
+        "required_region_code": required_region,
+        "cover": cover,
+    }
 
 
 def _text(value: Any, label: str, limit: int) -> str:
@@ -146,6 +197,7 @@ def teams_for(session: Session, scope: Scope) -> Sequence[Team]:
 
 
 def create(session: Session, data: ActivityInput, actor: Actor, ip: str | None) -> Activity:
+    """A draft; publishing is a separate step (set_status)."""
     activity = Activity(status=DRAFT, created_by=actor.id, **data.__dict__)
     session.add(activity)
     session.flush()

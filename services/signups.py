@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
+from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.activity import (
     BY_VOLUNTEER,
@@ -347,3 +348,39 @@ def volunteers_of_activity(
         .where(Signup.activity_id == activity_id, Signup.status.in_(tuple(statuses)))
         .order_by(Signup.id)
     ).all()
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One sign-up as the organiser sees it (the phone masked)."""
+
+    volunteer_no: str
+    name: str
+    phone: str
+    status: str
+    created_at: datetime
+
+
+def roster(session: Session, activity_id: int) -> list[RosterLine]:
+    """Signed up first (in sign-up order), then the waiting list in its order."""
+    rows = session.execute(
+        select(Signup, Volunteer)
+        .join(Volunteer, Volunteer.id == Signup.volunteer_id)
+        .where(Signup.activity_id == activity_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
+        .order_by(Signup.waitlist_position.is_not(None), Signup.waitlist_position, Signup.id)
+    ).all()
+    lines = []
+    for signup, volunteer in rows:
+        status = signup.status_label
+        if signup.status == WAITLISTED:
+            status = "候补"
+        lines.append(
+            RosterLine(
+                volunteer_no=volunteer.volunteer_no,
+                name=volunteer.name or "（已注销）",
+                phone=mask_mobile(volunteer.phone) if volunteer.phone else "",
+                status=status,
+                created_at=signup.created_at,
+            )
+        )
+    return lines

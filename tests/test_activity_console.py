@@ -19,6 +19,7 @@ from tests.test_console_support import (
     add_activity,
     add_operator,
     add_team,
+    add_volunteers,
     csrf_token,
     login,
     province_client,  # noqa: F401  (fixture)
@@ -174,3 +175,51 @@ def test_region_operator_picks_province_teams_and_their_own(app: Flask, db: Data
     assert "天水市科技志愿服务队" not in page
     with db.Session() as session:
         assert session.scalar(select(Team.id).where(Team.name == "天水市科技志愿服务队"))
+
+
+def test_new_fields_and_the_kexie_as_organiser(
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+    make_user: Any,
+) -> None:
+    team_id = add_team(db, "甘肃省科普作家协会科技志愿服务队")
+    new_page = province_client.get("/console/activities/new").get_data(as_text=True)
+    assert "甘肃省科协（本级科协）" in new_page and "封面图片地址" in new_page
+    values = form(
+        team_id,
+        service_field="医疗卫生",
+        latitude="36.061089",
+        longitude="103.834304",
+        required_skills=["医疗卫生", "科学普及"],
+        required_region="620100",
+        cover="https://kjzy.example.cn/covers/1.jpg",
+    )
+    values["team_id"] = "kexie"
+    assert create(province_client, values).status_code == 302
+    activity = only_activity(db)
+    assert activity.team_id is None and activity.organiser_region_code == "620000"
+    assert activity.service_field == "医疗卫生"
+    assert str(activity.latitude) == "36.061089" and str(activity.longitude) == "103.834304"
+    assert activity.required_skills == ["医疗卫生", "科学普及"]
+    assert activity.required_region_code == "620100"
+    assert activity.cover == "https://kjzy.example.cn/covers/1.jpg"
+    page = province_client.get(f"/console/activities/{activity.id}").get_data(as_text=True)
+    assert "甘肃省科协" in page and "还没有志愿者报名" in page
+    edit = province_client.get(f"/console/activities/{activity.id}/edit").get_data(as_text=True)
+    assert 'value="kexie" selected' in edit or 'selected value="kexie"' in edit
+
+    bad = create(province_client, {**values, "cover": "http://insecure.example/1.jpg"})
+    assert "https://" in bad.get_data(as_text=True)
+    half = create(province_client, {**values, "latitude": "36.06", "longitude": ""})
+    assert "同时填写经度和纬度" in half.get_data(as_text=True)
+
+    token = csrf_token(province_client, f"/console/activities/{activity.id}")
+    province_client.post(
+        f"/console/activities/{activity.id}/status/recruiting", data={"csrf_token": token}
+    )
+    (openid,) = add_volunteers(db, 1, skills=("医疗卫生",), name="王医生")
+    assert "报名成功" in make_user(openid).say(f"报名{activity.id}")
+    page = province_client.get(f"/console/activities/{activity.id}").get_data(as_text=True)
+    assert "已报名 1 人 / 名额 30" in page and "王医生" in page and "138****5678" in page
+    listing = province_client.get("/console/activities").get_data(as_text=True)
+    assert "甘肃省科协" in listing

@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from wtforms import SelectChoice
 
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, ActivityForm, region_options, team_options
@@ -22,8 +23,9 @@ from models.activity import (
     Activity,
 )
 from models.team import Team
-from services import activities, activity_messages
+from services import activities, activity_messages, signups
 from services.activity_messages import Messenger
+from services.operators import Scope
 from worker.reminders import schedule_reminder
 
 PAGE_SIZE = 50
@@ -43,8 +45,11 @@ def _activity(session: Session, activity_id: int) -> Activity:
 
 def _choices(form: ActivityForm, session: Session) -> None:
     scope = user().scope
+    kexie = activities.organiser_region_name(scope.code)
     form.team_id.choices = team_options(activities.teams_for(session, scope), "（请选择）")
+    form.team_id.choices.insert(1, SelectChoice(activities.ORGANISER_KEXIE, f"{kexie}（本级科协）"))
     form.region.choices = region_options(scope)
+    form.required_region.choices = [SelectChoice("", "（不限）"), *region_options(Scope())[1:]]
 
 
 def _values(form: ActivityForm) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def _values(form: ActivityForm) -> dict[str, Any]:
         "title": form.title.data,
         "type": form.type.data,
         "key_date": form.key_date.data,
-        "team_id": int(form.team_id.data or 0) if (form.team_id.data or "").isdigit() else 0,
+        "team_id": form.team_id.data,
         "region": form.region.data,
         "place": form.place.data,
         "starts_at": _stored(form.starts_at.data),
@@ -61,6 +66,12 @@ def _values(form: ActivityForm) -> dict[str, Any]:
         "signup_deadline": _stored(form.signup_deadline.data),
         "description": form.description.data,
         "contact": form.contact.data,
+        "service_field": form.service_field.data,
+        "latitude": form.latitude.data,
+        "longitude": form.longitude.data,
+        "required_skills": form.required_skills.data,
+        "required_region": form.required_region.data,
+        "cover": form.cover.data,
     }
 
 
@@ -101,6 +112,7 @@ def activities_list() -> ResponseReturnValue:
         "console/activities.html",
         activities=found,
         team_names=team_names,
+        organiser_region_name=activities.organiser_region_name,
         status=status,
         statuses=STATUS_LABELS,
         region_text=activities.region_text,
@@ -135,7 +147,10 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         activity = _activity(session, activity_id)
         form = ActivityForm(obj=activity) if request.method == "GET" else ActivityForm()
         if request.method == "GET":
-            form.team_id.data = str(activity.team_id or "")
+            form.team_id.data = (
+                str(activity.team_id) if activity.team_id else activities.ORGANISER_KEXIE
+            )
+            form.required_region.data = activity.required_region_code or ""
             form.region.data = activity.county_code or activity.prefecture_code or ""
             form.starts_at.data = _typed(activity.starts_at)
             form.ends_at.data = _typed(activity.ends_at)
@@ -162,10 +177,12 @@ def activities_show(activity_id: int) -> ResponseReturnValue:
     with services().db.Session() as session:
         activity = _activity(session, activity_id)
         team_name = activities.team_name(session, activity)
+        roster = signups.roster(session, activity.id)
     return render_template(
         "console/activity.html",
         activity=activity,
         team_name=team_name,
+        roster=roster,
         region_text=activities.region_text(activity),
         when_text=activities.when_text(activity),
         transitions=[
