@@ -7,7 +7,6 @@ they become UTC only when the activity is saved.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from domain.when import parse_day_time, parse_time_on
 from handlers.context import Context
 from models.activity import ACTIVITY_TYPES
 from models.team import Team
-from services import activities
+from services import activities, teams
 from wechat.conversation import Flow, Step
 from wechat.conversation.flow import Data
 from wechat.messages import Reply
@@ -40,18 +39,14 @@ CHOOSE_TEAM = (
 
 def managed_team(ctx: Context, session: Session) -> Team | str:
     """The team to publish for: the only approved team this user administers, or the one chosen
-    with 「选择队伍 N」 in 我的队伍 (kept in Redis by the team handlers)."""
+    with 「选择队伍 N」 in 我的队伍."""
     own = activities.publishable_teams(session, ctx.openid)
     if not own:
         return NOT_ADMIN
     if len(own) == 1:
         return own[0]
-    raw = ctx.services.redis.get(ctx.services.keys.team_admin(ctx.openid))
-    try:
-        chosen = json.loads(raw).get("team_id") if raw else None
-    except (ValueError, AttributeError):
-        chosen = None
-    return next((team for team in own if team.id == chosen), CHOOSE_TEAM)
+    chosen = teams.selected_team(session, ctx.openid)
+    return next((team for team in own if chosen is not None and team.id == chosen.id), CHOOSE_TEAM)
 
 
 def _today() -> date:

@@ -89,3 +89,15 @@ def test_cancel_keeps_nothing(make_user: User, db: Database) -> None:
     admin.say("取消")
     with db.Session() as session:
         assert session.scalars(select(Activity)).all() == []
+
+
+def test_an_admin_of_several_teams_publishes_for_the_chosen_one(
+    make_user: User, db: Database
+) -> None:
+    add_team(db, "兰州市农学会科技志愿服务队", registrant=ADMIN)
+    add_team(db, "兰州市医学会科技志愿服务队", registrant=ADMIN)
+    admin = make_user(ADMIN)
+    assert "选择队伍" in admin.click("TEAM_MINE")
+    assert "选择队伍 序号" in admin.say("发布活动")
+    assert "「发布活动」为本队发布志愿服务活动" in admin.say("选择队伍 2")
+    assert "活动名称" in admin.say("发布活动")
