@@ -126,6 +126,12 @@ class AudienceForm(FlaskForm):
     team_id = SelectField("服务队", validate_choice=False)
     skills = MultiCheckboxField("专业领域（任一）", choices=same(SKILLS))
     service_times = MultiCheckboxField("可服务时间（任一）", choices=same(SERVICE_TIMES))
+    audience_activity = SelectField("活动", validate_choice=False)
+    activity_state = SelectField(
+        "活动参与情况",
+        choices=options([("signed_up", "报名了该活动"), ("checked_in", "已签到该活动")]),
+        validate_choice=False,
+    )
     url = StringField("链接（可选）", validators=[Optional(), Length(max=1024)])
 
 

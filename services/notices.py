@@ -54,6 +54,7 @@ from models.notice import (
 )
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
+from services import signups
 from services.operators import Actor, Scope, audit
 
 # -- template value rules -------------------------------------------------------------------
@@ -293,6 +294,9 @@ class Audience:
     team_id: int | None = None
     skills: tuple[str, ...] = ()
     service_times: tuple[str, ...] = ()
+    # Those who signed up for / checked in at this activity (services.signups).
+    activity_id: int | None = None
+    activity_state: str = signups.SIGNED_UP_FOR
 
     def __post_init__(self) -> None:
         if self.region is not None and regions.get(self.region) is None:
@@ -301,6 +305,8 @@ class Audience:
             raise ValidationError("未知的专业领域。")
         if any(t not in SERVICE_TIMES for t in self.service_times):
             raise ValidationError("未知的服务时间。")
+        if self.activity_state not in signups.AUDIENCE_STATES:
+            raise ValidationError("未知的活动受众条件。")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -308,6 +314,8 @@ class Audience:
             "team_id": self.team_id,
             "skills": list(self.skills),
             "service_times": list(self.service_times),
+            "activity_id": self.activity_id,
+            "activity_state": self.activity_state,
         }
 
     @classmethod
@@ -317,11 +325,14 @@ class Audience:
             team_id=int(data["team_id"]) if data.get("team_id") else None,
             skills=tuple(data.get("skills") or ()),
             service_times=tuple(data.get("service_times") or ()),
+            activity_id=int(data["activity_id"]) if data.get("activity_id") else None,
+            activity_state=data.get("activity_state") or signups.SIGNED_UP_FOR,
         )
 
     @classmethod
     def parse_pairs(cls, pairs: Iterable[str]) -> Audience:
-        """CLI form: `all`, `region=620100`, `team=3`, `skill=科学普及`, `time=周末`."""
+        """CLI form: `all`, `region=620100`, `team=3`, `skill=科学普及`, `time=周末`,
+        `signed_up=12` or `checked_in=12` (an activity's number)."""
         values: dict[str, Any] = {"skills": [], "service_times": []}
         for pair in pairs:
             if pair.strip() == "all":
@@ -340,8 +351,14 @@ class Audience:
                 values["skills"].append(value)
             elif key == "time":
                 values["service_times"].append(value)
+            elif key in signups.AUDIENCE_STATES:
+                if not value.isdigit():
+                    raise ValidationError(f"{key}= 后面是活动编号（数字）。")
+                values["activity_id"], values["activity_state"] = int(value), key
             else:
-                raise ValidationError(f"未知的受众条件：{key}（可用 region、team、skill、time）")
+                raise ValidationError(
+                    f"未知的受众条件：{key}（可用 region、team、skill、time、signed_up、checked_in）"
+                )
         return cls.from_json(values)
 
     def describe(self, scope: Scope, team_name: str | None = None) -> str:
@@ -352,6 +369,8 @@ class Audience:
             parts.append("专业领域：" + "、".join(self.skills))
         if self.service_times:
             parts.append("服务时间：" + "、".join(self.service_times))
+        if self.activity_id:
+            parts.append(f"{signups.AUDIENCE_STATES[self.activity_state]}活动{self.activity_id}")
         return " · ".join(parts) + "的注册志愿者"
 
 
@@ -404,6 +423,8 @@ def recipient_conditions(
     ):
         if wanted:
             conditions.append(or_(*(json_array_contains(session, column, v) for v in wanted)))
+    if audience.activity_id:
+        conditions.append(signups.audience_condition(audience.activity_id, audience.activity_state))
     return conditions
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -35,6 +35,7 @@ from models.activity import (
     Activity,
     Signup,
 )
+from models.service import Attendance
 from models.volunteer import ACTIVE, Volunteer
 
 
@@ -384,3 +385,28 @@ def roster(session: Session, activity_id: int) -> list[RosterLine]:
             )
         )
     return lines
+
+
+# -- notice audiences ------------------------------------------------------------------------
+
+SIGNED_UP_FOR = "signed_up"
+CHECKED_IN_AT = "checked_in"
+AUDIENCE_STATES: dict[str, str] = {SIGNED_UP_FOR: "报名了", CHECKED_IN_AT: "已签到"}
+
+
+def audience_condition(activity_id: int, state: str) -> ColumnElement[bool]:
+    """A condition on Volunteer for a notice audience: signed up for (not waiting) or checked
+    in at the activity (an attendance row, written by the check-in)."""
+    if state == CHECKED_IN_AT:
+        return exists(
+            select(literal(1)).where(
+                Attendance.volunteer_id == Volunteer.id, Attendance.activity_id == activity_id
+            )
+        )
+    return exists(
+        select(literal(1)).where(
+            Signup.volunteer_id == Volunteer.id,
+            Signup.activity_id == activity_id,
+            Signup.status == SIGNED_UP,
+        )
+    )

@@ -3,17 +3,19 @@ to oneself, send; progress with pause / resume / cancel."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from wtforms import SelectChoice
 
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, AudienceForm, region_options, team_options
 from domain.errors import ValidationError
-from models.activity import PUBLISHED, Activity
+from models.activity import LISTED_STATUSES, PUBLISHED, Activity
 from models.notice import (
     DELIVERY_LABELS,
     RECIPIENT_STATUS_LABELS,
@@ -82,12 +84,33 @@ def _audience_choices(form: AudienceForm, session: Session) -> None:
 
 def _audience(form: AudienceForm) -> notices.Audience:
     team = form.team_id.data or ""
+    activity = form.audience_activity.data or ""
     return notices.Audience(
         region=form.region.data or None,
         team_id=int(team) if team.isdigit() else None,
         skills=tuple(form.skills.data or ()),
         service_times=tuple(form.service_times.data or ()),
+        activity_id=int(activity) if activity.isdigit() else None,
+        activity_state=form.activity_state.data or "signed_up",
     )
+
+
+def _activity_choices(
+    form: AudienceForm, listed: Sequence[Activity], started: Activity | None
+) -> None:
+    """Any listed activity may narrow the audience; a notice started from an activity offers
+    the volunteers signed up for it by default."""
+    form.audience_activity.choices = [
+        SelectChoice("", "（不限）"),
+        *(SelectChoice(str(a.id), f"[{a.id}] {a.title}") for a in listed),
+    ]
+    if started is not None and request.method == "GET":
+        if all(a.id != started.id for a in listed):
+            form.audience_activity.choices.insert(
+                1, SelectChoice(str(started.id), f"[{started.id}] {started.title}")
+            )
+        form.audience_activity.data = str(started.id)
+        form.activity_state.data = "signed_up"
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])
@@ -111,6 +134,13 @@ def notices_new() -> ResponseReturnValue:
             .order_by(Activity.starts_at.desc())
             .limit(100)
         ).all()
+        listed = session.scalars(
+            activities.visible(scope)
+            .where(Activity.status.in_(LISTED_STATUSES))
+            .order_by(Activity.starts_at.desc())
+            .limit(100)
+        ).all()
+        _activity_choices(form, listed, activity)
         values: dict[str, str] = {}
         if template is not None and activity is not None and request.method == "GET":
             values = notices.prefill(template, activity, activities.team_name(session, activity))
