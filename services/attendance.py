@@ -187,16 +187,20 @@ def _is_signed_up(session: Session, activity_id: int, volunteer_id: int) -> bool
 
 
 def places_taken(session: Session, activity_id: int) -> int:
-    """Signed-up volunteers plus walk-ins who checked in."""
+    """Signed-up volunteers plus walk-ins who checked in. Called under the activity's lock;
+    the reads are locking reads, which see the latest commits (a plain read would see the
+    snapshot of the transaction's first read under MariaDB's REPEATABLE READ)."""
     walk_ins = session.scalar(
         select(func.count())
         .select_from(Attendance)
         .where(Attendance.activity_id == activity_id, Attendance.walk_in.is_(True))
+        .with_for_update()
     )
     signed_up = session.scalar(
         select(func.count())
         .select_from(Signup)
         .where(Signup.activity_id == activity_id, Signup.status == SIGNED_UP)
+        .with_for_update()
     )
     return int(walk_ins or 0) + int(signed_up or 0)
 

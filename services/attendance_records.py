@@ -28,7 +28,7 @@ from models.service import (
     ServiceRecord,
 )
 from models.volunteer import Volunteer
-from services import activities
+from services import activities, signups
 
 __all__ = [
     "ZERO",
@@ -81,7 +81,14 @@ def _write(
     recorder: str,
 ) -> ServiceRecord:
     organiser = activities.team_name(session, activity)
-    record = record_for(session, activity.id, volunteer_id)
+    # Records of one activity are written under its row lock (two organisers confirming at
+    # once wait for each other instead of colliding on the unique key).
+    signups.lock_activity(session, activity.id)
+    record = session.scalar(
+        select(ServiceRecord)
+        .where(ServiceRecord.activity_id == activity.id, ServiceRecord.volunteer_id == volunteer_id)
+        .with_for_update()
+    )
     if record is None:
         record = ServiceRecord(activity_id=activity.id, volunteer_id=volunteer_id)
         session.add(record)
@@ -112,12 +119,18 @@ def confirm_all(session: Session, activity: Activity, recorder: str) -> Confirma
     """Confirm the measured hours of everyone who checked in and out. Records already written
     (confirmed, adjusted or absent) stay as they are; people without a check-out are left for
     the organiser to adjust one by one."""
+    signups.lock_activity(session, activity.id)
     attendances = session.scalars(
-        select(Attendance).where(Attendance.activity_id == activity.id).order_by(Attendance.id)
+        select(Attendance)
+        .where(Attendance.activity_id == activity.id)
+        .order_by(Attendance.id)
+        .with_for_update()
     ).all()
     recorded = set(
         session.scalars(
-            select(ServiceRecord.volunteer_id).where(ServiceRecord.activity_id == activity.id)
+            select(ServiceRecord.volunteer_id)
+            .where(ServiceRecord.activity_id == activity.id)
+            .with_for_update()
         )
     )
     confirmed = already = missing = 0
