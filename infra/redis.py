@@ -111,3 +111,7 @@ class Keys:
     def operator_sessions(self, operator_id: int) -> str:
         """The ids of an operator's console logins (a set), to end them all at once."""
         return f"{self.prefix}console:sessions:{operator_id}"
+
+    def checkin_poster(self, fingerprint: str) -> str:
+        """A drawn 签到/签退 picture (PNG), by a digest of everything drawn on it."""
+        return f"{self.prefix}checkin:poster:{fingerprint}"

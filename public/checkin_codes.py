@@ -63,7 +63,14 @@ def picture(token: str, kind: str) -> ResponseReturnValue:
     codes, activity = _codes(token)
     url = codes.in_url if kind == attendance.IN else codes.out_url
     assert url is not None
-    png = attendance_posters.poster_png(
-        activity, kind, url, codes.code, _services().settings.certificate_font
+    svc = _services()
+    png = attendance_posters.cached_poster_png(
+        svc.redis,
+        svc.keys.checkin_poster,
+        activity,
+        kind,
+        url,
+        codes.code,
+        svc.settings.certificate_font,
     )
     return Response(png, mimetype="image/png")

@@ -111,8 +111,15 @@ def attendance_poster(activity_id: int, kind: str) -> ResponseReturnValue:
         url = None if codes is None else (codes.in_url if kind == attendance.IN else codes.out_url)
         if codes is None or url is None:
             abort(404)
-        png = attendance_posters.poster_png(
-            activity, kind, url, codes.code, services().settings.certificate_font
+        svc = services()
+        png = attendance_posters.cached_poster_png(
+            svc.redis,
+            svc.keys.checkin_poster,
+            activity,
+            kind,
+            url,
+            codes.code,
+            svc.settings.certificate_font,
         )
     return Response(png, mimetype="image/png")
 
