@@ -85,6 +85,8 @@ def records_page(ctx: Context, page: int) -> str:
         for record in found:
             lines.append(record_line(record))
             detail = f"  {record.place}｜组织方：{record.organiser}｜记录人：{record.recorder}"
+            if record.evaluation:
+                detail += f"｜评价：{record.evaluation}"
             lines.append(f"{detail}｜{clock.show_date(record.recorded_at)}")
     if page < pages:
         lines.append(f"\n回复「服务记录 {page + 1}」查看下一页。")

@@ -138,7 +138,7 @@ def _roster_text(session: Session, activity: Activity) -> str:
         lines.append(f"{row.number}. {row.name}{joined}｜{row.state}")
     lines += [
         "",
-        f"回复「确认时长 {activity.id}」确认全部已签退者的时长；",
+        f"回复「确认时长 {activity.id}」确认全部已签退者的时长（可加评价，如「确认时长 {activity.id} 优秀」）；",
         f"「调整时长 {activity.id} 序号 小时 原因」调整一人，例如「调整时长 {activity.id} 1 2.5 忘记签退」；",
         f"「缺勤 {activity.id} 序号」标记缺勤。",
     ]
@@ -160,13 +160,15 @@ def _small(session: Session, activity: Activity) -> list[attendance_roster.Row]:
     return rows
 
 
-@router.pattern(r"确认时长\s*(\d{1,9})")
+@router.pattern(r"确认时长\s*(\d{1,9})\s*(优秀|良好|合格)?")
 def confirm_all(ctx: Context) -> str:
+    assert ctx.match is not None
     recorder = _recorder(ctx)
+    evaluation = ctx.match.group(2)
 
     def confirm(session: Session, activity: Activity) -> str:
         _small(session, activity)
-        done = attendance_records.confirm_all(session, activity, recorder)
+        done = attendance_records.confirm_all(session, activity, recorder, evaluation)
         text = f"已确认 {done.confirmed} 人的服务时长，共 {format_hours(done.total_hours)} 小时。"
         if done.missing_check_out:
             text += f"\n{done.missing_check_out} 人未签退，请用「调整时长」或「缺勤」逐一处理。"

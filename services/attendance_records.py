@@ -31,6 +31,7 @@ from models.volunteer import Volunteer
 from services import activities, signups
 
 __all__ = [
+    "EVALUATIONS",
     "ZERO",
     "Confirmation",
     "Summary",
@@ -46,6 +47,8 @@ __all__ = [
 
 ZERO = Decimal(0)
 MAX_REASON = 200
+# The organiser's evaluation (评价) of the service, one of these or none.
+EVALUATIONS: tuple[str, ...] = ("优秀", "良好", "合格")
 
 
 def measured_hours(attendance: Attendance, activity: Activity) -> Decimal | None:
@@ -79,6 +82,7 @@ def _write(
     measured: Decimal | None,
     reason: str | None,
     recorder: str,
+    evaluation: str | None = None,
 ) -> ServiceRecord:
     organiser = activities.team_name(session, activity)
     # Records of one activity are written under its row lock (two organisers confirming at
@@ -103,6 +107,8 @@ def _write(
     record.organiser = organiser
     record.recorder = recorder[:60]
     record.recorded_at = clock.utcnow()
+    if evaluation is not None:
+        record.evaluation = evaluation
     session.flush()
     return record
 
@@ -115,7 +121,9 @@ class Confirmation:
     missing_check_out: int
 
 
-def confirm_all(session: Session, activity: Activity, recorder: str) -> Confirmation:
+def confirm_all(
+    session: Session, activity: Activity, recorder: str, evaluation: str | None = None
+) -> Confirmation:
     """Confirm the measured hours of everyone who checked in and out. Records already written
     (confirmed, adjusted or absent) stay as they are; people without a check-out are left for
     the organiser to adjust one by one."""
@@ -152,10 +160,19 @@ def confirm_all(session: Session, activity: Activity, recorder: str) -> Confirma
             measured=hours,
             reason=None,
             recorder=recorder,
+            evaluation=_evaluation(evaluation),
         )
         confirmed += 1
         total += hours
     return Confirmation(confirmed, total, already, missing)
+
+
+def _evaluation(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in EVALUATIONS:
+        raise ValidationError(f"评价请选择：{'、'.join(EVALUATIONS)}。")
+    return value
 
 
 def _reason(text: str) -> str:

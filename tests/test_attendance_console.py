@@ -135,10 +135,11 @@ def test_confirm_all_adjust_one_and_mark_absent(
     page = province_client.get(page_of(activity_id)).get_data(as_text=True)
     assert "待确认 2.5 小时" in page and "未签退" in page and "未签到" in page
 
-    page = post(province_client, activity_id, "confirm")
+    assert "评价请从列表中选择" in post(province_client, activity_id, "confirm", evaluation="满分")
+    page = post(province_client, activity_id, "confirm", evaluation="良好")
     assert "已确认 1 人的服务时长，共 2.5 小时" in page
     assert "1 人未签退" in page
-    assert "已确认 2.5 小时" in page
+    assert "已确认 2.5 小时" in page and "评价：良好" in page
 
     ids = {row.volunteer_id for row in _records(db, activity_id).values()}
     with db.Session() as session:

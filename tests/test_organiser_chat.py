@@ -120,8 +120,9 @@ def test_a_small_activity_is_confirmed_in_chat(
     assert "2. 赵二｜未签退" in roster
     assert "3. 赵三｜未签到" in roster
 
-    reply = organiser.say(f"确认时长 {activity_id}")
+    reply = organiser.say(f"确认时长 {activity_id} 优秀")
     assert "已确认 1 人的服务时长，共 1.5 小时" in reply and "1 人未签退" in reply
+    assert "评价：优秀" in people[0].say("服务记录")
     assert "时长请填写以 0.5 为单位" in organiser.say(f"调整时长 {activity_id} 2 1.2 忘记签退")
     assert "请写明调整的原因" in organiser.say(f"调整时长 {activity_id} 2 1")
     assert "名单中没有序号 9" in organiser.say(f"调整时长 {activity_id} 9 1 忘记签退")

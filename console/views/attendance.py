@@ -61,6 +61,7 @@ def attendance_page(activity_id: int) -> ResponseReturnValue:
             window=check_in_window(activity.starts_at, activity.ends_at),
             check_in_open=attendance.check_in_open(activity, now),
             rows=rows,
+            evaluations=attendance_records.EVALUATIONS,
             corrections=corrections,
             records={row.record.id: row for row in rows if row.record is not None},
             format_hours=format_hours,
@@ -145,9 +146,13 @@ def attendance_walk_ins(activity_id: int) -> ResponseReturnValue:
 
 @bp.post("/activities/<int:activity_id>/attendance/confirm")
 def attendance_confirm(activity_id: int) -> ResponseReturnValue:
+    evaluation = request.form.get("evaluation") or None
+    if evaluation is not None and evaluation not in attendance_records.EVALUATIONS:
+        flash("评价请从列表中选择。", "error")
+        return _back(activity_id)
     with services().db.Session.begin() as session:
         activity = _activity(session, activity_id)
-        done = attendance_records.confirm_all(session, activity, _recorder())
+        done = attendance_records.confirm_all(session, activity, _recorder(), evaluation)
         operators.audit(
             session,
             user(),
