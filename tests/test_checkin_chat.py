@@ -255,3 +255,19 @@ def test_hours_on_check_out_follow_the_rounding_table(
     reply = scan(wechat_user, scene(codes, attendance.OUT))
     assert f"本次服务时长：{hours} 小时" in reply, reply
     assert volunteer_of(app, wechat_user).id == _attendance(db, activity_id)[0].volunteer_id
+
+
+def test_signed_up_in_chat_checked_in_and_the_waiting_list_is_not_a_place(
+    app: Flask, db: Database, make_user: MakeUser
+) -> None:
+    """One place: A signs up in chat and checks in; B, on the waiting list, is a walk-in."""
+    start = minute(clock.utcnow()) + timedelta(minutes=20)
+    activity_id = add_activity(db, organiser_team(db), starts_at=start, capacity=1)
+    first, second = make_user(), make_user()
+    for user in (first, second):
+        registered(user, id_number=id_number())
+    assert "报名成功" in first.say(f"报名 {activity_id}")
+    assert "候补" in second.say(f"候补 {activity_id}")
+    codes = checkin_codes(app, activity_id, walk_ins=True)
+    assert "签到成功！" in first.say(f"签到 {codes.code}")
+    assert "名额已满" in second.say(f"签到 {codes.code}")
