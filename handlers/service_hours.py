@@ -13,7 +13,7 @@ from wechat.router import Router
 
 router = Router("service_hours")
 
-PAGE_SIZE = 8
+PAGE_SIZE = 5
 NOT_REGISTERED = (
     "您还不是注册志愿者。点击底部菜单「志愿者 → 注册」完成注册后，参加活动的服务时长会记录在这里。"
 )

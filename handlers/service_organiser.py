@@ -43,8 +43,9 @@ from wechat.router import Router
 log = logging.getLogger(__name__)
 router = Router("service_organiser")
 
-# Chat shows the whole roster in one message: beyond this, the console is the place.
-SMALL_ACTIVITY = 30
+# Chat shows the whole roster in one message (WeChat cuts text past 2048 bytes): beyond
+# this, the console is the place.
+SMALL_ACTIVITY = 20
 T = TypeVar("T")
 
 

@@ -176,3 +176,16 @@ def test_the_organiser_answers_corrections_in_chat(
     assert any("已更正为 2 小时" in text for text in told)
     assert "累计时长：2 小时" in volunteer.click("VOLUNTEER_HOURS")
     assert "暂无待处理的更正申请" in organiser.say(f"更正申请 {activity_id}")
+
+
+def test_a_large_activity_is_confirmed_in_the_console(
+    app: Flask, db: Database, make_user: MakeUser
+) -> None:
+    from tests.test_console_support import add_volunteers
+
+    organiser = make_user(ORGANISER)
+    activity_id = add_activity(db, organiser_team(db))
+    for openid in add_volunteers(db, 21):
+        sign_up(app, openid, activity_id)
+    assert "人数较多，请在工作台" in organiser.say(f"签到名单 {activity_id}")
+    assert "请在工作台" in organiser.say(f"确认时长 {activity_id}")

@@ -72,6 +72,7 @@ def test_service_records_are_paged(app: Flask, db: Database, wechat_user: WeChat
     assert "科普活动10" in first and "科普活动2" not in first
     assert "组织方：兰州市科技志愿服务队" in first and "记录人：李队长" in first
     assert "回复「服务记录 2」查看下一页" in first
+    assert len(first.encode()) < 2048  # WeChat cuts longer text
     second = wechat_user.say("服务记录 2")
     assert "第 2/2 页" in second and "科普活动1｜1 小时" in second
     assert "下一页" not in second
