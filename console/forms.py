@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from domain.choices import EDUCATION_LEVELS, SERVICE_TIMES, SKILLS
+from domain.choices import EDUCATION_LEVELS, OCCUPATIONS, SERVICE_TIMES, SKILLS
 from models.activity import ACTIVITY_TYPES, KEY_DATES
 from models.team import Team
 from services.operators import Scope
@@ -156,3 +156,6 @@ class VolunteerFilterForm(FlaskForm):
     skill = SelectField("专业领域", choices=options([("", "（全部）")]) + same(SKILLS))
     team_id = SelectField("服务队", validate_choice=False)
     education = SelectField("学历", choices=options([("", "（全部）")]) + same(EDUCATION_LEVELS))
+    occupation = SelectField("职业/身份", choices=options([("", "（全部）")]) + same(OCCUPATIONS))
+    since = StringField("注册日期起", render_kw={"type": "date"})
+    until = StringField("至", render_kw={"type": "date"})

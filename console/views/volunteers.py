@@ -2,46 +2,29 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select
+from sqlalchemy import func, select
 
 from console.blueprint import bp, services, user
 from console.forms import VolunteerFilterForm, region_options, team_options
 from domain import clock
-from domain.contact import mask_mobile, parse_mobile
+from domain.contact import mask_mobile
 from domain.errors import ValidationError
-from domain.idcard import parse_id_number
-from models.team import MEMBERSHIP_JOINED, Membership
-from models.volunteer import ACTIVE, Volunteer
-from services.notices import json_array_contains, teams_in
-from services.volunteers import ID_CONTEXT, region_text
+from models.volunteer import Volunteer
+from services.notices import teams_in
+from services.reports_lists import (
+    ID_NUMBER_LIKE,
+    PHONE_LIKE,
+    VolunteerFilters,
+    volunteer_conditions,
+)
+from services.volunteers import region_text
 
 PAGE_SIZE = 50
-ID_NUMBER_LIKE = re.compile(r"[0-9０-９]{17}[0-9０-９xXｘＸ]")
-PHONE_LIKE = re.compile(r"[+0-9\s\-]{11,18}")
-
-
-def _matching(q: str) -> ColumnElement[bool]:
-    """Name (part of it), volunteer number, full mobile number, or full ID number. An ID number
-    is looked up by its keyed hash (the blind index), never by decrypting rows."""
-    if ID_NUMBER_LIKE.fullmatch(q):
-        try:
-            card = parse_id_number(q)
-        except ValidationError:
-            return false()
-        return Volunteer.id_number_hash == services().pii.blind_index(
-            card.number, context=ID_CONTEXT
-        )
-    if PHONE_LIKE.fullmatch(q):
-        try:
-            return Volunteer.phone == parse_mobile(q)
-        except ValidationError:
-            pass
-    return or_(Volunteer.name.contains(q, autoescape=True), Volunteer.volunteer_no == q.upper())
 
 
 def _personal(q: str) -> bool:
@@ -60,28 +43,13 @@ def volunteers() -> ResponseReturnValue:
     error = None
     with services().db.Session() as session:
         form.team_id.choices = team_options(teams_in(session, scope), "（全部）")
-        conditions = [Volunteer.status == ACTIVE]
+        filters = VolunteerFilters.from_args(source)
         try:
-            region = scope.narrow(form.region.data or None)
+            conditions = volunteer_conditions(session, scope, filters, services().pii)
         except ValidationError as exc:
-            error, region = exc.hint, scope
-        conditions.append(region.where(Volunteer.prefecture_code, Volunteer.county_code))
-        q = (form.q.data or "").strip()
-        if q:
-            conditions.append(_matching(q))
-        if form.skill.data:
-            conditions.append(json_array_contains(session, Volunteer.skills, form.skill.data))
-        if form.education.data:
-            conditions.append(Volunteer.education == form.education.data)
-        if (form.team_id.data or "").isdigit():
-            conditions.append(
-                exists(
-                    select(literal(1)).where(
-                        Membership.volunteer_id == Volunteer.id,
-                        Membership.team_id == int(form.team_id.data),
-                        Membership.status == MEMBERSHIP_JOINED,
-                    )
-                )
+            error = exc.hint
+            conditions = volunteer_conditions(
+                session, scope, replace(filters, region="", since="", until=""), services().pii
             )
         total = int(session.scalar(select(func.count(Volunteer.id)).where(*conditions)) or 0)
         pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
@@ -126,4 +94,6 @@ def volunteers() -> ResponseReturnValue:
         pages=pages,
         page_args=page_args,
         error=error,
+        # An ID or mobile number searched for stays out of the export link too.
+        export_args={k: v for k, v in filters.as_args().items() if not (k == "q" and _personal(v))},
     )
