@@ -85,6 +85,10 @@ class Keys:
         """A one-time code linking a console operator to the WeChat user who sends it."""
         return f"{self.prefix}operator-bind:{code}"
 
+    def volunteer_import(self, operator_id: int, token: str) -> str:
+        """A checked import file waiting for the operator's confirmation (encrypted)."""
+        return f"{self.prefix}volunteer-import:{operator_id}:{token}"
+
     def follower_seen(self, openid: str) -> str:
         return f"{self.prefix}seen:{openid}"
 

@@ -46,6 +46,9 @@ class Volunteer(Base):
 
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consented_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set for volunteers imported by an operator (services.imports): they have no openid and
+    # no consent until they register in chat with the same ID number and claim the record.
+    imported_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]
     deregistered_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -62,6 +65,7 @@ class Volunteer(Base):
             "status",
             "consent_version",
             "consented_at",
+            "imported_at",
             "created_at",
             "updated_at",
             "deregistered_at",
@@ -79,3 +83,8 @@ class Volunteer(Base):
     def personal_columns(cls) -> frozenset[str]:
         """What de-registration clears (PIPL art. 47)."""
         return cls.form_columns() | cls.IDENTITY_COLUMNS
+
+    @property
+    def awaiting_claim(self) -> bool:
+        """Imported by an operator and not yet claimed (with consent) by its owner in chat."""
+        return self.imported_at is not None and self.consented_at is None

@@ -62,7 +62,10 @@ def register(
     if find_by_openid(session, openid) is not None:
         raise AlreadyRegistered
     id_hash = pii.blind_index(card.number, context=ID_CONTEXT)
-    if session.scalar(select(Volunteer.id).where(Volunteer.id_number_hash == id_hash)):
+    existing = session.scalar(select(Volunteer).where(Volunteer.id_number_hash == id_hash))
+    if existing is not None and existing.awaiting_claim and existing.openid is None:
+        return claim(session, existing, openid=openid, form=form)
+    if existing is not None:
         raise DuplicateIdNumber
     now = utcnow()
     volunteer = Volunteer(
@@ -89,6 +92,26 @@ def register(
         if "openid" in str(exc.orig):
             raise AlreadyRegistered from None
         raise
+    return volunteer
+
+
+def claim(
+    session: Session, volunteer: Volunteer, *, openid: str, form: Mapping[str, Any]
+) -> Volunteer:
+    """An imported volunteer registers in chat with the same ID number: the record becomes
+    theirs, with the consent they just gave and the answers they just confirmed."""
+    now = utcnow()
+    volunteer.openid = openid
+    volunteer.consent_version = CONSENT_VERSION
+    volunteer.consented_at = now
+    volunteer.updated_at = now
+    for column, value in form.items():
+        setattr(volunteer, column, value)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise AlreadyRegistered from None
     return volunteer
 
 

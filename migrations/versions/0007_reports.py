@@ -1,0 +1,24 @@
+"""reports: volunteers imported by an operator are marked until they claim their record
+
+Revision ID: 0007_reports
+Revises: 0006_actsignup
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_reports"
+down_revision: str | None = "0006_actsignup"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("volunteers", sa.Column("imported_at", sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("volunteers", "imported_at")
