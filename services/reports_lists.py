@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, exists, false, literal, or_, select
@@ -22,9 +22,12 @@ from domain.errors import ValidationError
 from domain.idcard import parse_id_number
 from domain.pii import PiiCipher
 from domain.team_names import kind_label
+from models.activity import CANCELLED as ACTIVITY_CANCELLED
+from models.activity import DRAFT as ACTIVITY_DRAFT
 from models.activity import STATUS_LABELS as ACTIVITY_STATUS_LABELS
 from models.activity import Activity
 from models.notice import DELIVERY_LABELS, RECIPIENT_STATUS_LABELS, Notice, NoticeRecipient
+from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.team import STATUS_LABELS as TEAM_STATUS_LABELS
 from models.volunteer import ACTIVE, Volunteer
@@ -34,6 +37,8 @@ from services.reports_export import Listing
 from services.volunteers import ID_CONTEXT
 
 BATCH = 1000
+# The activities the dashboard counts: published ones, finished included (not drafts or cancelled).
+HELD = "held"
 
 
 def region_text(prefecture_code: str | None, county_code: str | None) -> str:
@@ -231,7 +236,9 @@ def volunteer_listing(
 # -- teams -----------------------------------------------------------------------------------
 
 
-def team_listing(session: Session, scope: Scope, status: str = "") -> Listing:
+def team_listing(
+    session: Session, scope: Scope, status: str = "", kind: str = "", level: str = ""
+) -> Listing:
     query = select(
         Team.team_no,
         Team.name,
@@ -247,6 +254,10 @@ def team_listing(session: Session, scope: Scope, status: str = "") -> Listing:
     ).where(scope.where(Team.prefecture_code, Team.county_code))
     if status in TEAM_STATUS_LABELS:
         query = query.where(Team.status == status)
+    if kind:
+        query = query.where(Team.kind == kind)
+    if level:
+        query = query.where(Team.level == level)
     query = query.order_by(Team.id)
 
     def shape(row: Sequence[Any]) -> Sequence[Any]:
@@ -282,7 +293,31 @@ def team_listing(session: Session, scope: Scope, status: str = "") -> Listing:
 # -- activities ------------------------------------------------------------------------------
 
 
-def activity_listing(session: Session, scope: Scope, status: str = "") -> Listing:
+@dataclass(frozen=True)
+class ActivityFilters:
+    """The activity list's filters (the dashboard links here with region, dates and team)."""
+
+    status: str = ""
+    region: str = ""
+    since: str = ""  # starts on or after (YYYY-MM-DD, Beijing)
+    until: str = ""
+    team_id: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ActivityFilters:
+        return cls(**{f.name: (args.get(f.name) or "").strip()[:16] for f in fields(cls)})
+
+    def as_args(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+def activity_listing(
+    session: Session, scope: Scope, filters: ActivityFilters | None = None
+) -> Listing:
+    """Activities in the scope (ValidationError for a region outside it or a bad date)."""
+    filters = filters or ActivityFilters()
+    region = scope.narrow(filters.region or None)
+    status = filters.status
     query = (
         select(
             Activity.id,
@@ -298,11 +333,18 @@ def activity_listing(session: Session, scope: Scope, status: str = "") -> Listin
             Activity.capacity,
             Activity.status,
         )
-        .join(Team, Team.id == Activity.team_id)
-        .where(scope.where(Activity.prefecture_code, Activity.county_code))
+        .outerjoin(Team, Team.id == Activity.team_id)
+        .where(
+            region.where(Activity.prefecture_code, Activity.county_code),
+            *date_conditions(Activity.starts_at, filters.since, filters.until),
+        )
     )
+    if filters.team_id.isdigit():
+        query = query.where(Activity.team_id == int(filters.team_id))
     if status in ACTIVITY_STATUS_LABELS:
         query = query.where(Activity.status == status)
+    elif status == HELD:
+        query = query.where(Activity.status.not_in((ACTIVITY_DRAFT, ACTIVITY_CANCELLED)))
     query = query.order_by(Activity.starts_at.desc(), Activity.id.desc())
 
     def shape(row: Sequence[Any]) -> Sequence[Any]:
@@ -390,3 +432,74 @@ def recipient_listing(session: Session, notice: Notice, *, full: bool = False) -
         columns,
         (shape(r) for r in stream(session, query)),
     )
+
+
+# -- confirmed service hours -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoursFilters:
+    region: str = ""  # the activity's region
+    since: str = ""  # service date on or after (YYYY-MM-DD)
+    until: str = ""
+    team_id: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> HoursFilters:
+        return cls(**{f.name: (args.get(f.name) or "").strip()[:16] for f in fields(cls)})
+
+    def as_args(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+def hours_listing(session: Session, scope: Scope, filters: HoursFilters) -> Listing:
+    """Confirmed service records (the hours behind the dashboard's figures)."""
+    region = scope.narrow(filters.region or None)
+    query = (
+        select(
+            ServiceRecord.service_date,
+            Volunteer.volunteer_no,
+            Volunteer.name,
+            ServiceRecord.activity_title,
+            Team.name,
+            Activity.prefecture_code,
+            Activity.county_code,
+            ServiceRecord.hours,
+        )
+        .join(Activity, Activity.id == ServiceRecord.activity_id)
+        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
+        .outerjoin(Team, Team.id == Activity.team_id)
+        .where(
+            ServiceRecord.status == RECORD_CONFIRMED,
+            region.where(Activity.prefecture_code, Activity.county_code),
+        )
+        .order_by(ServiceRecord.service_date.desc(), ServiceRecord.id)
+    )
+    if filters.since:
+        query = query.where(ServiceRecord.service_date >= parse_day(filters.since))
+    if filters.until:
+        query = query.where(ServiceRecord.service_date <= parse_day(filters.until))
+    if filters.team_id.isdigit():
+        query = query.where(Activity.team_id == int(filters.team_id))
+
+    def shape(row: Sequence[Any]) -> Sequence[Any]:
+        day, no, name, title, team, pref, county, hours = row
+        return (day.isoformat(), no, name, title, team, region_text(pref, county), float(hours))
+
+    columns = (
+        ("服务日期", 12),
+        ("志愿者编号", 14),
+        ("姓名", 10),
+        ("活动", 30),
+        ("服务队", 30),
+        ("活动地区", 20),
+        ("时长（小时）", 12),
+    )
+    return Listing("hours", "服务时长", columns, (shape(r) for r in stream(session, query)))
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError("日期格式应为 2026-01-31。") from None

@@ -16,6 +16,7 @@ PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 
 NAV: tuple[tuple[str, str], ...] = (
     ("console.dashboard", "概览"),
+    ("console.reports", "统计"),
     ("console.volunteers", "志愿者"),
     ("console.teams", "服务队"),
     ("console.activities", "活动"),
@@ -65,6 +66,7 @@ from console.views import (  # noqa: E402
     dashboard,
     exports,
     notices,
+    reports,
     reports_import,
     teams,
     templates,
@@ -79,6 +81,7 @@ __all__ = [
     "dashboard",
     "exports",
     "notices",
+    "reports",
     "reports_import",
     "teams",
     "templates",

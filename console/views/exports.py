@@ -20,8 +20,11 @@ from domain.errors import ValidationError
 from services import notices, operators
 from services.reports_export import XLSX_MIME, Listing, export_to_temp
 from services.reports_lists import (
+    ActivityFilters,
+    HoursFilters,
     VolunteerFilters,
     activity_listing,
+    hours_listing,
     recipient_listing,
     team_listing,
     volunteer_conditions,
@@ -87,23 +90,46 @@ def volunteers_export() -> Response:
 
 @bp.get("/teams.xlsx")
 def teams_export() -> Response:
-    status = request.args.get("status", "")[:16]
+    wanted = {k: (request.args.get(k) or "")[:16] for k in ("status", "kind", "level")}
     return send_export(
         "服务队",
-        lambda session: team_listing(session, user().scope, status),
+        lambda session: team_listing(session, user().scope, **wanted),
         full=False,
-        filters={"status": status} if status else {},
+        filters={k: v for k, v in wanted.items() if v},
     )
+
+
+def checked(build: Callable[[Session], Listing]) -> Callable[[Session], Listing]:
+    """A listing whose filters were refused (a region outside the scope, a bad date): 400."""
+
+    def run(session: Session) -> Listing:
+        try:
+            return build(session)
+        except ValidationError:
+            abort(400)
+
+    return run
 
 
 @bp.get("/activities.xlsx")
 def activities_export() -> Response:
-    status = request.args.get("status", "")[:16]
+    filters = ActivityFilters.from_args(request.args)
     return send_export(
         "活动",
-        lambda session: activity_listing(session, user().scope, status),
+        checked(lambda session: activity_listing(session, user().scope, filters)),
         full=False,
-        filters={"status": status} if status else {},
+        filters=filters.as_args(),
+    )
+
+
+@bp.get("/hours.xlsx")
+def hours_export() -> Response:
+    filters = HoursFilters.from_args(request.args)
+    return send_export(
+        "服务时长",
+        checked(lambda session: hours_listing(session, user().scope, filters)),
+        full=False,
+        filters=filters.as_args(),
     )
 
 
