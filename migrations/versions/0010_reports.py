@@ -1,7 +1,7 @@
 """reports: volunteers imported by an operator are marked until they claim their record
 
-Revision ID: 0008_reports
-Revises: 0007_actservice
+Revision ID: 0010_reports
+Revises: 0009_team
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_reports"
-down_revision: str | None = "0007_actservice"
+revision: str = "0010_reports"
+down_revision: str | None = "0009_team"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
