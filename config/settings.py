@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from domain.recognition import Thresholds
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
@@ -101,6 +103,8 @@ class Settings:
     activity_signup_template_id: str | None = None
     activity_reminder_template_id: str | None = None
     activity_change_template_id: str | None = None
+    # Recognition candidates' criteria (RECOGNITION_* variables; domain.recognition).
+    recognition: Thresholds = field(default_factory=Thresholds)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -226,6 +230,7 @@ class Settings:
             **notice,
             **public,
             **activity,
+            recognition=_recognition_settings(env),
         )
 
 
@@ -253,6 +258,34 @@ def _notice_settings(env: Mapping[str, str]) -> dict[str, Any]:
             f"at most {MAX_NOTICE_LEASE_SECONDS} (WeChat deduplicates client_msg_id for 10 minutes)",
         )
     return values
+
+
+def _recognition_settings(env: Mapping[str, str]) -> Thresholds:
+    defaults = Thresholds()
+    return Thresholds(
+        volunteer_min_activities=_int(
+            env, "RECOGNITION_VOLUNTEER_MIN_ACTIVITIES", defaults.volunteer_min_activities
+        ),
+        volunteer_min_hours=_float(
+            env, "RECOGNITION_VOLUNTEER_MIN_HOURS", defaults.volunteer_min_hours
+        ),
+        team_min_volunteers=_int(
+            env, "RECOGNITION_TEAM_MIN_VOLUNTEERS", defaults.team_min_volunteers
+        ),
+        team_min_activities=_int(
+            env, "RECOGNITION_TEAM_MIN_ACTIVITIES", defaults.team_min_activities
+        ),
+        team_min_average_hours=_float(
+            env, "RECOGNITION_TEAM_MIN_AVERAGE_HOURS", defaults.team_min_average_hours
+        ),
+        team_min_hours=_float(env, "RECOGNITION_TEAM_MIN_HOURS", defaults.team_min_hours),
+        project_min_activities=_int(
+            env, "RECOGNITION_PROJECT_MIN_ACTIVITIES", defaults.project_min_activities
+        ),
+        point_min_activities=_int(
+            env, "RECOGNITION_POINT_MIN_ACTIVITIES", defaults.point_min_activities
+        ),
+    )
 
 
 def _public_settings(env: Mapping[str, str]) -> dict[str, Any]:

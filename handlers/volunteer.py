@@ -23,7 +23,7 @@ from domain.idcard import check_adult, mask_id_number, parse_id_number
 from handlers import service_checkin
 from handlers.context import Context
 from models.volunteer import Volunteer
-from services import teams, volunteers
+from services import recognition, teams, volunteers
 from wechat.conversation import AnswerPolicy, Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -261,6 +261,7 @@ def profile_text(volunteer: Volunteer) -> str:
             lines += _profile_line(step, volunteer)
     lines.append(f"所在队伍：{teams.team_names_line(volunteer)}")
     lines.append(f"注册时间：{show_date(volunteer.created_at)}")
+    lines += recognition.honour_lines(volunteer)
     return "\n".join(lines)
 
 

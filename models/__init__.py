@@ -6,6 +6,7 @@ from models.certificate import Certificate
 from models.follower import Follower
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
+from models.recognition import Recognition
 from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
 from models.team import FormerName, Membership, Team, TeamAdmin
 from models.volunteer import Volunteer
@@ -24,6 +25,7 @@ __all__ = [
     "NoticeRecipient",
     "NoticeTemplate",
     "Operator",
+    "Recognition",
     "RecordCorrection",
     "ServiceRecord",
     "Signup",

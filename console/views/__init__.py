@@ -22,6 +22,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("console.activities", "活动"),
     ("console.templates", "模板"),
     ("console.notices", "通知"),
+    ("console.recognition", "表彰"),
 )
 PROVINCE_NAV = (("console.audit", "审计日志"),)
 
@@ -68,6 +69,7 @@ from console.views import (  # noqa: E402
     notices,
     reports,
     reports_import,
+    reports_recognition,
     teams,
     templates,
     volunteers,
@@ -83,6 +85,7 @@ __all__ = [
     "notices",
     "reports",
     "reports_import",
+    "reports_recognition",
     "teams",
     "templates",
     "volunteers",
