@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, exists, false, literal, or_, select
@@ -22,12 +22,7 @@ from domain.errors import ValidationError
 from domain.idcard import parse_id_number
 from domain.pii import PiiCipher
 from domain.team_names import kind_label
-from models.activity import CANCELLED as ACTIVITY_CANCELLED
-from models.activity import DRAFT as ACTIVITY_DRAFT
-from models.activity import STATUS_LABELS as ACTIVITY_STATUS_LABELS
-from models.activity import Activity
 from models.notice import DELIVERY_LABELS, RECIPIENT_STATUS_LABELS, Notice, NoticeRecipient
-from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.team import STATUS_LABELS as TEAM_STATUS_LABELS
 from models.volunteer import ACTIVE, Volunteer
@@ -37,8 +32,6 @@ from services.reports_export import Listing
 from services.volunteers import ID_CONTEXT
 
 BATCH = 1000
-# The activities the dashboard counts: published ones, finished included (not drafts or cancelled).
-HELD = "held"
 
 
 def region_text(prefecture_code: str | None, county_code: str | None) -> str:
@@ -290,95 +283,6 @@ def team_listing(
     return Listing("teams", "服务队", columns, (shape(r) for r in stream(session, query)))
 
 
-# -- activities ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActivityFilters:
-    """The activity list's filters (the dashboard links here with region, dates and team)."""
-
-    status: str = ""
-    region: str = ""
-    since: str = ""  # starts on or after (YYYY-MM-DD, Beijing)
-    until: str = ""
-    team_id: str = ""
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> ActivityFilters:
-        return cls(**{f.name: (args.get(f.name) or "").strip()[:16] for f in fields(cls)})
-
-    def as_args(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
-
-
-def activity_listing(
-    session: Session, scope: Scope, filters: ActivityFilters | None = None
-) -> Listing:
-    """Activities in the scope (ValidationError for a region outside it or a bad date)."""
-    filters = filters or ActivityFilters()
-    region = scope.narrow(filters.region or None)
-    status = filters.status
-    query = (
-        select(
-            Activity.id,
-            Activity.title,
-            Activity.type,
-            Activity.key_date,
-            Activity.starts_at,
-            Activity.ends_at,
-            Activity.prefecture_code,
-            Activity.county_code,
-            Activity.place,
-            Team.name,
-            Activity.capacity,
-            Activity.status,
-        )
-        .outerjoin(Team, Team.id == Activity.team_id)
-        .where(
-            region.where(Activity.prefecture_code, Activity.county_code),
-            *date_conditions(Activity.starts_at, filters.since, filters.until),
-        )
-    )
-    if filters.team_id.isdigit():
-        query = query.where(Activity.team_id == int(filters.team_id))
-    if status in ACTIVITY_STATUS_LABELS:
-        query = query.where(Activity.status == status)
-    elif status == HELD:
-        query = query.where(Activity.status.not_in((ACTIVITY_DRAFT, ACTIVITY_CANCELLED)))
-    query = query.order_by(Activity.starts_at.desc(), Activity.id.desc())
-
-    def shape(row: Sequence[Any]) -> Sequence[Any]:
-        id_, title, type_, key_date, starts, ends, pref, county, place, team, cap, st = row
-        return (
-            id_,
-            title,
-            type_,
-            key_date,
-            clock.show(starts),
-            clock.show(ends),
-            region_text(pref, county),
-            place,
-            team,
-            cap if cap is not None else "不限",
-            ACTIVITY_STATUS_LABELS.get(st, st),
-        )
-
-    columns = (
-        ("编号", 8),
-        ("活动名称", 30),
-        ("类型", 10),
-        ("重要节点", 14),
-        ("开始时间", 18),
-        ("结束时间", 18),
-        ("地区", 20),
-        ("地点", 24),
-        ("组织服务队", 30),
-        ("招募人数", 10),
-        ("状态", 8),
-    )
-    return Listing("activities", "活动", columns, (shape(r) for r in stream(session, query)))
-
-
 # -- a notice's deliveries -------------------------------------------------------------------
 
 
@@ -432,74 +336,3 @@ def recipient_listing(session: Session, notice: Notice, *, full: bool = False) -
         columns,
         (shape(r) for r in stream(session, query)),
     )
-
-
-# -- confirmed service hours -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HoursFilters:
-    region: str = ""  # the activity's region
-    since: str = ""  # service date on or after (YYYY-MM-DD)
-    until: str = ""
-    team_id: str = ""
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> HoursFilters:
-        return cls(**{f.name: (args.get(f.name) or "").strip()[:16] for f in fields(cls)})
-
-    def as_args(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
-
-
-def hours_listing(session: Session, scope: Scope, filters: HoursFilters) -> Listing:
-    """Confirmed service records (the hours behind the dashboard's figures)."""
-    region = scope.narrow(filters.region or None)
-    query = (
-        select(
-            ServiceRecord.service_date,
-            Volunteer.volunteer_no,
-            Volunteer.name,
-            ServiceRecord.activity_title,
-            Team.name,
-            Activity.prefecture_code,
-            Activity.county_code,
-            ServiceRecord.hours,
-        )
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-        .outerjoin(Team, Team.id == Activity.team_id)
-        .where(
-            ServiceRecord.status == RECORD_CONFIRMED,
-            region.where(Activity.prefecture_code, Activity.county_code),
-        )
-        .order_by(ServiceRecord.service_date.desc(), ServiceRecord.id)
-    )
-    if filters.since:
-        query = query.where(ServiceRecord.service_date >= parse_day(filters.since))
-    if filters.until:
-        query = query.where(ServiceRecord.service_date <= parse_day(filters.until))
-    if filters.team_id.isdigit():
-        query = query.where(Activity.team_id == int(filters.team_id))
-
-    def shape(row: Sequence[Any]) -> Sequence[Any]:
-        day, no, name, title, team, pref, county, hours = row
-        return (day.isoformat(), no, name, title, team, region_text(pref, county), float(hours))
-
-    columns = (
-        ("服务日期", 12),
-        ("志愿者编号", 14),
-        ("姓名", 10),
-        ("活动", 30),
-        ("服务队", 30),
-        ("活动地区", 20),
-        ("时长（小时）", 12),
-    )
-    return Listing("hours", "服务时长", columns, (shape(r) for r in stream(session, query)))
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError("日期格式应为 2026-01-31。") from None

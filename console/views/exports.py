@@ -18,13 +18,15 @@ from console.blueprint import bp, client_ip, services, user
 from domain import clock
 from domain.errors import ValidationError
 from services import notices, operators
-from services.reports_export import XLSX_MIME, Listing, export_to_temp
-from services.reports_lists import (
+from services.reports_activities import (
     ActivityFilters,
     HoursFilters,
-    VolunteerFilters,
     activity_listing,
     hours_listing,
+)
+from services.reports_export import XLSX_MIME, Listing, export_to_temp
+from services.reports_lists import (
+    VolunteerFilters,
     recipient_listing,
     team_listing,
     volunteer_conditions,

@@ -15,8 +15,8 @@ from console.forms import region_options
 from domain import clock
 from domain.errors import ValidationError
 from services import reports
+from services.reports_activities import HELD
 from services.reports_export import XLSX_MIME, Listing, export_to_temp
-from services.reports_lists import HELD
 
 LIST_ENDPOINTS = {
     "volunteers": "console.volunteers",
