@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import clock
+from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.activity import CANCELLED as ACTIVITY_CANCELLED
 from models.activity import DRAFT as ACTIVITY_DRAFT
+from models.activity import SIGNUP_STATUS_LABELS, Activity, Signup
 from models.activity import STATUS_LABELS as ACTIVITY_STATUS_LABELS
-from models.activity import Activity
-from models.service import RECORD_CONFIRMED, ServiceRecord
+from models.service import RECORD_CONFIRMED, RECORD_STATUS_LABELS, Attendance, ServiceRecord
 from models.team import Team
 from models.volunteer import Volunteer
 from services.operators import Scope
@@ -186,3 +187,71 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationError("日期格式应为 2026-01-31。") from None
+
+
+# -- an activity's roster --------------------------------------------------------------------
+
+
+def roster_listing(session: Session, activity: Activity, *, full: bool = False) -> Listing:
+    """Everyone who signed up (cancelled rows included), with attendance and hours."""
+    query = (
+        select(
+            Volunteer.volunteer_no,
+            Volunteer.name,
+            Volunteer.phone,
+            Signup.status,
+            Signup.waitlist_position,
+            Signup.created_at,
+            Attendance.checked_in_at,
+            Attendance.checked_out_at,
+            ServiceRecord.status,
+            ServiceRecord.hours,
+        )
+        .join(Volunteer, Volunteer.id == Signup.volunteer_id)
+        .outerjoin(
+            Attendance,
+            (Attendance.activity_id == Signup.activity_id)
+            & (Attendance.volunteer_id == Signup.volunteer_id),
+        )
+        .outerjoin(
+            ServiceRecord,
+            (ServiceRecord.activity_id == Signup.activity_id)
+            & (ServiceRecord.volunteer_id == Signup.volunteer_id),
+        )
+        .where(Signup.activity_id == activity.id)
+        .order_by(Signup.id)
+    )
+
+    def shape(row: Sequence[Any]) -> Sequence[Any]:
+        no, name, phone, status, position, signed, checked_in, checked_out, record, hours = row
+        return (
+            no,
+            name,
+            phone if full else (mask_mobile(phone) if phone else ""),
+            SIGNUP_STATUS_LABELS.get(status, status),
+            position if position is not None else "",
+            clock.show(signed),
+            clock.show(checked_in),
+            clock.show(checked_out),
+            RECORD_STATUS_LABELS.get(record or "", ""),
+            float(hours) if hours is not None else "",
+        )
+
+    columns = (
+        ("志愿者编号", 14),
+        ("姓名", 10),
+        ("手机号", 14),
+        ("报名状态", 10),
+        ("候补序号", 8),
+        ("报名时间", 18),
+        ("签到时间", 18),
+        ("签退时间", 18),
+        ("服务记录", 10),
+        ("时长（小时）", 12),
+    )
+    return Listing(
+        f"roster-{activity.id}",
+        f"活动{activity.id}名单",
+        columns,
+        (shape(r) for r in stream(session, query)),
+    )

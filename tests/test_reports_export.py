@@ -253,3 +253,72 @@ def test_a_100000_row_export_streams_with_flat_memory(
     # (the list itself would take well over 100 MiB).
     assert peak < small_peak + 16 * 2**20, (small_peak, peak)
     assert peak < 48 * 2**20
+
+
+def test_an_activity_roster_exports_sign_ups_attendance_and_hours(
+    app: Flask,
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+) -> None:
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from models.activity import SIGNED_UP, SIGNUP_CANCELLED, WAITLISTED, Signup
+    from models.service import Attendance, ServiceRecord
+
+    team = add_team(
+        db, "兰州市科技志愿服务队", kind=team_names.PREFECTURE, prefecture_code="620100"
+    )
+    activity_id = add_activity(db, team, title="城关科普")
+    openids = add_volunteers(db, 3, phone="13912345678", name="报名人")
+    with db.Session.begin() as session:
+        ids = [session.scalar(select(Volunteer.id).where(Volunteer.openid == o)) for o in openids]
+        for volunteer_id, status, position in zip(
+            ids, (SIGNED_UP, WAITLISTED, SIGNUP_CANCELLED), (None, 1, None), strict=True
+        ):
+            session.add(
+                Signup(
+                    activity_id=activity_id,
+                    volunteer_id=volunteer_id,
+                    status=status,
+                    waitlist_position=position,
+                )
+            )
+        start = utcnow().replace(year=2026, month=3, day=1, hour=1, minute=0, second=0,
+                                 microsecond=0)  # fmt: skip
+        session.add(
+            Attendance(
+                activity_id=activity_id,
+                volunteer_id=ids[0],
+                checked_in_at=start,
+                check_in_method="qr",
+                checked_out_at=start + timedelta(hours=3),
+                check_out_method="qr",
+            )
+        )
+        session.add(
+            ServiceRecord(
+                activity_id=activity_id,
+                volunteer_id=ids[0],
+                hours=Decimal("3.0"),
+                activity_title="城关科普",
+                service_date=date(2026, 3, 1),
+                place="馆",
+                content="科普",
+                organiser="兰州市科技志愿服务队",
+                recorder="队长",
+                recorded_at=start,
+            )
+        )
+    page = province_client.get(f"/console/activities/{activity_id}").get_data(as_text=True)
+    assert f"/console/activities/{activity_id}/roster.xlsx" in page
+    rows = sheet_rows(province_client.get(f"/console/activities/{activity_id}/roster.xlsx"))
+    assert [r[3] for r in rows[1:]] == ["已报名", "候补", "已取消"]
+    first = rows[1]
+    assert first[2] == "139****5678" and first[6] == "2026-03-01 09:00"
+    assert first[7] == "2026-03-01 12:00" and first[8] == "已确认" and first[9] == 3
+    assert rows[2][4] == 1
+    full = sheet_rows(province_client.get(f"/console/activities/{activity_id}/roster.xlsx?full=1"))
+    assert full[1][2] == "13912345678"
+    lanzhou = region_client(app, db, "620500")
+    assert lanzhou.get(f"/console/activities/{activity_id}/roster.xlsx").status_code == 404

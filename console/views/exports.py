@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from console.blueprint import bp, client_ip, services, user
 from domain import clock
 from domain.errors import ValidationError
-from services import notices, operators
+from services import activities, notices, operators
 from services.reports_activities import (
     ActivityFilters,
     HoursFilters,
     activity_listing,
     hours_listing,
+    roster_listing,
 )
 from services.reports_export import XLSX_MIME, Listing, export_to_temp
 from services.reports_lists import (
@@ -132,6 +133,21 @@ def hours_export() -> Response:
         checked(lambda session: hours_listing(session, user().scope, filters)),
         full=False,
         filters=filters.as_args(),
+    )
+
+
+@bp.get("/activities/<int:activity_id>/roster.xlsx")
+def activity_roster_export(activity_id: int) -> Response:
+    full = wants_full()
+
+    def build(session: Session) -> Listing:
+        activity = activities.get_visible(session, user().scope, activity_id)
+        if activity is None:
+            abort(404)
+        return roster_listing(session, activity, full=full)
+
+    return send_export(
+        f"活动{activity_id}报名名单", build, full=full, filters={"activity": str(activity_id)}
     )
 
 
