@@ -64,4 +64,7 @@ def close_extensions(app: Flask) -> None:
     bot = app.extensions.get("bot")
     if bot is not None:
         bot.close()
+    metrics = app.extensions.get("metrics")
+    if metrics is not None:
+        metrics.close()  # its last counts, while Redis is still connected
     services_of(app).close()

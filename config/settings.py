@@ -31,6 +31,7 @@ SANDBOX_ACTIVITY_SIGNUP_TEMPLATE = "kjzyActivitySignup0000000000000000000000001"
 SANDBOX_ACTIVITY_REMINDER_TEMPLATE = "kjzyActivityReminder00000000000000000000002"
 SANDBOX_ACTIVITY_CHANGE_TEMPLATE = "kjzyActivityChange000000000000000000000003"
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
 _APP_ID_RE = re.compile(r"^wx[0-9a-zA-Z]{14,18}$")
@@ -93,6 +94,8 @@ class Settings:
     # Bearer <token>` may read it, without one only loopback connections not made through a proxy.
     metrics_enabled: bool = False
     metrics_token: str | None = None
+    # RQ (notice jobs) needs a plain Redis: QUEUE_REDIS_URL, required when REDIS_URL is a cluster.
+    queue_redis_url: str | None = None
     # Service certificates and links in chat: the address people open (/verify/<code>, PDFs),
     # the issuer printed on certificates, and a Chinese font from Debian's fonts-noto-cjk.
     public_base_url: str = "http://127.0.0.1:8000"
@@ -114,6 +117,15 @@ class Settings:
     @property
     def redis_is_embedded(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def redis_is_cluster(self) -> bool:
+        return bool(self.redis_url and self.redis_url.startswith(CLUSTER_SCHEMES))
+
+    @property
+    def queue_url(self) -> str | None:
+        """Where RQ keeps notice jobs: QUEUE_REDIS_URL, else REDIS_URL (None: embedded)."""
+        return self.queue_redis_url or self.redis_url
 
     @property
     def simulator_available(self) -> bool:
@@ -171,8 +183,21 @@ class Settings:
         database_url = _normalise_mysql_url(database_url)
 
         redis_url = env.get("REDIS_URL")
-        if redis_url and not re.match(r"^rediss?://", redis_url):
-            raise ConfigError("REDIS_URL", "must start with redis:// or rediss://")
+        if redis_url and not re.match(r"^rediss?(\+cluster)?://", redis_url):
+            raise ConfigError(
+                "REDIS_URL", "must start with redis://, rediss:// or redis+cluster:// (a cluster)"
+            )
+        queue_redis_url = env.get("QUEUE_REDIS_URL")
+        if queue_redis_url and not re.match(r"^rediss?://", queue_redis_url):
+            raise ConfigError("QUEUE_REDIS_URL", "must start with redis:// or rediss://")
+        if redis_url and redis_url.startswith(CLUSTER_SCHEMES) and not queue_redis_url:
+            raise ConfigError(
+                "QUEUE_REDIS_URL",
+                "required when REDIS_URL is a cluster (RQ runs on a plain Redis server)",
+            )
+        redis_prefix = env.get("REDIS_PREFIX", "kjzy:")
+        if "{" in redis_prefix or "}" in redis_prefix:
+            raise ConfigError("REDIS_PREFIX", "must not contain { or } (cluster hash tags)")
 
         secret_key = env.get("SECRET_KEY") or (SANDBOX_SECRET_KEY if sandbox else "")
         if not secret_key:
@@ -218,7 +243,8 @@ class Settings:
             pii_encryption_key=pii_key,
             sandbox=sandbox,
             account_name=env.get("ACCOUNT_NAME", "甘肃科技志愿服务"),
-            redis_prefix=env.get("REDIS_PREFIX", "kjzy:"),
+            redis_prefix=redis_prefix,
+            queue_redis_url=queue_redis_url,
             conversation_timeout_seconds=_int(env, "CONVERSATION_TIMEOUT_SECONDS", 1800),
             reply_budget_seconds=reply_budget,
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),

@@ -126,6 +126,8 @@ class Metrics:
             self._api.update(api)
 
     def close(self) -> None:
+        if self._stopped.is_set():
+            return
         self._stopped.set()
         try:
             self.flush()

@@ -11,7 +11,7 @@ import threading
 
 import redis
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings
@@ -27,6 +27,9 @@ def storage(settings: Settings, client: redis.Redis, namespace: str) -> Storage:
     if settings.redis_url is None:
         with _MEMORY_LOCK:  # one per process and namespace, like the embedded Redis
             return _MEMORY.setdefault(prefix, MemoryStorage())
+    if settings.redis_is_cluster:
+        # limits speaks redis+cluster:// itself (one key per limit: any slot will do).
+        return RedisClusterStorage(settings.redis_url, key_prefix=prefix)
     return RedisStorage(
         settings.redis_url, connection_pool=client.connection_pool, key_prefix=prefix
     )

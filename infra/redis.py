@@ -1,21 +1,33 @@
-"""The Redis connection: a real server when REDIS_URL is set, else an in-process stand-in."""
+"""The Redis connection: a real server (or a Redis Cluster) when REDIS_URL is set, else an
+in-process stand-in.
+
+On a cluster, keys that one script or transaction touches together share a hash tag, the user's
+`{openid}` (dedup marker, user lock, waiting count): see Keys. RQ needs a plain server, so the
+notice queue uses QUEUE_REDIS_URL (connect_queue).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import cast
+from urllib.parse import urlsplit
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from config import Settings
 
 log = logging.getLogger(__name__)
 
+SOCKET_TIMEOUT = 5
+CONNECT_TIMEOUT = 3
+
 
 def connect(settings: Settings) -> redis.Redis:
+    if settings.redis_url and settings.redis_is_cluster:
+        return connect_cluster(settings.redis_url)
     if settings.redis_url:
-        return redis.Redis.from_url(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
-        )
+        return _plain(settings.redis_url)
     import fakeredis
 
     log.warning(
@@ -23,6 +35,42 @@ def connect(settings: Settings) -> redis.Redis:
         "State is not shared between processes and is lost on restart."
     )
     return fakeredis.FakeRedis(server=_embedded_server())
+
+
+def connect_cluster(url: str) -> redis.Redis:
+    """`redis+cluster://host:port[,host:port...]` (rediss+cluster:// for TLS): any of the
+    nodes; the client learns the others and the slots from them."""
+    parts = urlsplit(url)
+    nodes = []
+    for address in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = address.rpartition(":")
+        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    client = RedisCluster(
+        startup_nodes=nodes,
+        password=parts.password,
+        username=parts.username,
+        ssl=parts.scheme.startswith("rediss"),
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+    )
+    # The commands we use are the same on both clients (RedisCluster is not a subclass).
+    return cast(redis.Redis, client)
+
+
+def connect_queue(settings: Settings) -> redis.Redis:
+    """The plain Redis server RQ keeps notice jobs on (QUEUE_REDIS_URL, else REDIS_URL)."""
+    url = settings.queue_url
+    assert url is not None and not url.startswith(("redis+cluster", "rediss+cluster"))
+    return _plain(url)
+
+
+def _plain(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        health_check_interval=30,
+    )
 
 
 _SERVER: object | None = None
@@ -44,15 +92,17 @@ class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
-    def dedup(self, message_key: str) -> str:
-        return f"{self.prefix}dedup:{message_key}"
+    # {openid}: a Redis Cluster hash tag. The dispatcher's scripts touch the dedup marker, the
+    # user lock and the waiting count of one user together: they must sit in one slot.
+    def dedup(self, openid: str, message_key: str) -> str:
+        return f"{self.prefix}dedup:{{{openid}}}:{message_key}"
 
     def request_nonce(self, timestamp: int, nonce: str) -> str:
         """A webhook request's (timestamp, nonce) pair, and the message it came with."""
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
 
     def user_lock(self, openid: str) -> str:
-        return f"{self.prefix}lock:user:{openid}"
+        return f"{self.prefix}lock:user:{{{openid}}}"
 
     def conversation(self, openid: str) -> str:
         return f"{self.prefix}conv:{openid}"
@@ -79,7 +129,8 @@ class Keys:
 
     def notice_delivery(self, msgid: int) -> str:
         """A TEMPLATESENDJOBFINISH report that came before the worker recorded the msgid."""
-        return f"{self.prefix}notice:delivery:{msgid}"
+        # One hash tag for all of them: they are read together (MGET) and deleted together.
+        return f"{self.prefix}notice:delivery:{{deliveries}}:{msgid}"
 
     def operator_bind(self, code: str) -> str:
         """A one-time code linking a console operator to the WeChat user who sends it."""
@@ -97,7 +148,7 @@ class Keys:
         return f"{self.prefix}metrics:{name}"
 
     def user_waiting(self, openid: str) -> str:
-        return f"{self.prefix}waiting:user:{openid}"
+        return f"{self.prefix}waiting:user:{{{openid}}}"
 
     def checkin_pending(self, openid: str) -> str:
         """An activity a not-yet-registered person scanned into; the check-in completes when

@@ -20,7 +20,7 @@ def dead_process_claimed(app: Flask, openid: str, msg_id: int) -> None:
     dispatcher = app.extensions["bot"].dispatcher
     client: redis.Redis = dispatcher.redis
     lease_ms = int(LEASE_SECONDS * 1000)
-    client.set(dispatcher.keys.dedup(f"msg:{msg_id}"), b"pending", px=lease_ms)
+    client.set(dispatcher.keys.dedup(openid, f"msg:{msg_id}"), b"pending", px=lease_ms)
     client.set(dispatcher.keys.user_lock(openid), "token-of-the-dead", px=lease_ms)
 
 
@@ -71,7 +71,7 @@ def test_a_slow_handler_keeps_its_message_and_its_user_past_the_lease(
     assert recorder.most_active == 1  # the user's next message waited for the lock
     assert recorder.runs == 2
     dispatcher = app.extensions["bot"].dispatcher
-    ttl = dispatcher.redis.ttl(dispatcher.keys.dedup("msg:7000101"))
+    ttl = dispatcher.redis.ttl(dispatcher.keys.dedup("o_lease_slow", "msg:7000101"))
     assert ttl > 50  # the answer is kept for retries for the dedup TTL, not a lease
 
 
@@ -84,7 +84,7 @@ def test_an_answer_saved_by_a_process_that_died_is_not_applied_twice(app: Flask)
     # The process handled it and saved the conversation, then died before storing the answer
     # for retries: the dedup marker's lease runs out, and WeChat's retry arrives.
     dispatcher = app.extensions["bot"].dispatcher
-    dispatcher.redis.delete(dispatcher.keys.dedup("msg:7000201"))
+    dispatcher.redis.delete(dispatcher.keys.dedup(user.openid, "msg:7000201"))
 
     again = user.post(text_fields(user.openid, content="张三", msg_id=7_000_201))
 

@@ -105,7 +105,7 @@ def count_followers(db: Database) -> int:
 
 
 def dedup_keys(redis_client: redis.Redis, app: Flask) -> list[bytes]:
-    prefix = app.extensions["services"].keys.dedup("")
+    prefix = app.extensions["services"].keys.prefix + "dedup:"
     return list(redis_client.scan_iter(match=prefix + "*"))
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from config import Settings
@@ -83,6 +84,13 @@ if KEYS[3] then
 end
 if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then return 0 end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 2 end
+return 1
+"""
+# The same replay check, alone (on a cluster). KEYS: the pair. ARGV: fingerprint, its ttl.
+_CHECK_PAIR = """
+local seen = redis.call('GET', KEYS[1])
+if not seen then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+elseif seen ~= ARGV[1] then return -1 end
 return 1
 """
 # KEYS: user lock, dedup. ARGV: lock token, the answer for retries, dedup ttl (s).
@@ -172,6 +180,10 @@ class Dispatcher(Generic[S]):
         self.listeners: list[Callable[[Inbound, Outcome, float], None]] = []
         self.leases = LeaseKeeper(self.redis)
         self._claim = self.redis.register_script(_CLAIM)
+        # On a Redis Cluster a script may only touch keys of one slot: the user's keys share
+        # the {openid} tag, the request's (timestamp, nonce) key cannot.
+        self._on_cluster = isinstance(self.redis, RedisCluster)
+        self._check_pair = self.redis.register_script(_CHECK_PAIR)
         self._finish_script = self.redis.register_script(_FINISH)
         self._unfinished: dict[str, _Unfinished] = {}
         self._unfinished_lock = threading.Lock()
@@ -182,20 +194,28 @@ class Dispatcher(Generic[S]):
         started = time.monotonic()
         settings = self.settings
         budget = settings.reply_budget_seconds
-        dedup_key = self.keys.dedup(msg.dedup_key)
+        dedup_key = self.keys.dedup(msg.openid, msg.dedup_key)
         job = _Job()
         lock_key = self.keys.user_lock(msg.openid)
         lease_ms = int(LEASE_SECONDS * 1000)
         keys = [dedup_key, lock_key]
         args: list[str | int | bytes] = [lease_ms, job.token, lease_ms, _PENDING]
-        if seen is not None:
+        if seen is not None and not self._on_cluster:
             keys.append(seen.key)
             args.extend([seen.fingerprint, seen.ttl_seconds])
         while True:
             try:
                 if self._unfinished:
                     self._finish_unfinished()
-                claimed = self._claim(keys=keys, args=args)
+                if seen is not None and self._on_cluster:
+                    # The pair's key lives in another slot: checked on its own, first.
+                    claimed = self._check_pair(
+                        keys=[seen.key], args=[seen.fingerprint, seen.ttl_seconds]
+                    )
+                    if claimed != -1:
+                        claimed = self._claim(keys=keys, args=args)
+                else:
+                    claimed = self._claim(keys=keys, args=args)
             except RedisError as exc:
                 # Without Redis there is no dedup, lock or conversation state: say so, touch
                 # nothing.

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 log = logging.getLogger("wechat.leases")
@@ -45,6 +46,9 @@ class _Hold:
 class LeaseKeeper:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        # A cluster runs a script on one slot only: one call per owner (its keys share the
+        # user's {openid} tag), instead of one for all.
+        self._per_owner = isinstance(client, RedisCluster)
         self.lease_ms = int(LEASE_SECONDS * 1000)
         self._renew = client.register_script(_RENEW)
         self._holds: dict[str, _Hold] = {}
@@ -81,17 +85,15 @@ class LeaseKeeper:
 
     def renew(self) -> None:
         now = time.monotonic()
-        keys: list[str] = []
-        values: list[bytes] = []
         with self._lock:
             for owner in [o for o, h in self._holds.items() if h.until <= now]:
                 del self._holds[owner]  # held too long: let it expire
-            for held in self._holds.values():
-                for key, value in held.values.items():
-                    keys.append(key)
-                    values.append(value)
-        if keys:
-            self._renew(keys=keys, args=[self.lease_ms, *values])
+            groups = [dict(held.values) for held in self._holds.values()]
+        if not self._per_owner:
+            groups = [{key: value for group in groups for key, value in group.items()}]
+        for group in groups:
+            if group:
+                self._renew(keys=list(group), args=[self.lease_ms, *group.values()])
 
     def stop(self) -> None:
         self._stopped.set()

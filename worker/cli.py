@@ -34,7 +34,7 @@ def worker_command(burst: bool, with_scheduler: bool) -> None:
     # SimpleWorker runs jobs in this process (no fork per job): the app, its database pool and
     # the WeChat clients are built once. Jobs are long (a slice of sending), so a fork would buy
     # nothing.
-    worker = SimpleWorker([queue.queue], connection=services.redis, name=worker_name())
+    worker = SimpleWorker([queue.queue], connection=queue.queue.connection, name=worker_name())
     worker.work(
         burst=burst, logging_level=services.settings.log_level, with_scheduler=with_scheduler
     )

@@ -16,6 +16,7 @@ import redis
 from flask import Flask
 from rq import Queue, Retry, Worker
 
+from infra.redis import connect_queue
 from worker.jobs import SLICE_SECONDS
 
 log = logging.getLogger("worker.queue")
@@ -80,7 +81,11 @@ def build_queue(app: Flask) -> NoticeQueue:
         # `make run` restarted mid-send: carry on (sandbox/run.py calls these hooks).
         app.extensions.setdefault("sandbox_startup", []).append(lambda: recover(app))
         return runner
-    return RQNoticeQueue(services.redis, services.keys.notice_queue())
+    # RQ needs a plain Redis server: QUEUE_REDIS_URL when REDIS_URL is a cluster.
+    client = (
+        connect_queue(services.settings) if services.settings.queue_redis_url else services.redis
+    )
+    return RQNoticeQueue(client, services.keys.notice_queue())
 
 
 def recover(app: Flask) -> list[int]:
