@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 log = logging.getLogger("wechat.leases")
 
@@ -80,7 +79,9 @@ class LeaseKeeper:
         while not self._stopped.wait(RENEW_SECONDS):
             try:
                 self.renew()
-            except RedisError as exc:
+            except Exception as exc:  # Redis lost, or the client closed while we ran
+                if self._stopped.is_set():
+                    return
                 log.warning("lease renewal failed: %s", type(exc).__name__)
 
     def renew(self) -> None:
