@@ -72,6 +72,10 @@ def test_operator_sends_an_activity_notice(
         assert page.input_value("input[name=data-thing1]") == "秋季果树修剪技术培训"
         assert page.input_value("input[name=data-thing3]") == "城关区农技推广中心"
         page.fill("input[name=data-thing4]", "请携带修枝剪")
+        # Started from an activity, the composer offers its signed-up volunteers (none yet);
+        # this notice invites the whole 市州 instead.
+        assert page.input_value("select[name=audience_activity]") != ""
+        page.select_option("select[name=audience_activity]", "")
         page.select_option("select[name=region]", "620100")
         page.click("text=预览并计算人数")
         page.wait_for_selector("#recipient-count:has-text('20')")
