@@ -256,8 +256,8 @@ def report(
     print(f"  answers: {dict(answers)}")
     print(
         f"  {total} sign-ups in {elapsed:.2f} s = {total / elapsed:.0f} sign-ups/s; "
-        f"per request p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
+        f"per request p50 {percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {percentile(latencies, 0.99):.0f} ms"
     )
     demand = Counter(n % args.activities for n in range(args.volunteers))
     problems = []

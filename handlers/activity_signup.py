@@ -42,13 +42,20 @@ def join_waitlist(ctx: Context) -> str:
     return _sign_up(ctx, _activity_id(ctx), waitlist=True)
 
 
+def _volunteer_id(ctx: Context) -> int | None:
+    """Looked up in its own session: the sign-up's transaction must begin with the lock."""
+    with ctx.services.db.Session() as session:
+        volunteer = volunteers.find_by_openid(session, ctx.openid)
+        return volunteer.id if volunteer is not None else None
+
+
 def _sign_up(ctx: Context, activity_id: int, *, waitlist: bool) -> str:
+    volunteer_id = _volunteer_id(ctx)
+    if volunteer_id is None:
+        return NOT_REGISTERED.format(number=activity_id)
     try:
         with ctx.services.db.Session.begin() as session:
-            volunteer = volunteers.find_by_openid(session, ctx.openid)
-            if volunteer is None:
-                return NOT_REGISTERED.format(number=activity_id)
-            result = signups.sign_up(session, activity_id, volunteer, waitlist=waitlist)
+            result = signups.sign_up(session, activity_id, volunteer_id, waitlist=waitlist)
             activity = session.get(Activity, activity_id)
             assert activity is not None
             status, rank = result.signup.status, result.waiting_rank
@@ -81,12 +88,12 @@ def _sign_up(ctx: Context, activity_id: int, *, waitlist: bool) -> str:
 @router.pattern(r"取消(?:报名|候补)(?:活动)?\s*[#＃]?\s*(\d{1,9})")
 def cancel(ctx: Context) -> str:
     activity_id = _activity_id(ctx)
+    volunteer_id = _volunteer_id(ctx)
+    if volunteer_id is None:
+        return f"您没有报名活动 {activity_id}。"
     try:
         with ctx.services.db.Session.begin() as session:
-            volunteer = volunteers.find_by_openid(session, ctx.openid)
-            if volunteer is None:
-                return f"您没有报名活动 {activity_id}。"
-            result = signups.cancel(session, activity_id, volunteer)
+            result = signups.cancel(session, activity_id, volunteer_id)
             activity = session.get(Activity, activity_id)
             assert activity is not None
             was_waiting = result.was_waiting

@@ -177,8 +177,13 @@ def visible(scope: Scope) -> Select[Activity]:
     return select(Activity).where(scope.where(Activity.prefecture_code, Activity.county_code))
 
 
-def get_visible(session: Session, scope: Scope, activity_id: int) -> Activity | None:
-    return session.scalar(visible(scope).where(Activity.id == activity_id))
+def get_visible(
+    session: Session, scope: Scope, activity_id: int, *, lock: bool = False
+) -> Activity | None:
+    """The activity if this scope sees it; `lock` takes its row lock (as sign-ups do) and must
+    then be the transaction's first statement (see services.signups)."""
+    query = visible(scope).where(Activity.id == activity_id)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def is_province_level(team: Team) -> bool:
@@ -220,8 +225,8 @@ class Outcome:
 def update(
     session: Session, activity: Activity, data: ActivityInput, actor: Actor, ip: str | None
 ) -> Outcome:
-    """Save the changes (the activity row is locked first, as sign-ups lock it)."""
-    session.refresh(activity, with_for_update=True)
+    """Save the changes. The activity must have been read with its lock as the transaction's
+    first statement (get_visible(lock=True)), since a bigger quota moves the waiting list."""
     changed = {
         key: value for key, value in data.__dict__.items() if getattr(activity, key) != value
     }
@@ -283,8 +288,8 @@ def set_status(
     *,
     reason: str | None = None,
 ) -> Outcome:
-    """Publish, finish or cancel (with an optional reason, told to the people signed up)."""
-    session.refresh(activity, with_for_update=True)
+    """Publish, finish or cancel (with an optional reason, told to the people signed up). The
+    activity must have been read with its lock first (get_visible(lock=True))."""
     if status not in TRANSITIONS.get(activity.status, ()):
         raise ValidationError(
             f"活动当前为「{activity.status_label}」，不能改为「{STATUS_LABELS.get(status, status)}」。"

@@ -1,13 +1,17 @@
 """Sign-ups: 报名, 候补 (the waiting list) and 取消报名.
 
 Every change to the sign-ups of an activity first takes the activity's row lock
-(`SELECT ... FOR UPDATE`), so counting the places taken and numbering the waiting list happen one
-request at a time: the quota holds, and the waiting list is in the order requests got the lock.
-The caller owns the transaction (`with db.Session.begin() as session:`); the lock is held until
-it commits. Reads under the lock are locking reads too: under MariaDB's REPEATABLE READ a plain
-read would see the snapshot taken by the transaction's first read (finding the volunteer, say),
-which may be older than the lock. Telling people (a promotion, say) happens after the commit, by
-the caller.
+(`SELECT ... FOR UPDATE` on its primary key), so counting the places taken and numbering the
+waiting list happen one request at a time: the quota holds, and the waiting list is in the order
+requests got the lock. The caller owns the transaction (`with db.Session.begin() as session:`)
+and `sign_up` / `cancel` must be its first statements: under MariaDB's REPEATABLE READ, plain
+reads see the snapshot taken at the transaction's first plain read, so taking the lock first
+makes every read after it see all sign-ups committed before (and nobody else writes this
+activity's sign-ups while we hold the lock). The reads under the lock are deliberately plain:
+a locking range read (`count(*) ... FOR UPDATE`) takes gap locks that reach into the neighbouring
+activity's index range, and two sign-ups for two activities then deadlock on each other's
+inserts (seen with bench/signup.py). Telling people (a promotion, say) happens after the commit,
+by the caller.
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ def find_live(session: Session, activity_id: int, volunteer_id: int) -> Signup |
 
 
 def live_signup(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:
-    """The same under the activity's lock (a locking read)."""
+    """The same as a locking read (the current row even in an older snapshot); for callers who
+    read before taking the activity's lock. Sign-up and cancel use `find_live` after the lock."""
     return session.scalar(
         select(Signup)
         .where(
@@ -99,7 +104,6 @@ def signed_up_count(session: Session, activity_id: int) -> int:
             select(func.count())
             .select_from(Signup)
             .where(Signup.activity_id == activity_id, Signup.status == SIGNED_UP)
-            .with_for_update()
         )
         or 0
     )
@@ -116,7 +120,7 @@ def waiting_count(session: Session, activity_id: int) -> int:
     )
 
 
-def waiting_rank(session: Session, signup: Signup, *, locking: bool = False) -> int | None:
+def waiting_rank(session: Session, signup: Signup) -> int | None:
     """1 for the first on the waiting list, and so on (positions keep gaps after cancels)."""
     if signup.status != WAITLISTED or signup.waitlist_position is None:
         return None
@@ -129,7 +133,7 @@ def waiting_rank(session: Session, signup: Signup, *, locking: bool = False) -> 
             Signup.waitlist_position < signup.waitlist_position,
         )
     )
-    ahead = session.scalar(query.with_for_update() if locking else query)
+    ahead = session.scalar(query)
     return (ahead or 0) + 1
 
 
@@ -181,12 +185,13 @@ def refusal(activity: Activity, volunteer: Volunteer, now: datetime) -> str | No
 def sign_up(
     session: Session,
     activity_id: int,
-    volunteer: Volunteer,
+    volunteer_id: int,
     *,
     waitlist: bool = False,
     now: datetime | None = None,
 ) -> SignupResult:
     """Take a place, or a place on the waiting list when `waitlist` is set and none is left.
+    The first statement of its transaction (see the module's note).
 
     Raises SignupRefused with the reason (ActivityFull when full and `waitlist` is not set).
     """
@@ -194,11 +199,12 @@ def sign_up(
     activity = lock_activity(session, activity_id)
     if activity is None:
         raise SignupRefused(f"没有找到编号为 {activity_id} 的活动。")
-    existing = live_signup(session, activity.id, volunteer.id)
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None:
+        raise SignupRefused("请先点击「志愿者 → 注册」成为科技志愿者，再报名参加活动。")
+    existing = find_live(session, activity.id, volunteer.id)
     if existing is not None:
-        return SignupResult(
-            existing, created=False, waiting_rank=waiting_rank(session, existing, locking=True)
-        )
+        return SignupResult(existing, created=False, waiting_rank=waiting_rank(session, existing))
     reason = refusal(activity, volunteer, now)
     if reason:
         raise SignupRefused(reason)
@@ -225,16 +231,12 @@ def sign_up(
     session.add(signup)
     session.flush()
     update_fullness(activity, taken)
-    return SignupResult(
-        signup, created=True, waiting_rank=waiting_rank(session, signup, locking=True)
-    )
+    return SignupResult(signup, created=True, waiting_rank=waiting_rank(session, signup))
 
 
 def next_waitlist_position(session: Session, activity_id: int) -> int:
     last = session.scalar(
-        select(func.max(Signup.waitlist_position))
-        .where(Signup.activity_id == activity_id)
-        .with_for_update()
+        select(func.max(Signup.waitlist_position)).where(Signup.activity_id == activity_id)
     )
     return (last or 0) + 1
 
@@ -250,19 +252,19 @@ def update_fullness(activity: Activity, taken: int) -> None:
 def cancel(
     session: Session,
     activity_id: int,
-    volunteer: Volunteer,
+    volunteer_id: int,
     *,
     by: str = BY_VOLUNTEER,
     now: datetime | None = None,
 ) -> CancelResult:
     """Cancel the volunteer's live sign-up; a freed place goes to the first on the waiting
     list (returned as `promoted`). Raises SignupRefused when there is nothing to cancel or the
-    activity has started."""
+    activity has started. The first statement of its transaction (see the module's note)."""
     now = now or clock.utcnow()
     activity = lock_activity(session, activity_id)
     if activity is None:
         raise SignupRefused(f"没有找到编号为 {activity_id} 的活动。")
-    signup = live_signup(session, activity.id, volunteer.id)
+    signup = find_live(session, activity.id, volunteer_id)
     if signup is None:
         raise SignupRefused(f"您没有报名活动 {activity.id}「{activity.title}」。")
     if activity.status in OPEN_STATUSES and now >= activity.starts_at:
@@ -293,7 +295,6 @@ def promote_first_waiting(session: Session, activity: Activity, now: datetime) -
         .where(Signup.activity_id == activity.id, Signup.status == WAITLISTED)
         .order_by(Signup.waitlist_position)
         .limit(1)
-        .with_for_update()
     )
     if first is None:
         return None

@@ -88,7 +88,9 @@ def sign_up(app: Flask, user: WeChatUser | str, activity_id: int) -> None:
         activity = session.get(Activity, activity_id)
         volunteer = volunteers.find_by_openid(session, openid)
         assert activity is not None and volunteer is not None
-        signups.sign_up(session, activity_id, volunteer, now=activity.starts_at - timedelta(days=1))
+        signups.sign_up(
+            session, activity_id, volunteer.id, now=activity.starts_at - timedelta(days=1)
+        )
 
 
 def checkin_codes(app: Flask, activity_id: int, *, walk_ins: bool | None = None) -> CheckinCode:

@@ -36,8 +36,8 @@ DONE = {
 }
 
 
-def _activity(session: Session, activity_id: int) -> Activity:
-    activity = activities.get_visible(session, user().scope, activity_id)
+def _activity(session: Session, activity_id: int, *, lock: bool = False) -> Activity:
+    activity = activities.get_visible(session, user().scope, activity_id, lock=lock)
     if activity is None:
         abort(404)
     return activity
@@ -159,10 +159,9 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with svc.db.Session.begin() as session:
+                locked = _activity(session, activity_id, lock=True)  # first: see signups
                 data = activities.ActivityInput.check(session, user().scope, _values(form))
-                outcome = activities.update(
-                    session, _activity(session, activity_id), data, user(), client_ip()
-                )
+                outcome = activities.update(session, locked, data, user(), client_ip())
         except ValidationError as exc:
             flash(exc.hint, "error")
         else:
@@ -199,7 +198,7 @@ def activities_status(activity_id: int, status: str) -> ResponseReturnValue:
         with services().db.Session.begin() as session:
             outcome = activities.set_status(
                 session,
-                _activity(session, activity_id),
+                _activity(session, activity_id, lock=True),
                 status,
                 user(),
                 client_ip(),
