@@ -23,7 +23,7 @@ from domain.idcard import check_adult, mask_id_number, parse_id_number
 from handlers import service_checkin
 from handlers.context import Context
 from models.volunteer import Volunteer
-from services import recognition, teams, volunteers
+from services import activity_messages, recognition, teams, volunteers
 from wechat.conversation import AnswerPolicy, Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -427,6 +427,10 @@ def _deregister(ctx: Context, data: Data) -> str:
         if volunteer is None:
             raise Ineligible("您还没有注册志愿者，无需注销。")
         volunteers.deregister(session, volunteer)
+        volunteer_id = volunteer.id
+    services = ctx.services
+    messenger = activity_messages.Messenger(services.api, services.db, services.settings)
+    activity_messages.cancel_upcoming_signups(messenger, volunteer_id)
     ctx.conversations.forget(ctx.openid)
     return "注销完成，您的个人信息已删除。感谢您曾经的志愿付出！如需再次注册，可随时点击「志愿者 → 注册」。"
 

@@ -31,6 +31,7 @@ from models.activity import (
 )
 from models.follower import Follower
 from models.volunteer import ACTIVE, Volunteer
+from services import signups
 from services.activities import Outcome, when_text
 from wechat.client import WeChatAPI
 from wechat.errors import WeChatAPIError
@@ -218,3 +219,31 @@ def deliver(messenger: Messenger, activity_id: int, outcome: Outcome) -> None:
         tell_signed_up(messenger, activity_id, outcome.message, outcome.change)
     for signup_id in outcome.promoted:
         tell_promoted(messenger, signup_id)
+
+
+def cancel_upcoming_signups(messenger: Messenger, volunteer_id: int) -> int:
+    """A volunteer who leaves (注销) gives up their places in activities not yet started; each
+    cancellation is its own transaction beginning with the activity's lock (services.signups),
+    and whoever moves up from a waiting list is told. Returns how many were cancelled."""
+    with messenger.db.Session() as session:
+        activity_ids = session.scalars(
+            select(Signup.activity_id)
+            .join(Activity, Activity.id == Signup.activity_id)
+            .where(
+                Signup.volunteer_id == volunteer_id,
+                Signup.status.in_(LIVE_SIGNUP_STATUSES),
+                Activity.starts_at > clock.utcnow(),
+            )
+        ).all()
+    cancelled = 0
+    for activity_id in activity_ids:
+        try:
+            with messenger.db.Session.begin() as session:
+                result = signups.cancel(session, activity_id, volunteer_id)
+                promoted = result.promoted.id if result.promoted else None
+        except signups.SignupRefused:
+            continue  # started meanwhile, or cancelled by another message
+        cancelled += 1
+        if promoted is not None:
+            tell_promoted(messenger, promoted)
+    return cancelled

@@ -177,3 +177,19 @@ def test_my_activities_upcoming_first_then_past_paged(
     second_page = user.say("下一页")
     assert second_page.startswith("我的活动（第2页）") and second_page.count("\n[") == 3
     assert "第1页" in user.say("上一页")
+
+
+def test_deregistering_gives_up_places_to_the_waiting_list(
+    make_user: User, db: Database, team: int, fake_wechat: FakeWeChatState
+) -> None:
+    activity = add_activity(db, team, title="果树修剪培训")
+    change_activity(db, activity, capacity=1)
+    leaving, waiting = volunteers(make_user, db, 2)
+    assert "报名成功" in leaving.say(f"报名{activity}")
+    assert "排第1位" in waiting.say(f"候补{activity}")
+
+    assert "确认注销" in leaving.say("注销")
+    assert "注销完成" in leaving.say("确认注销")
+    (told,) = texts(fake_wechat, waiting.openid)
+    assert "您已从候补名单递补" in told
+    assert "已报名" in waiting.click("ACTIVITY_MINE")
