@@ -41,9 +41,9 @@ def _run(ctx: Context, codes: CheckinCode, kind: str, method: str) -> str:
     """Check the sender in or out of the activity of `codes`."""
     try:
         with ctx.services.db.Session.begin() as session:
-            volunteer = volunteers.find_by_openid(session, ctx.openid)
-            activity = session.get(Activity, codes.activity_id)
+            activity = attendance.lock(session, codes.activity_id)  # the first statement
             assert activity is not None
+            volunteer = volunteers.find_by_openid(session, ctx.openid)
             if volunteer is None:
                 return _invite_to_register(ctx, activity, kind)
             code = session.merge(codes)

@@ -64,7 +64,7 @@ def _as_organiser(ctx: Context, activity_id: int, work: Callable[[Session, Activ
     """Run `work(session, activity)` in one transaction if the sender administers the
     activity's team."""
     with ctx.services.db.Session.begin() as session:
-        activity = session.get(Activity, activity_id)
+        activity = attendance.lock(session, activity_id)  # first: see services/attendance.py
         if activity is None:
             raise NotOrganiser(f"没有找到编号为 {activity_id} 的活动。")
         if activity.team_id is None or not teams.is_admin(session, activity.team_id, ctx.openid):

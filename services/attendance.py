@@ -2,9 +2,13 @@
 
 Each activity has two temporary scene QR codes, whose scenes carry a random token
 (`act:in:<token>`, `act:out:<token>`), and a 6-digit code for people who cannot scan. Scanning
-or typing is accepted from 30 minutes before the start to 1 hour after the end. A check-in
-takes the activity's row lock (as sign-ups do), so a walk-in never takes more places than are
-left. The caller owns the transaction.
+or typing is accepted from 30 minutes before the start to 1 hour after the end.
+
+A check-in or check-out runs under the activity's row lock, as sign-ups do, so a walk-in never
+takes more places than are left. The caller owns the transaction and makes `lock(...)` its
+first statement: under MariaDB's REPEATABLE READ the snapshot is then taken after the lock, so
+the plain reads that follow see every earlier commit, and no gap locks are taken (locking reads
+of missing rows would deadlock check-ins of different activities).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "check_out",
     "codes_for",
     "find_by_code",
+    "lock",
     "parse_scene",
     "renew",
     "scene_for",
@@ -173,34 +178,35 @@ def _refuse_outside_window(activity: Activity, kind: str, now: datetime) -> None
         )
 
 
+def lock(session: Session, activity_id: int) -> Activity | None:
+    """The activity's row lock: the first statement of a check-in's transaction."""
+    return signups.lock_activity(session, activity_id)
+
+
 def attendance_of(session: Session, activity_id: int, volunteer_id: int) -> Attendance | None:
     return session.scalar(
-        select(Attendance)
-        .where(Attendance.activity_id == activity_id, Attendance.volunteer_id == volunteer_id)
-        .with_for_update()
+        select(Attendance).where(
+            Attendance.activity_id == activity_id, Attendance.volunteer_id == volunteer_id
+        )
     )
 
 
 def _is_signed_up(session: Session, activity_id: int, volunteer_id: int) -> bool:
-    signup = signups.live_signup(session, activity_id, volunteer_id)
+    signup = signups.find_live(session, activity_id, volunteer_id)
     return signup is not None and signup.status == SIGNED_UP
 
 
 def places_taken(session: Session, activity_id: int) -> int:
-    """Signed-up volunteers plus walk-ins who checked in. Called under the activity's lock;
-    the reads are locking reads, which see the latest commits (a plain read would see the
-    snapshot of the transaction's first read under MariaDB's REPEATABLE READ)."""
+    """Signed-up volunteers plus walk-ins who checked in (under the activity's lock)."""
     walk_ins = session.scalar(
         select(func.count())
         .select_from(Attendance)
         .where(Attendance.activity_id == activity_id, Attendance.walk_in.is_(True))
-        .with_for_update()
     )
     signed_up = session.scalar(
         select(func.count())
         .select_from(Signup)
         .where(Signup.activity_id == activity_id, Signup.status == SIGNED_UP)
-        .with_for_update()
     )
     return int(walk_ins or 0) + int(signed_up or 0)
 
@@ -216,7 +222,7 @@ def _admit_walk_in(session: Session, activity: Activity, codes: CheckinCode) -> 
 
 
 def _locked_activity(session: Session, codes: CheckinCode) -> Activity:
-    activity = signups.lock_activity(session, codes.activity_id)
+    activity = lock(session, codes.activity_id)  # already held: the caller's first statement
     if activity is None:  # the foreign key makes this impossible; a clear error all the same
         raise CheckinRefused("签到码无效，请向活动组织方索取新的签到码。")
     return activity

@@ -1,6 +1,10 @@
 """Service records: the organiser confirms hours (all, one adjusted with a reason, absent);
 volunteers read their totals, star level and records.
 
+Writers take the activity's row lock as their transaction's first statement
+(`attendance.lock`), so two organisers confirming at once wait for each other and the plain
+reads here see each other's records.
+
 谁组织谁记录，谁记录谁证明: only the organiser writes records; each one names its recorder and
 when it was written, and copies the activity's name, date, place, content and organiser.
 """
@@ -28,7 +32,7 @@ from models.service import (
     ServiceRecord,
 )
 from models.volunteer import Volunteer
-from services import activities, signups
+from services import activities
 
 __all__ = [
     "EVALUATIONS",
@@ -85,14 +89,7 @@ def _write(
     evaluation: str | None = None,
 ) -> ServiceRecord:
     organiser = activities.team_name(session, activity)
-    # Records of one activity are written under its row lock (two organisers confirming at
-    # once wait for each other instead of colliding on the unique key).
-    signups.lock_activity(session, activity.id)
-    record = session.scalar(
-        select(ServiceRecord)
-        .where(ServiceRecord.activity_id == activity.id, ServiceRecord.volunteer_id == volunteer_id)
-        .with_for_update()
-    )
+    record = record_for(session, activity.id, volunteer_id)
     if record is None:
         record = ServiceRecord(activity_id=activity.id, volunteer_id=volunteer_id)
         session.add(record)
@@ -127,18 +124,12 @@ def confirm_all(
     """Confirm the measured hours of everyone who checked in and out. Records already written
     (confirmed, adjusted or absent) stay as they are; people without a check-out are left for
     the organiser to adjust one by one."""
-    signups.lock_activity(session, activity.id)
     attendances = session.scalars(
-        select(Attendance)
-        .where(Attendance.activity_id == activity.id)
-        .order_by(Attendance.id)
-        .with_for_update()
+        select(Attendance).where(Attendance.activity_id == activity.id).order_by(Attendance.id)
     ).all()
     recorded = set(
         session.scalars(
-            select(ServiceRecord.volunteer_id)
-            .where(ServiceRecord.activity_id == activity.id)
-            .with_for_update()
+            select(ServiceRecord.volunteer_id).where(ServiceRecord.activity_id == activity.id)
         )
     )
     confirmed = already = missing = 0

@@ -75,6 +75,7 @@ def attendance_codes(activity_id: int) -> ResponseReturnValue:
     now = clock.utcnow()
     try:
         with svc.db.Session.begin() as session:
+            attendance.lock(session, activity_id)  # first: see services/attendance.py
             activity = _activity(session, activity_id)
             if not attendance.check_in_open(activity, now):
                 raise ValidationError("活动已结束或已取消，不能再生成签到码。")
@@ -129,6 +130,7 @@ def attendance_poster(activity_id: int, kind: str) -> ResponseReturnValue:
 def attendance_walk_ins(activity_id: int) -> ResponseReturnValue:
     allow = request.form.get("allow") == "1"
     with services().db.Session.begin() as session:
+        attendance.lock(session, activity_id)  # first: see services/attendance.py
         activity = _activity(session, activity_id)
         codes = attendance.codes_for(session, activity, clock.utcnow())
         codes.walk_ins_allowed = allow
@@ -151,6 +153,7 @@ def attendance_confirm(activity_id: int) -> ResponseReturnValue:
         flash("评价请从列表中选择。", "error")
         return _back(activity_id)
     with services().db.Session.begin() as session:
+        attendance.lock(session, activity_id)  # first: see services/attendance.py
         activity = _activity(session, activity_id)
         done = attendance_records.confirm_all(session, activity, _recorder(), evaluation)
         operators.audit(
@@ -176,6 +179,7 @@ def attendance_adjust(activity_id: int, volunteer_id: int) -> ResponseReturnValu
         return _back(activity_id)
     try:
         with services().db.Session.begin() as session:
+            attendance.lock(session, activity_id)  # first: see services/attendance.py
             activity = _activity(session, activity_id)
             _must_be_on_roster(session, activity, volunteer_id)
             attendance_records.adjust(
@@ -199,6 +203,7 @@ def attendance_adjust(activity_id: int, volunteer_id: int) -> ResponseReturnValu
 @bp.post("/activities/<int:activity_id>/attendance/<int:volunteer_id>/absent")
 def attendance_absent(activity_id: int, volunteer_id: int) -> ResponseReturnValue:
     with services().db.Session.begin() as session:
+        attendance.lock(session, activity_id)  # first: see services/attendance.py
         activity = _activity(session, activity_id)
         _must_be_on_roster(session, activity, volunteer_id)
         attendance_records.mark_absent(
@@ -239,6 +244,7 @@ def attendance_correction(activity_id: int, correction_id: int) -> ResponseRetur
     now = clock.utcnow()
     try:
         with services().db.Session.begin() as session:
+            attendance.lock(session, activity_id)  # first: see services/attendance.py
             activity = _activity(session, activity_id)
             pending = {
                 c.id for c in attendance_corrections.pending_for_activity(session, activity.id)
