@@ -12,6 +12,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from console.blueprint import bp, csrf, login_manager
+from console.team import init_team_console
 from infra.errors import add_error_page
 
 SESSION_HOURS = 8
@@ -44,6 +45,7 @@ def init_console(app: Flask) -> None:
     app.extensions["notice_queue"] = build_queue(app)
     app.register_blueprint(bp)
     add_error_page(app, bp.url_prefix or "/console", errors.page_for_path)
+    init_team_console(app)
 
 
 __all__ = ["bp", "init_console"]

@@ -170,3 +170,15 @@ class Keys:
     def checkin_poster(self, fingerprint: str) -> str:
         """A drawn 签到/签退 picture (PNG), by a digest of everything drawn on it."""
         return f"{self.prefix}checkin:poster:{fingerprint}"
+
+    def team_console_link(self, token: str) -> str:
+        """A team admin's one-time login link (their openid), for 5 minutes."""
+        return f"{self.prefix}teamconsole:link:{token}"
+
+    def team_console_session(self, session_id: str) -> str:
+        """A team admin's console login: their openid, until logout or expiry."""
+        return f"{self.prefix}teamconsole:session:{session_id}"
+
+    def team_console_sessions(self, openid: str) -> str:
+        """The ids of a team admin's console logins (a set), to end them all at once."""
+        return f"{self.prefix}teamconsole:sessions:{openid}"

@@ -11,6 +11,11 @@ call, and can be told to fail. Controls exist in Python (`FakeWeChatState`) and 
     GET  /_fake/calls?api=/cgi-bin/stable_token
     GET  /_fake/messages?openid=...&after=<id>
 
+Web authorisation (OAuth2 snsapi_base): GET /connect/oauth2/authorize redirects to the
+redirect_uri with a one-time `code` for the follower this browser belongs to (the cookie
+`fake_wechat_openid`, which the page sets when `fake_openid` is given); GET
+/sns/oauth2/access_token exchanges the code for that openid.
+
 Run standalone: python -m sandbox.fake_wechat --port 8801
 """
 
@@ -27,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -43,6 +49,8 @@ TOKEN_EXPIRES_IN = 7200
 # After GET /cgi-bin/token issues a new token, the old one keeps working this long.
 OLD_TOKEN_GRACE_SECONDS = 300
 CLIENT_MSG_ID_WINDOW_SECONDS = 600
+OAUTH_CODE_SECONDS = 300
+OAUTH_COOKIE = "fake_wechat_openid"
 # Like WeChat, only some answers carry errcode 0 (the others are plain data).
 OK: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
 
@@ -204,6 +212,7 @@ class _Data:
     sent_client_msg_ids: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     qrcodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    oauth_codes: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 class FakeWeChatState:
@@ -426,6 +435,24 @@ class FakeWeChatState:
             return None if info is None else dict(info)
 
 
+    def issue_oauth_code(self, openid: str) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._data.oauth_codes[code] = (openid, time.time() + OAUTH_CODE_SECONDS)
+        return code
+
+    def take_oauth_code(self, code: str) -> str:
+        """The openid of a web authorisation code; a code works once (40163), then 40029."""
+        with self._lock:
+            found = self._data.oauth_codes.pop(code, None)
+        if found is None:
+            raise FakeError(40029, "invalid code")
+        openid, expires_at = found
+        if expires_at < time.time():
+            raise FakeError(40029, "invalid code")
+        return openid
+
+
 def _is_valid(token: _Token) -> bool:
     return not token.revoked and token.expires_at > time.time()
 
@@ -461,6 +488,7 @@ def _register_api(app: Flask, state: FakeWeChatState) -> None:
         ("/cgi-bin/user/info", "GET", _user_info, True),
         ("/cgi-bin/qrcode/create", "POST", _qrcode_create, True),
         ("/cgi-bin/template/get_all_private_template", "GET", _templates, True),
+        ("/sns/oauth2/access_token", "GET", _oauth_access_token, False),
     ]
     for path, method, handler, needs_token in routes:
         app.add_url_rule(
@@ -470,6 +498,9 @@ def _register_api(app: Flask, state: FakeWeChatState) -> None:
             methods=[method],
         )
     app.add_url_rule("/cgi-bin/showqrcode", view_func=_show_qrcode(state), methods=["GET"])
+    app.add_url_rule(
+        "/connect/oauth2/authorize", view_func=_oauth_authorize(state), methods=["GET"]
+    )
 
 
 def _api_view(
@@ -757,6 +788,66 @@ def _show_qrcode(state: FakeWeChatState) -> Callable[[], Response]:
         return Response(svg, mimetype="image/svg+xml")
 
     return show_qrcode
+
+
+# ---- web authorisation (OAuth2 snsapi_base) -------------------------------------------------
+
+
+def _oauth_authorize(state: FakeWeChatState) -> Callable[[], Response]:
+    def authorize() -> Response:
+        args = request.args
+        if args.get("appid") != state.app_id:
+            return Response("appid 参数错误", status=400, mimetype="text/plain")
+        if args.get("response_type") != "code" or args.get("scope") not in (
+            "snsapi_base",
+            "snsapi_userinfo",
+        ):
+            return Response("scope 参数错误", status=400, mimetype="text/plain")
+        redirect_uri = args.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://", "https://")):
+            return Response("redirect_uri 参数错误", status=400, mimetype="text/plain")
+        openid = args.get("fake_openid") or request.cookies.get(OAUTH_COOKIE)
+        if not openid:
+            return _who_are_you_page()
+        code = state.issue_oauth_code(openid)
+        sep = "&" if "?" in redirect_uri else "?"
+        target = f"{redirect_uri}{sep}{urlencode({'code': code, 'state': args.get('state', '')})}"
+        response = Response(status=302, headers={"Location": target})
+        response.set_cookie(OAUTH_COOKIE, openid, httponly=True, samesite="Lax")
+        return response
+
+    return authorize
+
+
+def _who_are_you_page() -> Response:
+    """The fake cannot know which follower a browser belongs to until told once."""
+    hidden = "".join(
+        f'<input type="hidden" name="{k}" value="{_html(v)}">' for k, v in request.args.items()
+    )
+    page = (
+        '<!doctype html><meta charset="utf-8"><title>模拟微信授权</title>'
+        '<form method="get"><p>模拟微信网页授权：这个浏览器属于哪位关注者？</p>'
+        f'{hidden}<input name="fake_openid" placeholder="openid"> <button>确定</button></form>'
+    )
+    return Response(page, mimetype="text/html")
+
+
+def _html(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _oauth_access_token(state: FakeWeChatState, _body: Any) -> dict[str, Any]:
+    if request.args.get("grant_type") != "authorization_code":
+        raise FakeError(40002, "invalid grant_type")
+    state.check_credentials(request.args.get("appid"), request.args.get("secret"))
+    openid = state.take_oauth_code(request.args.get("code", ""))
+    return {
+        "access_token": "web" + secrets.token_urlsafe(24),
+        "expires_in": 7200,
+        "refresh_token": "refresh" + secrets.token_urlsafe(24),
+        "openid": openid,
+        "scope": "snsapi_base",
+    }
 
 
 def _templates(state: FakeWeChatState, _body: Any) -> dict[str, Any]:

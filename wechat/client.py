@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import redis
 import requests
@@ -47,6 +47,9 @@ TOKEN_LOCK_SECONDS = 10
 # Keep the cached token this much shorter than WeChat's expires_in.
 TOKEN_SAFETY_SECONDS = 300
 REAL_SHOW_QRCODE_BASE = "https://mp.weixin.qq.com"
+# Web authorisation (OAuth2) pages live on open.weixin.qq.com, not on the API host.
+REAL_OAUTH_BASE = "https://open.weixin.qq.com"
+OAUTH_TOKEN_API = "/sns/oauth2/access_token"
 MAX_TEMPORARY_QRCODE_SECONDS = 2592000
 
 JSONDict = dict[str, Any]
@@ -239,6 +242,40 @@ class WeChatAPI:
         # The real showqrcode lives on mp.weixin.qq.com, not on the API host.
         base = REAL_SHOW_QRCODE_BASE if self._base_url == DEFAULT_API_BASE else self._base_url
         return f"{base}/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+
+    # ---- web authorisation (snsapi_base) ---------------------------------------------------
+
+    def oauth_authorize_url(self, redirect_uri: str, state: str) -> str:
+        """Where to send a browser inside WeChat so WeChat tells us, silently, who it is."""
+        base = REAL_OAUTH_BASE if self._base_url == DEFAULT_API_BASE else self._base_url
+        query = urlencode(
+            {
+                "appid": self._settings.wechat_app_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": "snsapi_base",
+                "state": state,
+            }
+        )
+        return f"{base}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+    def oauth_openid(self, code: str) -> str:
+        """The openid behind a web authorisation `code` (each code works once, 5 minutes)."""
+        result = self._request(
+            "GET",
+            OAUTH_TOKEN_API,
+            token=None,
+            query={
+                "appid": self._settings.wechat_app_id,
+                "secret": self._settings.wechat_app_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+        )
+        openid = result.get("openid")
+        if not isinstance(openid, str) or not openid:
+            raise WeChatUnavailableError("oauth2 answer has no openid", OAUTH_TOKEN_API)
+        return openid
 
     # ---- transport ----------------------------------------------------------------------
 

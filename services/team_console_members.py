@@ -1,0 +1,167 @@
+"""Members as the team console shows them: masked phone and ID number, skills, confirmed hours,
+search and filter; removal with a reason; admins within the size-based limit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from domain.contact import mask_mobile
+from domain.errors import ValidationError
+from models.service import RECORD_CONFIRMED, ServiceRecord
+from models.team import MEMBERSHIP_JOINED, Membership, Team, TeamAdmin
+from models.volunteer import Volunteer
+from services import teams
+from services.notices import json_array_contains
+
+PAGE_SIZE = 20
+MAX_REASON = 100
+# The national platform's rule: 1–100 members 1 admin, 101–200 2, ... 401 and more 5.
+MEMBERS_PER_ADMIN = 100
+
+
+def admin_limit(member_count: int) -> int:
+    """How many admins a team of this size may have."""
+    return min(teams.MAX_ADMINS_PER_TEAM, max(1, math.ceil(member_count / MEMBERS_PER_ADMIN)))
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    volunteer_id: int
+    volunteer_no: str
+    name: str
+    phone_masked: str
+    id_masked: str
+    skills: tuple[str, ...]
+    hours: Decimal
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class MemberList:
+    rows: list[MemberRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _joined(team_id: int) -> Select[Volunteer]:
+    return (
+        select(Volunteer)
+        .join(Membership, Membership.volunteer_id == Volunteer.id)
+        .where(Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED)
+    )
+
+
+def _filtered(session: Session, team_id: int, query: str, skill: str) -> Select[Volunteer]:
+    stmt = _joined(team_id)
+    query = query.strip()
+    if query:
+        like = f"%{query}%"
+        stmt = stmt.where(or_(Volunteer.name.like(like), Volunteer.volunteer_no.like(like)))
+    if skill:
+        stmt = stmt.where(json_array_contains(session, Volunteer.skills, skill))
+    return stmt
+
+
+def hours_of(session: Session, volunteer_ids: Sequence[int]) -> dict[int, Decimal]:
+    if not volunteer_ids:
+        return {}
+    rows = session.execute(
+        select(ServiceRecord.volunteer_id, func.sum(ServiceRecord.hours))
+        .where(
+            ServiceRecord.volunteer_id.in_(list(volunteer_ids)),
+            ServiceRecord.status == RECORD_CONFIRMED,
+        )
+        .group_by(ServiceRecord.volunteer_id)
+    ).all()
+    return {vid: Decimal(total or 0) for vid, total in rows}
+
+
+def _rows(session: Session, team_id: int, found: Sequence[Volunteer]) -> list[MemberRow]:
+    hours = hours_of(session, [v.id for v in found])
+    admins = {a.volunteer_id for a in teams.admins(session, team_id)}
+    return [
+        MemberRow(
+            volunteer_id=v.id,
+            volunteer_no=v.volunteer_no,
+            name=v.name or "（已注销）",
+            phone_masked=mask_mobile(v.phone) if v.phone else "—",
+            id_masked=v.id_number_masked or "—",
+            skills=tuple(v.skills or ()),
+            hours=hours.get(v.id, Decimal(0)),
+            is_admin=v.id in admins,
+        )
+        for v in found
+    ]
+
+
+def member_list(
+    session: Session, team_id: int, *, query: str = "", skill: str = "", page: int = 1
+) -> MemberList:
+    stmt = _filtered(session, team_id, query, skill)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    found = session.scalars(
+        stmt.order_by(Volunteer.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    return MemberList(_rows(session, team_id, found), total, page, pages)
+
+
+def all_members(session: Session, team_id: int) -> list[MemberRow]:
+    """Every joined member, for the export."""
+    return _rows(session, team_id, session.scalars(_joined(team_id).order_by(Volunteer.id)).all())
+
+
+def member(session: Session, team: Team, volunteer_id: int) -> Volunteer:
+    found = session.scalar(_joined(team.id).where(Volunteer.id == volunteer_id))
+    if found is None:
+        raise teams.NotMember("该志愿者不是本队成员。")
+    return found
+
+
+def remove_member(session: Session, team: Team, volunteer_id: int, reason: str) -> Volunteer:
+    """The member leaves the team; an admin must first stop being one."""
+    text = " ".join(reason.split())
+    if not text:
+        raise ValidationError("请填写移除的原因，将告知该志愿者。")
+    if len(text) > MAX_REASON:
+        raise ValidationError(f"原因请不超过 {MAX_REASON} 字。")
+    volunteer = member(session, team, volunteer_id)
+    if any(a.volunteer_id == volunteer.id for a in teams.admins(session, team.id)):
+        raise ValidationError("该成员是本队管理员，请先取消其管理员身份。")
+    teams.leave(session, team.id, volunteer.id)
+    return volunteer
+
+
+def removal_text(team: Team, reason: str) -> str:
+    return f"您已被「{team.name}」的管理员移出队伍。原因：{' '.join(reason.split())}"
+
+
+def appoint_admin(session: Session, team: Team, volunteer_id: int) -> Volunteer:
+    """Make a member an admin, within the limit for the team's size."""
+    volunteer = member(session, team, volunteer_id)
+    count = teams.member_count(session, team.id)
+    limit = admin_limit(count)
+    current = session.scalar(select(func.count(TeamAdmin.id)).where(TeamAdmin.team_id == team.id))
+    if int(current or 0) >= limit:
+        raise teams.AdminError(
+            f"本队现有成员 {count} 人，最多可设 {limit} 名管理员"
+            "（每100名成员可设1名，最多5名），请先取消一名管理员。"
+        )
+    teams.add_admin(session, team.id, volunteer)
+    return volunteer
+
+
+def dismiss_admin(session: Session, team: Team, volunteer_id: int) -> Volunteer:
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None or not volunteer.openid:
+        raise teams.AdminError("该志愿者不是本队管理员。")
+    teams.remove_admin(session, team.id, volunteer.openid)
+    return volunteer
