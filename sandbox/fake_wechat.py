@@ -434,7 +434,6 @@ class FakeWeChatState:
             info = self._data.qrcodes.get(ticket)
             return None if info is None else dict(info)
 
-
     def issue_oauth_code(self, openid: str) -> str:
         code = secrets.token_urlsafe(24)
         with self._lock:
