@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.team_names import (
@@ -92,6 +92,8 @@ class Team(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(200))
     needs_guidance: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The team's admins may send notices to their members (a province operator can say no).
+    notices_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     registrant_openid: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]

@@ -54,8 +54,10 @@ def update(
     activity: Activity,
     values: Mapping[str, Any],
     ip: str | None,
-) -> None:
-    activities.update(session, activity, _checked(session, team, values), actor_for(who, team), ip)
+) -> activities.Outcome:
+    return activities.update(
+        session, activity, _checked(session, team, values), actor_for(who, team), ip
+    )
 
 
 def set_status(
@@ -65,5 +67,6 @@ def set_status(
     activity: Activity,
     status: str,
     ip: str | None,
-) -> None:
-    activities.set_status(session, activity, status, actor_for(who, team), ip)
+    reason: str | None = None,
+) -> activities.Outcome:
+    return activities.set_status(session, activity, status, actor_for(who, team), ip, reason=reason)

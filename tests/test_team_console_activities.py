@@ -41,7 +41,9 @@ FORM = {
 }
 
 
-def test_create_edit_publish_and_cancel(app: Flask, db: Database, make_user: MakeUser) -> None:
+def test_create_edit_publish_and_cancel(
+    app: Flask, db: Database, make_user: MakeUser, fake_wechat: FakeWeChatState
+) -> None:
     admin = team_admin(app, make_user)
     log_in(admin)
     new = f"/team/t/{admin.team.id}/activities/new"
@@ -62,8 +64,15 @@ def test_create_edit_publish_and_cancel(app: Flask, db: Database, make_user: Mak
     shown = f"/team/a/{activity_id}"
     published = submit(admin.client, shown, f"/team/a/{activity_id}/status/{RECRUITING}")
     assert "活动已发布" in published.data.decode()
-    cancelled = submit(admin.client, shown, f"/team/a/{activity_id}/status/{CANCELLED}")
-    assert "活动已取消" in cancelled.data.decode()
+    volunteer = registered(make_user(), name="吴六", id_number=id_number())
+    sign_up(app, volunteer, activity_id)
+    cancelled = submit(
+        admin.client, shown, f"/team/a/{activity_id}/status/{CANCELLED}", {"reason": "降雪封路"}
+    )
+    flashes = re.findall(r'class="flash[^"]*">([^<]*)<', cancelled.data.decode())
+    assert any("活动已取消" in f and "已通知报名的志愿者" in f for f in flashes), flashes
+    told = [m.get("content", "") for m in fake_wechat.messages(volunteer.openid)]
+    assert any("降雪封路" in text for text in told), told
     again = submit(admin.client, shown, f"/team/a/{activity_id}/status/{RECRUITING}")
     assert "不能改为" in again.data.decode()
     with db.Session() as session:

@@ -13,7 +13,15 @@ from console.team.blueprint import bp
 
 
 def init_team_console(app: Flask) -> None:
-    from console.team import access, activities, attendance, errors, members, subteams  # noqa: F401
+    from console.team import (  # noqa: F401
+        access,
+        activities,
+        attendance,
+        errors,
+        members,
+        notices,
+        subteams,
+    )
     from infra.errors import add_error_page
 
     app.register_blueprint(bp)

@@ -12,13 +12,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from console.forms import ActivityForm, region_options
+from console.forms import ActivityForm, SelectChoice, region_options
 from console.team.blueprint import bp, client_ip, managed, services, who
+from console.views.activities import after_change
 from domain import clock
 from domain.errors import ValidationError
 from models.activity import CANCELLED, FINISHED, RECRUITING, Activity
 from models.team import Team
 from services import activities, team_console, team_console_activities
+from services.operators import Scope
 
 DONE = {
     RECRUITING: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
@@ -51,6 +53,7 @@ def _form(team: Team, activity: Activity | None = None) -> ActivityForm:
     )
     form.team_id.choices = [(str(team.id), team.name)]
     form.region.choices = region_options(team_console_activities.team_scope(team))
+    form.required_region.choices = [SelectChoice("", "（不限）"), *region_options(Scope())[1:]]
     if request.method == "GET":
         form.team_id.data = str(team.id)
         if activity is not None:
@@ -74,6 +77,12 @@ def _values(form: ActivityForm) -> dict[str, Any]:
         "signup_deadline": _stored(form.signup_deadline.data),
         "description": form.description.data,
         "contact": form.contact.data,
+        "service_field": form.service_field.data,
+        "latitude": form.latitude.data,
+        "longitude": form.longitude.data,
+        "required_skills": form.required_skills.data,
+        "required_region": form.required_region.data,
+        "cover": form.cover.data,
     }
 
 
@@ -118,7 +127,8 @@ def activity_new(team_id: int) -> ResponseReturnValue:
             return redirect(url_for("team.activity", activity_id=activity_id))
     elif request.method == "POST":
         _form_errors(form)
-    return render_template("team/activity_form.html", team=team, form=form, activity=None)
+    with managed(team_id) as (_session, team):
+        return render_template("team/activity_form.html", team=team, form=form, activity=None)
 
 
 @bp.route("/a/<int:activity_id>/edit", methods=["GET", "POST"])
@@ -128,17 +138,19 @@ def activity_edit(activity_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with managed_activity(activity_id, write=True) as (session, activity, team):
-                team_console_activities.update(
+                outcome = team_console_activities.update(
                     session, who(), team, activity, _values(form), client_ip()
                 )
         except ValidationError as exc:
             flash(exc.hint, "error")
         else:
-            flash("已保存。")
+            after_change(activity_id, outcome)
+            flash("已保存。" + ("已通知报名的志愿者。" if outcome.message else ""))
             return redirect(url_for("team.activity", activity_id=activity_id))
     elif request.method == "POST":
         _form_errors(form)
-    return render_template("team/activity_form.html", team=team, form=form, activity=activity)
+    with managed_activity(activity_id) as (_session, activity, team):
+        return render_template("team/activity_form.html", team=team, form=form, activity=activity)
 
 
 @bp.get("/a/<int:activity_id>", endpoint="activity")
@@ -161,9 +173,12 @@ def activity_page(activity_id: int) -> ResponseReturnValue:
 def activity_status(activity_id: int, status: str) -> ResponseReturnValue:
     try:
         with managed_activity(activity_id, write=True) as (session, activity, team):
-            team_console_activities.set_status(session, who(), team, activity, status, client_ip())
+            outcome = team_console_activities.set_status(
+                session, who(), team, activity, status, client_ip(), request.form.get("reason")
+            )
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
-        flash(DONE.get(status, "已更新。"))
+        after_change(activity_id, outcome)
+        flash(DONE.get(status, "已更新。") + ("已通知报名的志愿者。" if outcome.message else ""))
     return redirect(url_for("team.activity", activity_id=activity_id))
