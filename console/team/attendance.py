@@ -59,6 +59,7 @@ def roster_page(activity_id: int) -> ResponseReturnValue:
             rows=attendance_roster.roster(session, activity),
             corrections=attendance_corrections.pending_for_activity(session, activity.id),
             format_hours=format_hours,
+            evaluations=attendance_records.EVALUATIONS,
         )
 
 
@@ -97,16 +98,27 @@ def roster_poster(activity_id: int, kind: str) -> ResponseReturnValue:
         url = None if codes is None else (codes.in_url if kind == attendance.IN else codes.out_url)
         if codes is None or url is None:
             abort(404)
-        png = attendance_posters.poster_png(
-            activity, kind, url, codes.code, services().settings.certificate_font
+        svc = services()
+        png = attendance_posters.cached_poster_png(
+            svc.redis,
+            svc.keys.checkin_poster,
+            activity,
+            kind,
+            url,
+            codes.code,
+            svc.settings.certificate_font,
         )
     return Response(png, mimetype="image/png")
 
 
 @bp.post("/a/<int:activity_id>/confirm")
 def roster_confirm(activity_id: int) -> ResponseReturnValue:
+    evaluation = request.form.get("evaluation") or None
+    if evaluation is not None and evaluation not in attendance_records.EVALUATIONS:
+        flash("评价请从列表中选择。", "error")
+        return _back(activity_id)
     with managed_activity(activity_id, write=True) as (session, activity, team):
-        done = attendance_records.confirm_all(session, activity, _recorder())
+        done = attendance_records.confirm_all(session, activity, _recorder(), evaluation)
         team_console.record(
             session,
             who(),
