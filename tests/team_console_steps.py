@@ -71,3 +71,14 @@ def submit(client: FlaskClient, page: str, action: str, data: dict[str, Any] | N
     return client.post(
         action, data={"csrf_token": csrf(client, page), **(data or {})}, follow_redirects=True
     )
+
+
+def xlsx_rows(data: bytes) -> list[list[str]]:
+    """The cells of an exported sheet as text, row by row."""
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    assert sheet is not None
+    return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]

@@ -17,9 +17,9 @@ from models.activity import CANCELLED, DRAFT, RECRUITING, Activity
 from models.operator import AuditEntry
 from models.service import Attendance, ServiceRecord
 from sandbox.fake_wechat import FakeWeChatState
-from services import attendance, team_console_xlsx
+from services import attendance
 from tests.service_steps import add_activity, checkin_codes, minute, registered, scene, sign_up
-from tests.team_console_steps import log_in, page_text, submit, team_admin
+from tests.team_console_steps import log_in, page_text, submit, team_admin, xlsx_rows
 from tests.test_checkin_chat import scan
 from tests.test_team_support import id_number
 from tests.wechat_user import WeChatUser
@@ -174,7 +174,7 @@ def test_roster_codes_hours_and_corrections(
     assert "累计时长：3 小时" in users[1].click("VOLUNTEER_HOURS")
 
     export = admin.client.get(f"/team/a/{activity_id}/roster.xlsx")
-    rows = team_console_xlsx.read_rows(export.data)
+    rows = xlsx_rows(export.data)
     assert rows[0][:3] == ["序号", "志愿者编号", "姓名"] and len(rows) == 4
     assert {row[2] for row in rows[1:]} == {"周一", "周二", "周三"}
 

@@ -12,8 +12,9 @@ from infra.db import Database
 from models.operator import AuditEntry
 from models.team import MEMBERSHIP_JOINED, MEMBERSHIP_LEFT, MEMBERSHIP_REJECTED, Membership
 from sandbox.fake_wechat import FakeWeChatState
-from services import team_console_members, team_console_xlsx, teams, volunteers
-from tests.team_console_steps import Admin, log_in, page_text, submit, team_admin
+from services import team_console_members, teams, volunteers
+from services.reports_export import XLSX_MIME
+from tests.team_console_steps import Admin, log_in, page_text, submit, team_admin, xlsx_rows
 from tests.test_console_support import add_volunteers, join_team
 from tests.test_team_support import add_team, add_volunteer
 from tests.wechat_user import WeChatUser
@@ -159,8 +160,8 @@ def test_members_export_is_masked_one_row_per_person(
     join_team(db, admin.team.id, add_volunteers(db, 3, phone="13955556666", name="导出"))
     log_in(admin)
     answer = admin.client.get(f"/team/t/{admin.team.id}/members.xlsx")
-    assert answer.status_code == 200 and answer.mimetype == team_console_xlsx.MIMETYPE
-    rows = team_console_xlsx.read_rows(answer.data)
+    assert answer.status_code == 200 and answer.mimetype == XLSX_MIME
+    rows = xlsx_rows(answer.data)
     assert rows[0][:4] == ["志愿者编号", "姓名", "手机号", "身份证号"]
     assert len(rows) == 1 + 4  # the admin and three volunteers
     assert all("13955556666" not in cell for row in rows for cell in row)

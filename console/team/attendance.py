@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from console.team.activities import managed_activity
 from console.team.blueprint import bp, client_ip, services, who
-from console.team.members import tell
+from console.team.members import tell, xlsx_response
 from domain import clock
 from domain.errors import ValidationError
 from domain.hours import format_hours, parse_hours
@@ -24,8 +24,8 @@ from services import (
     attendance_records,
     attendance_roster,
     team_console,
-    team_console_xlsx,
 )
+from services.reports_export import Listing
 from wechat.errors import WeChatAPIError
 
 
@@ -245,13 +245,11 @@ def roster_export(activity_id: int) -> ResponseReturnValue:
             target=activity,
             ip=client_ip(),
         )
-    data = team_console_xlsx.workbook_bytes(
-        "活动名单",
-        ("序号", "志愿者编号", "姓名", "已报名", "现场签到", "签到时间", "签退时间", "时长"),
-        rows,
-    )
-    return Response(
-        data,
-        mimetype=team_console_xlsx.MIMETYPE,
-        headers={"Content-Disposition": f"attachment; filename=roster-{activity_id}.xlsx"},
-    )
+    listing = Listing(
+        name="team-roster",
+        title="活动名单",
+        columns=[("序号", 6), ("志愿者编号", 16), ("姓名", 10), ("已报名", 8), ("现场签到", 8),
+                 ("签到时间", 18), ("签退时间", 18), ("时长", 16)],
+        rows=rows,
+    )  # fmt: skip
+    return xlsx_response(listing, f"roster-{activity_id}.xlsx")

@@ -13,7 +13,8 @@ from domain.choices import SKILLS
 from domain.errors import ValidationError
 from domain.hours import format_hours
 from models.volunteer import Volunteer
-from services import team_console, team_console_members, team_console_xlsx, teams
+from services import team_console, team_console_members, teams
+from services.reports_export import XLSX_MIME, Listing, export_to_temp
 from wechat.errors import WeChatAPIError
 
 log = logging.getLogger(__name__)
@@ -151,20 +152,13 @@ def set_admin(team_id: int, volunteer_id: int) -> ResponseReturnValue:
 
 @bp.get("/t/<int:team_id>/members.xlsx", endpoint="members_export")
 def members_export(team_id: int) -> ResponseReturnValue:
-    """Every member, one row each, personal data masked."""
+    """Every member, one row each, personal data masked (the reports' .xlsx writer)."""
     with managed(team_id, write=True) as (session, team):
         rows = [
-            (
-                r.volunteer_no,
-                r.name,
-                r.phone_masked,
-                r.id_masked,
-                "、".join(r.skills),
-                r.hours,
-                "是" if r.is_admin else "",
-            )
+            (r.volunteer_no, r.name, r.phone_masked, r.id_masked, list(r.skills),
+             float(r.hours), "是" if r.is_admin else "")
             for r in team_console_members.all_members(session, team.id)
-        ]
+        ]  # fmt: skip
         team_console.record(
             session,
             who(),
@@ -174,13 +168,18 @@ def members_export(team_id: int) -> ResponseReturnValue:
             ip=client_ip(),
         )
         team_no = team.team_no
-    data = team_console_xlsx.workbook_bytes(
-        "成员名单",
-        ("志愿者编号", "姓名", "手机号", "身份证号", "专业领域", "服务时长（小时）", "管理员"),
-        rows,
-    )
-    return Response(
-        data,
-        mimetype=team_console_xlsx.MIMETYPE,
-        headers={"Content-Disposition": f"attachment; filename=members-{team_no}.xlsx"},
-    )
+    listing = Listing(
+        name="team-members",
+        title="成员名单",
+        columns=[("志愿者编号", 16), ("姓名", 10), ("手机号", 14), ("身份证号", 20),
+                 ("专业领域", 24), ("服务时长（小时）", 14), ("管理员", 8)],
+        rows=rows,
+    )  # fmt: skip
+    return xlsx_response(listing, f"members-{team_no}.xlsx")
+
+
+def xlsx_response(listing: Listing, filename: str) -> Response:
+    export = export_to_temp(listing)
+    response = Response(export.chunks(), mimetype=XLSX_MIME, direct_passthrough=True)
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    return response
