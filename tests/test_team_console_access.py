@@ -28,6 +28,7 @@ WECHAT_BROWSER = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50 NetT
 
 def test_link_logs_in_once(app: Flask, make_user: Callable[..., WeChatUser]) -> None:
     admin = team_admin(app, make_user)
+    assert "「管理后台」在手机上打开队伍管理后台" in admin.user.click("TEAM_MINE")
     path = link_from_chat(admin.user)
     assert "5分钟内有效" in admin.user.say("管理后台")
     first = admin.client.get(path)
