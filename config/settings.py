@@ -96,6 +96,8 @@ class Settings:
     metrics_token: str | None = None
     # RQ (notice jobs) needs a plain Redis: QUEUE_REDIS_URL, required when REDIS_URL is a cluster.
     queue_redis_url: str | None = None
+    # A MariaDB read replica for console reports, exports and dashboards (optional).
+    database_replica_url: str | None = None
     # Service certificates and links in chat: the address people open (/verify/<code>, PDFs),
     # the issuer printed on certificates, and a Chinese font from Debian's fonts-noto-cjk.
     public_base_url: str = "http://127.0.0.1:8000"
@@ -181,6 +183,13 @@ class Settings:
                 "DATABASE_URL", "use sqlite:///path or mysql+pymysql://user:pw@host/db"
             )
         database_url = _normalise_mysql_url(database_url)
+        replica_url = env.get("DATABASE_REPLICA_URL")
+        if replica_url is not None:
+            if not re.match(r"^(mysql\+pymysql|mysql|mariadb\+pymysql)://", replica_url):
+                raise ConfigError("DATABASE_REPLICA_URL", "use mysql+pymysql://user:pw@host/db")
+            if database_url.startswith("sqlite"):
+                raise ConfigError("DATABASE_REPLICA_URL", "needs DATABASE_URL on MariaDB/MySQL")
+            replica_url = _normalise_mysql_url(replica_url)
 
         redis_url = env.get("REDIS_URL")
         if redis_url and not re.match(r"^rediss?(\+cluster)?://", redis_url):
@@ -245,6 +254,7 @@ class Settings:
             account_name=env.get("ACCOUNT_NAME", "甘肃科技志愿服务"),
             redis_prefix=redis_prefix,
             queue_redis_url=queue_redis_url,
+            database_replica_url=replica_url,
             conversation_timeout_seconds=_int(env, "CONVERSATION_TIMEOUT_SECONDS", 1800),
             reply_budget_seconds=reply_budget,
             api_timeout_seconds=_float(env, "WECHAT_API_TIMEOUT_SECONDS", 5.0),

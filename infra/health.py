@@ -62,6 +62,8 @@ def readyz() -> ResponseReturnValue:
         "redis": lambda: services.redis.ping() and None,
         "queue": _queue_probe,
     }
+    if services.db.has_replica:
+        probes["replica"] = lambda: services.db.ping_replica()
     checks: dict[str, str] = {}
     details: dict[str, dict[str, Any]] = {}
     for name, probe in probes.items():

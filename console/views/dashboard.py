@@ -17,7 +17,7 @@ from models.volunteer import ACTIVE, Volunteer
 @bp.get("/")
 def dashboard() -> ResponseReturnValue:
     scope = user().scope
-    with services().db.Session() as session:
+    with services().db.ReadSession() as session:  # the read replica, when there is one
 
         def count(model: type, *conditions: object) -> int:
             query = select(func.count()).select_from(model).where(*conditions)  # type: ignore[arg-type]

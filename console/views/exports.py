@@ -52,7 +52,7 @@ def send_export(
     label: str, build: Callable[[Session], Listing], *, full: bool, filters: dict[str, str]
 ) -> Response:
     svc = services()
-    with svc.db.Session() as session:
+    with svc.db.ReadSession() as session:  # the read replica, when there is one
         listing = build(session)
         export = export_to_temp(listing)
     try:

@@ -71,7 +71,7 @@ def chart_data(figures: list[reports.Figure], filters: reports.Filters) -> list[
 @bp.get("/reports", endpoint="reports")
 def reports_page() -> ResponseReturnValue:
     filters, error = current_filters()
-    with services().db.Session() as session:
+    with services().db.ReadSession() as session:  # the read replica, when there is one
         figures = reports.figures(session, filters)
     return render_template(
         "console/reports.html",
@@ -93,7 +93,7 @@ def _figure(key: str) -> tuple[reports.Figure, reports.Filters]:
     filters, error = current_filters()
     if error:
         abort(400)
-    with services().db.Session() as session:
+    with services().db.ReadSession() as session:
         figure = reports.figure(session, filters, key)
     if figure is None:
         abort(404)

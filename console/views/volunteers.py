@@ -41,7 +41,7 @@ def volunteers() -> ResponseReturnValue:
     form.region.choices = region_options(scope)
     page = max(1, source.get("page", 1, type=int) or 1)
     error = None
-    with services().db.Session() as session:
+    with services().db.ReadSession() as session:  # the read replica, when there is one
         form.team_id.choices = team_options(teams_in(session, scope), "（全部）")
         filters = VolunteerFilters.from_args(source)
         try:
