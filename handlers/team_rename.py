@@ -11,7 +11,7 @@ from domain.errors import ValidationError
 from domain.team_names import COUNTY, PREFECTURE
 from handlers.context import Context
 from handlers.team_admin import managed_team, send_notice
-from handlers.team_register import TeamStep
+from handlers.team_steps import TeamStep
 from models.team import Team
 from services import teams
 from wechat.conversation import Data, Flow, StepError
