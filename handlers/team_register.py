@@ -8,10 +8,13 @@ from typing import Any
 from domain import regions
 from domain.choices import SKILLS
 from domain.contact import parse_mobile, parse_person_name
+from domain.errors import Ineligible
 from domain.team_names import COMMITTEE, COUNTY, OTHER, PREFECTURE, SOCIETY, SQUAD, UNIT
+from domain.text import normalize
 from handlers.context import Context
 from handlers.team_steps import (
     KIND_OPTIONS,
+    SAME_AS_CAPTAIN,
     CountyStep,
     TeamStep,
     county_names,
@@ -39,13 +42,28 @@ from handlers.team_steps import (
     show_phone,
     show_prefecture,
 )
-from services import teams
+from services import teams, volunteers
 from wechat.conversation import Data, Flow, Step, StepError
 from wechat.messages import Reply
 from wechat.router import Router
 
 router = Router("team_register")
 log = logging.getLogger(__name__)
+
+
+CAPTAIN, ADMIN = "captain", "admin"
+ROLES = (CAPTAIN, ADMIN)
+ROLE_OPTIONS = ("我是队长", "我是管理员（队长另有其人）")
+
+
+def _contact_phone(text: str, data: Data, ctx: Context) -> str:
+    """As parse_contact_phone; 「同上」 from a registrant who is the captain means their phone."""
+    if data.get("role") == CAPTAIN and normalize(text).strip() in SAME_AS_CAPTAIN:
+        with ctx.services.db.Session() as session:
+            registrant = volunteers.find_by_openid(session, ctx.openid)
+            if registrant is not None and registrant.phone:
+                return registrant.phone
+    return parse_contact_phone(text, data)
 
 
 STEPS: tuple[Step, ...] = (
@@ -124,10 +142,21 @@ STEPS: tuple[Step, ...] = (
         hint="即组建和管理队伍的单位，如「甘肃省农学会」「兰州大学科协」。",
     ),
     Step(
+        "role",
+        "您的身份",
+        "您在本队担任什么职务？队长、管理员都是本队成员，可管理队伍：",
+        parse=lambda answer, data: ROLES[ROLE_OPTIONS.index(answer)],
+        choices=ROLE_OPTIONS,
+        display=lambda v, d: ROLE_OPTIONS[ROLES.index(v)] if v in ROLES else str(v),
+        hint="选「我是队长」，队长信息取自您的志愿者注册信息；否则请填写队长的姓名和手机号。",
+    ),
+    Step(
         "captain_name",
         "队长姓名",
         "请输入队长的真实姓名：",
         parse=lambda t, d: parse_person_name(t),
+        when=lambda data: data.get("role") == ADMIN,
+        when_label="注册人不是队长",
     ),
     Step(
         "captain_phone",
@@ -135,12 +164,14 @@ STEPS: tuple[Step, ...] = (
         "请输入队长的手机号：",
         parse=lambda t, d: parse_mobile(t),
         display=show_phone,
+        when=lambda data: data.get("role") == ADMIN,
+        when_label="注册人不是队长",
     ),
     Step(
         "contact_phone",
         "联系电话",
         "请输入队伍联系电话（手机或座机，如 0931-8812345）；与队长手机相同请回复「同上」：",
-        parse=parse_contact_phone,
+        parse_in_context=_contact_phone,
         display=show_phone,
     ),
     Step(
@@ -163,7 +194,7 @@ _NAME_STEP = {PREFECTURE: "prefecture_code", COUNTY: "county_code"}
 PROVINCIAL = (SOCIETY, COMMITTEE)
 # Steps that make up the name and the place in the tree; every other step is saved as it is,
 # into the team's column of the same name.
-NAME_STEPS = frozenset({"kind", "parent_search", "parent", "name"})
+NAME_STEPS = frozenset({"kind", "parent_search", "parent", "name", "role"})
 FORM_STEPS: tuple[Step, ...] = tuple(s for s in STEPS if s.name not in NAME_STEPS)
 
 
@@ -175,8 +206,13 @@ def _save_registration(ctx: Context, data: Data) -> str:
     details: dict[str, Any] = {step.name: data.get(step.name) for step in FORM_STEPS}
     if kind in PROVINCIAL:  # 省级学会 and their 专委会: no region question
         details["prefecture_code"] = regions.PROVINCE_CODE
-    form = teams.TeamForm(kind=kind, name=name, parent_id=parent.get("id"), **details)
     with ctx.services.db.Session.begin() as session:
+        registrant = volunteers.find_by_openid(session, ctx.openid)
+        if registrant is None:
+            raise Ineligible(NOT_VOLUNTEER)
+        if data.get("role") == CAPTAIN:  # the captain is the registrant, by their real name
+            details["captain_name"], details["captain_phone"] = registrant.name, registrant.phone
+        form = teams.TeamForm(kind=kind, name=name, parent_id=parent.get("id"), **details)
         try:
             team = teams.register(session, openid=ctx.openid, form=form)
         except teams.NameTaken as exc:
@@ -190,10 +226,25 @@ def _save_registration(ctx: Context, data: Data) -> str:
         else ""
     )
     return (
-        f"提交成功！「{name}」已提交审核。\n队伍编号：{number}\n您已成为本队管理员。{guidance}\n\n"
+        f"提交成功！「{name}」已提交审核。\n队伍编号：{number}\n"
+        f"您已成为本队{'队长（管理员）' if data.get('role') == CAPTAIN else '管理员'}，"
+        f"是本队成员。{guidance}\n\n"
         "接下来：省科协工作人员审核后，结果会通过本公众号通知您。"
         "审核通过后，点击「组织 → 我的队伍」可查看邀请码、审核入队申请、管理成员。"
     )
+
+
+NOT_VOLUNTEER = (
+    "注册服务队需由实名注册的科技志愿者办理，注册人将成为队长或管理员。"
+    "请先点击「志愿者 → 注册」完成志愿者注册，再点击「组织 → 注册」。"
+)
+
+
+def _registrant_is_a_volunteer(ctx: Context) -> Reply | None:
+    with ctx.services.db.Session() as session:
+        if volunteers.find_by_openid(session, ctx.openid) is None:
+            return Reply(text=NOT_VOLUNTEER)
+    return None
 
 
 REGISTER = Flow(
@@ -201,6 +252,7 @@ REGISTER = Flow(
     title="服务队注册",
     steps=STEPS,
     on_confirm=_save_registration,
+    before_start=_registrant_is_a_volunteer,
     intro=(
         "欢迎注册科技志愿服务队！填写过程中可随时回复「返回」上一步、「取消」退出、「帮助」查看说明。"
     ),

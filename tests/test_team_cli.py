@@ -11,7 +11,7 @@ from flask import Flask
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
 from services import teams
-from tests.test_team_support import add_team, seed_root
+from tests.test_team_support import add_team, add_volunteer, seed_root
 from tests.wechat_user import WeChatUser
 
 REGISTRANT = "oRegistrantCli000000000001"
@@ -171,10 +171,11 @@ def test_registered_in_chat_then_approved_by_cli(
     runner: Any, app: Flask, db: Database, wechat_user: WeChatUser, fake_wechat: FakeWeChatState
 ) -> None:
     seed_root(db)
+    add_volunteer(app, wechat_user.openid)
     wechat_user.click("TEAM_REGISTER")
     wechat_user.say("3")
     wechat_user.say("定西")
-    for answer in ("定西市科协", "张三", "13812345678", "同上", "定西市科协组建的服务队", "2"):
+    for answer in ("定西市科协", "1", "同上", "定西市科协组建的服务队", "2"):
         wechat_user.say(answer)
     assert "提交成功" in wechat_user.say("确认")
     pending = invoke(runner, "pending")

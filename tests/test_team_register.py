@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from flask import Flask
+
 from infra.db import Database
 from models.team import TeamAdmin
 from services import teams
-from tests.test_team_support import add_team, fill_details, seed_root, team_by_name
+from tests.test_team_support import (
+    add_team,
+    add_volunteer,
+    fill_details,
+    seed_root,
+    team_by_name,
+)
 from tests.wechat_user import WeChatUser
 
 SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
+
+
+@pytest.fixture(autouse=True)
+def registrant_is_a_volunteer(app: Flask, wechat_user: WeChatUser) -> None:
+    """Only registered volunteers register teams (see test_team_rules for the refusal)."""
+    add_volunteer(app, wechat_user.openid)
 
 
 def start(user: WeChatUser, kind: str) -> str:
@@ -249,7 +264,8 @@ def test_bad_answers_get_hints_and_lose_nothing(wechat_user: WeChatUser, db: Dat
     start(wechat_user, "1")
     assert "依托单位" in wechat_user.say("甘肃省农学会")
     assert "表情" in wechat_user.say("甘肃省农学会🌾")
-    assert "真实姓名" in wechat_user.say("甘肃省农学会")
+    assert "担任什么职务" in wechat_user.say("甘肃省农学会")
+    assert "真实姓名" in wechat_user.say("2")
     assert "汉字" in wechat_user.say("Tom")
     assert "手机号" in wechat_user.say("张三")
     assert "11位手机号码" in wechat_user.say("12345")
@@ -270,8 +286,12 @@ def test_cancel_saves_nothing(wechat_user: WeChatUser, db: Database) -> None:
     assert team_by_name(db, SOCIETY_TEAM) is None
 
 
-def test_two_flows_do_not_mix(make_user: Callable[..., WeChatUser], db: Database) -> None:
+def test_two_flows_do_not_mix(
+    app: Flask, make_user: Callable[..., WeChatUser], db: Database
+) -> None:
     a, b = make_user(), make_user()
+    add_volunteer(app, a.openid)
+    add_volunteer(app, b.openid)
     start(a, "1")
     start(b, "5")
     b.say("1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from click.testing import Result
 from flask import Flask
 
@@ -23,6 +24,12 @@ def invoke(runner: Any, *args: str) -> Result:
     return result
 
 
+def volunteer(app: Flask, user: WeChatUser) -> WeChatUser:
+    """Only registered volunteers register teams."""
+    add_volunteer(app, user.openid)
+    return user
+
+
 def register_society(user: WeChatUser, society: str = "甘肃省农学会") -> str:
     """组织 → 注册 as a 省级学会 up to the name; returns the reply to the name."""
     user.click("TEAM_REGISTER")
@@ -32,24 +39,26 @@ def register_society(user: WeChatUser, society: str = "甘肃省农学会") -> s
 
 def test_a_rejected_registration_frees_its_name(
     runner: Any,
+    app: Flask,
     db: Database,
     wechat_user: WeChatUser,
     make_user: Callable[..., WeChatUser],
     fake_wechat: FakeWeChatState,
 ) -> None:
     seed_root(db)
+    volunteer(app, wechat_user)
     assert "该名称可以注册" in register_society(wechat_user)
     fill_details(wechat_user)
     assert "提交成功" in wechat_user.say("确认")
     team = team_by_name(db, SOCIETY_TEAM)
     assert team is not None
-    assert "已被注册" in register_society(make_user())
+    assert "已被注册" in register_society(volunteer(app, make_user()))
     result = invoke(runner, "reject", team.team_no, "--reason", "依托单位填写有误")
     assert result.exit_code == 0, result.output
     notice = fake_wechat.messages(wechat_user.openid)[-1]["content"]
     assert "名称已释放" in notice and "重新提交" in notice
     # The same person fixes and resubmits; anyone else could have taken the name too.
-    assert "该名称可以注册" in register_society(make_user())
+    assert "该名称可以注册" in register_society(volunteer(app, make_user()))
     assert "该名称可以注册" in register_society(wechat_user)
     fill_details(wechat_user)
     assert "提交成功" in wechat_user.say("确认")
@@ -90,9 +99,9 @@ def test_qrcode_shows_an_unexpected_api_answer_instead_of_crashing(
 
 
 def test_a_unit_cannot_take_a_region_name_or_a_level_word(
-    wechat_user: WeChatUser, db: Database
+    app: Flask, wechat_user: WeChatUser, db: Database
 ) -> None:
-    wechat_user.click("TEAM_REGISTER")
+    volunteer(app, wechat_user).click("TEAM_REGISTER")
     wechat_user.say("5")  # 单位
     assert "单位名称" in wechat_user.say("兰州市")  # the region of the unit
     assert "「兰州市」是地区名称" in wechat_user.say("兰州市")
@@ -102,8 +111,10 @@ def test_a_unit_cannot_take_a_region_name_or_a_level_word(
     assert "队伍全称：「兰州大学科技志愿服务队」" in wechat_user.say("兰州大学")
 
 
-def test_only_provincial_societies_and_no_region_question(wechat_user: WeChatUser) -> None:
-    wechat_user.click("TEAM_REGISTER")
+def test_only_provincial_societies_and_no_region_question(
+    app: Flask, wechat_user: WeChatUser
+) -> None:
+    volunteer(app, wechat_user).click("TEAM_REGISTER")
     prompt = wechat_user.say("1")
     assert "学会（协会、研究会）的全称" in prompt and "全省（省级单位）" not in prompt
     assert "不是省级学会" in wechat_user.say("兰州市农学会")
@@ -210,3 +221,60 @@ def test_console_tree_shows_counts_and_who_joins_automatically(
     page = province_client.get("/console/teams").get_data(as_text=True)
     assert "<th>成员</th><th>待审核入队</th><th>入队方式</th>" in page
     assert "<td>0</td><td>0</td><td>自动通过</td>" in page
+
+
+def test_only_a_registered_volunteer_registers_a_team_and_becomes_its_captain(
+    app: Flask, db: Database, wechat_user: WeChatUser
+) -> None:
+    assert "请先点击「志愿者 → 注册」" in wechat_user.click("TEAM_REGISTER")
+    volunteer(app, wechat_user)  # 张三, 13812345678
+    wechat_user.click("TEAM_REGISTER")
+    wechat_user.say("5")
+    wechat_user.say("兰州市")
+    wechat_user.say("兰州大学")
+    assert "担任什么职务" in wechat_user.say("兰州大学科协")
+    assert "联系电话" in wechat_user.say("我是队长")  # no captain questions: it is the registrant
+    wechat_user.say("同上")
+    wechat_user.say("面向中小学开展科普")
+    summary = wechat_user.say("1")
+    assert "您的身份：我是队长" in summary and "队长姓名" not in summary
+    done = wechat_user.say("确认")
+    assert "您已成为本队队长（管理员），是本队成员" in done
+    team = team_by_name(db, "兰州大学科技志愿服务队")
+    assert team is not None
+    assert (team.captain_name, team.captain_phone) == ("张三", "13812345678")
+    assert "成员：1人" in wechat_user.say("我的队伍")
+
+
+@pytest.mark.parametrize(
+    ("members", "quota"),
+    [
+        (0, 1),
+        (1, 1),
+        (100, 1),
+        (101, 2),
+        (200, 2),
+        (201, 3),
+        (301, 4),
+        (400, 4),
+        (401, 5),
+        (9000, 5),
+    ],
+)
+def test_admin_quota_grows_with_the_team(members: int, quota: int) -> None:
+    assert teams.admin_quota(members) == quota
+
+
+def test_a_small_team_has_its_registrant_and_one_admin(
+    app: Flask, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
+) -> None:
+    volunteer(app, wechat_user)
+    team = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    first, second = make_user(), make_user()
+    first_no = add_volunteer(app, first.openid, name="吴六")
+    second_no = add_volunteer(app, second.openid, name="郑七")
+    assert "设为" in wechat_user.say(f"添加管理员 {first_no}")
+    refused = wechat_user.say(f"添加管理员 {second_no}")
+    assert "本队现有成员2人，除注册人外可设管理员1名，已达上限" in refused
+    with db.Session() as session:
+        assert len(teams.admins(session, team.id)) == 2

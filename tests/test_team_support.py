@@ -100,8 +100,10 @@ def seed_root(db: Database) -> Team:
 
 
 def fill_details(user: WeChatUser) -> str:
-    """From the 依托单位 question to the summary; returns the summary."""
-    assert "队长的真实姓名" in user.say("甘肃省农学会")
+    """From the 依托单位 question to the summary, as an admin whose captain is someone else;
+    returns the summary."""
+    assert "担任什么职务" in user.say("甘肃省农学会")
+    assert "队长的真实姓名" in user.say("2")
     assert "队长的手机号" in user.say("张三")
     assert "联系电话" in user.say("13812345678")
     assert "介绍队伍" in user.say("同上")

@@ -76,8 +76,13 @@ def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin
     current = admins(session, team_id)
     if any(a.openid == volunteer.openid for a in current):
         raise AdminError(f"{volunteer.name}（{volunteer.volunteer_no}）已经是本队管理员。")
-    if len(current) >= MAX_ADMINS_PER_TEAM:
-        raise AdminError(f"每支队伍最多设{MAX_ADMINS_PER_TEAM}名管理员，请先移除一名再添加。")
+    members = member_count(session, team_id)
+    quota = admin_quota(members)
+    if len(current) >= 1 + quota:  # the registrant (队长) and the quota of 管理员
+        raise AdminError(
+            f"本队现有成员{members}人，除注册人外可设管理员{quota}名，已达上限"
+            "（成员1–100人1名，101–200人2名，201–300人3名，301–400人4名，401人以上5名）。"
+        )
     admin = TeamAdmin(team_id=team.id, openid=volunteer.openid, volunteer_id=volunteer.id)
     session.add(admin)
     try:
@@ -89,6 +94,11 @@ def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin
             f"{volunteer.name}（{volunteer.volunteer_no}）已经是本队管理员。"
         ) from None
     return admin
+
+
+def admin_quota(members: int) -> int:
+    """管理员 a team may have besides its registrant, by its size (the national platform's rule)."""
+    return min(MAX_ADMINS_PER_TEAM, max(1, math.ceil(members / 100)))
 
 
 def remove_admin(session: Session, team_id: int, openid: str) -> None:
