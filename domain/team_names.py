@@ -18,6 +18,7 @@ from domain.errors import ValidationError
 from domain.text import has_emoji, normalize
 
 __all__ = [
+    "BRANCH",
     "COMMITTEE",
     "COUNTY",
     "KINDS",
@@ -37,6 +38,7 @@ __all__ = [
     "SUFFIX",
     "UNIT",
     "Kind",
+    "branch_name",
     "clean_name",
     "committee_name",
     "compose_name",
@@ -67,6 +69,7 @@ COMMITTEE = "committee"
 PREFECTURE = "prefecture"
 COUNTY = "county"
 UNIT = "unit"
+BRANCH = "branch"
 SQUAD = "squad"
 OTHER = "other"
 
@@ -93,7 +96,7 @@ class Kind:
 
     @property
     def needs_parent(self) -> bool:
-        return self.key in {COMMITTEE, SQUAD}
+        return self.key in {COMMITTEE, BRANCH, SQUAD}
 
 
 KINDS: tuple[Kind, ...] = (
@@ -122,7 +125,14 @@ KINDS: tuple[Kind, ...] = (
         "**单位科技志愿服务队",
         "兰州大学科技志愿服务队",
     ),
-    Kind(SQUAD, "已注册支队的下级分队", LEVEL_SQUAD, "**支队**分队", "…专委会支队天水分队"),
+    Kind(
+        BRANCH,
+        "已注册队伍的下级支队",
+        LEVEL_BRANCH,
+        "<队名>**支队",
+        "兰州大学科技志愿服务队化学化工支队",
+    ),
+    Kind(SQUAD, "已注册支队的下级分队", LEVEL_SQUAD, "<支队名>**分队", "…专委会支队天水分队"),
     Kind(OTHER, "其他/特殊命名", LEVEL_TEAM, "自拟名称，在省科协指导下确定", "（自拟名称）"),
 )
 _BY_KEY = {k.key: k for k in KINDS}
@@ -318,6 +328,15 @@ def unit_name(text: str) -> str:
     return _check_full(part + SUFFIX)
 
 
+def branch_name(parent_name: str, text: str) -> str:
+    """下级支队 of any registered 队: 「<队名>Y支队」."""
+    part = clean_name(text, "支队名称")
+    part = _strip_suffix(_strip_prefix(part, (parent_name,)), ("支队",))
+    _refuse_level_words(part, "支队名称")
+    _check_length(part, "支队名称", 2, 20)
+    return _check_full(f"{parent_name}{part}支队")
+
+
 def squad_name(parent_name: str, text: str) -> str:
     """下级分队: 「…支队Y分队」 under the 支队 `parent_name`."""
     part = clean_name(text, "分队名称")
@@ -347,6 +366,8 @@ def compose_name(kind: str, text: str, parent_name: str = "") -> str:
         return committee_name(parent_name, text)
     if kind == UNIT:
         return unit_name(text)
+    if kind == BRANCH:
+        return branch_name(parent_name, text)
     if kind == SQUAD:
         return squad_name(parent_name, text)
     if kind == OTHER:

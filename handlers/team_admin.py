@@ -345,8 +345,8 @@ def sub_teams(ctx: Context, session: Session, team: Team, notices: Notices) -> s
     if not found:
         return (
             f"「{team.name}」暂无下级队伍。\n"
-            "学会的专委会可在「组织 → 注册」选择「学会的专业委员会」注册支队；"
-            "支队可选择「已注册支队的下级分队」注册分队。"
+            "任何已通过审核的队都可在「组织 → 注册」选择「已注册队伍的下级支队」注册支队"
+            "（学会的专委会选「学会的专业委员会」）；支队可选择「已注册支队的下级分队」注册分队。"
         )
     lines = [f"【{team.name}】的下级队伍（{len(found)} 支）："]
     for i, child in enumerate(found, 1):

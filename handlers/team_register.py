@@ -9,7 +9,7 @@ from domain import regions
 from domain.choices import SKILLS
 from domain.contact import parse_mobile, parse_person_name
 from domain.errors import Ineligible
-from domain.team_names import COMMITTEE, COUNTY, OTHER, PREFECTURE, SOCIETY, SQUAD, UNIT
+from domain.team_names import BRANCH, COMMITTEE, COUNTY, OTHER, PREFECTURE, SOCIETY, SQUAD, UNIT
 from domain.text import normalize
 from handlers.context import Context
 from handlers.team_steps import (
@@ -76,7 +76,7 @@ STEPS: tuple[Step, ...] = (
         choices=KIND_OPTIONS,
         display=show_kind,
         resets=("parent_search", "parent", "prefecture_code", "county_code", "name"),
-        hint="按单位性质选择；学会的专委会选2，已注册支队的下级分队选6，都不符合选7。",
+        hint="按单位性质选择；学会的专委会选2，已注册队伍的下级支队选6，已注册支队的下级分队选7，都不符合选8。",
     ),
     TeamStep(
         "parent_search",
@@ -84,8 +84,8 @@ STEPS: tuple[Step, ...] = (
         "请输入上级队伍名称中的几个字：",
         prompt_for=parent_search_prompt,
         parse_in_context=search_parent,
-        when=kind_is(COMMITTEE, SQUAD),
-        when_label="专委会支队或分队",
+        when=kind_is(COMMITTEE, BRANCH, SQUAD),
+        when_label="支队或分队",
         resets=("parent", "name"),
         in_summary=False,
         hint="上级队伍必须已注册并通过审核。输入名称中的几个字即可，如「农学会」。",
@@ -96,8 +96,8 @@ STEPS: tuple[Step, ...] = (
         "找到以下已通过审核的队伍，请选择上级队伍（都不是请回复「返回」重新查找）：",
         parse=parse_parent,
         choices=parent_names,
-        when=kind_is(COMMITTEE, SQUAD),
-        when_label="专委会支队或分队",
+        when=kind_is(COMMITTEE, BRANCH, SQUAD),
+        when_label="支队或分队",
         display=lambda v, d: str(v.get("name")) if isinstance(v, dict) else str(v),
         resets=("name",),
     ),
@@ -110,7 +110,7 @@ STEPS: tuple[Step, ...] = (
         choices=prefecture_options,
         display=show_prefecture,
         resets=("county_code",),
-        when=kind_is(PREFECTURE, COUNTY, UNIT, SQUAD, OTHER),
+        when=kind_is(PREFECTURE, COUNTY, UNIT, BRANCH, SQUAD, OTHER),
         when_label="省级学会及其专委会之外",
     ),
     CountyStep(

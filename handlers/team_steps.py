@@ -12,7 +12,7 @@ from typing import Any
 from domain import regions, team_names
 from domain.contact import mask_mobile, parse_free_text, parse_mobile
 from domain.errors import ValidationError
-from domain.team_names import COMMITTEE, COUNTY, KINDS, PREFECTURE, SOCIETY, SQUAD, UNIT
+from domain.team_names import BRANCH, COMMITTEE, COUNTY, KINDS, PREFECTURE, SOCIETY, SQUAD, UNIT
 from domain.text import normalize
 from handlers.context import Context
 from models.team import (
@@ -97,7 +97,7 @@ def parse_kind(answer: str, data: Data) -> str:
 
 
 def _parent_level(data: Data) -> str:
-    return LEVEL_TEAM if kind_of(data) == COMMITTEE else LEVEL_BRANCH
+    return LEVEL_BRANCH if kind_of(data) == SQUAD else LEVEL_TEAM
 
 
 def parent_search_prompt(data: Data) -> str:
@@ -105,6 +105,11 @@ def parent_search_prompt(data: Data) -> str:
         return (
             "专委会支队隶属于本学会的科技志愿服务队。请输入学会名称（或其中几个字，如「农学会」），"
             "我们在已通过审核的学会科技志愿服务队中查找："
+        )
+    if kind_of(data) == BRANCH:
+        return (
+            "支队隶属于已注册的队（市州、县区、单位、学会等科技志愿服务队）。"
+            "请输入上级队伍名称中的几个字，我们在已通过审核的队伍中查找："
         )
     return "分队隶属于已注册的支队。请输入上级支队名称中的几个字，我们在已通过审核的支队中查找："
 
@@ -127,6 +132,11 @@ def search_parent(text: str, data: Data, ctx: Context) -> list[dict[str, Any]]:
             raise ValidationError(
                 f"没有找到名称含「{words}」、已通过审核的学会科技志愿服务队。"
                 "专委会支队需所属学会先注册「**学会科技志愿服务队」并通过审核。"
+                "请换个关键词再试，或回复「取消」。"
+            )
+        if kind_of(data) == BRANCH:
+            raise ValidationError(
+                f"没有找到名称含「{words}」、已通过审核的队伍。支队需建在已注册的队之下，"
                 "请换个关键词再试，或回复「取消」。"
             )
         raise ValidationError(
@@ -226,6 +236,8 @@ def name_prompt(data: Data) -> str:
             "请输入单位名称，如「兰州大学」「甘肃省科技馆」「××有限公司」。\n"
             "队名将为「**科技志愿服务队」，如「兰州大学科技志愿服务队」。"
         )
+    if kind == BRANCH:
+        return f"请输入支队名称，如「化学化工」。\n队名将为「{_parent_name(data)}**支队」。"
     if kind == SQUAD:
         return f"请输入分队名称，如「天水」。\n队名将为「{_parent_name(data)}**分队」。"
     return (

@@ -139,6 +139,7 @@ def test_each_kind_has_its_level_and_rule() -> None:
         "prefecture": "队",
         "county": "队",
         "unit": "队",
+        "branch": "支队",  # any 队 may have 支队 (issue 12 rule 3)
         "squad": "分队",
         "other": "队",
     }

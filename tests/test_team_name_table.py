@@ -7,6 +7,7 @@ import pytest
 
 from domain.errors import ValidationError
 from domain.team_names import (
+    BRANCH,
     COMMITTEE,
     OTHER,
     SOCIETY,
@@ -17,7 +18,7 @@ from domain.team_names import (
 )
 
 SOC = "甘肃省农学会科技志愿服务队"
-BRANCH = f"{SOC}植物保护专委会支队"
+COMMITTEE_BRANCH = f"{SOC}植物保护专委会支队"
 
 # (kind, parent, typed, full name when accepted, else None, a phrase of the refusal)
 TABLE: list[tuple[str, str, str, str | None, str]] = [
@@ -35,10 +36,10 @@ TABLE: list[tuple[str, str, str, str | None, str]] = [
     (SOCIETY, "", "学会", None, "至少4个字"),
     (SOCIETY, "", "甘肃省农学会🌾", None, "表情"),
     # 专委会: 「<学会队名><X>专委会支队」
-    (COMMITTEE, SOC, "植物保护", BRANCH, ""),
-    (COMMITTEE, SOC, "植物保护专业委员会", BRANCH, ""),
-    (COMMITTEE, SOC, "植物保护专委会支队", BRANCH, ""),
-    (COMMITTEE, SOC, f"{SOC}植物保护专委会", BRANCH, ""),
+    (COMMITTEE, SOC, "植物保护", COMMITTEE_BRANCH, ""),
+    (COMMITTEE, SOC, "植物保护专业委员会", COMMITTEE_BRANCH, ""),
+    (COMMITTEE, SOC, "植物保护专委会支队", COMMITTEE_BRANCH, ""),
+    (COMMITTEE, SOC, f"{SOC}植物保护专委会", COMMITTEE_BRANCH, ""),
     (COMMITTEE, SOC, "青年科技志愿服务", None, "不能含有「科技志愿服务」"),
     (COMMITTEE, SOC, "植", None, "至少2个字"),
     # 单位: 「<单位>科技志愿服务队」, no region names, no level words
@@ -62,10 +63,10 @@ TABLE: list[tuple[str, str, str, str | None, str]] = [
     (UNIT, "", "兰州大学@", None, "不能使用「@」"),
     (UNIT, "", "兰", None, "至少2个字"),
     # 分队: 「<支队名><Y>分队」
-    (SQUAD, BRANCH, "天水", f"{BRANCH}天水分队", ""),
-    (SQUAD, BRANCH, "天水分队", f"{BRANCH}天水分队", ""),
-    (SQUAD, BRANCH, "天水支队", None, "不能含有「支队」"),
-    (SQUAD, BRANCH, "秦州队", None, "不能含有「队」"),
+    (SQUAD, COMMITTEE_BRANCH, "天水", f"{COMMITTEE_BRANCH}天水分队", ""),
+    (SQUAD, COMMITTEE_BRANCH, "天水分队", f"{COMMITTEE_BRANCH}天水分队", ""),
+    (SQUAD, COMMITTEE_BRANCH, "天水支队", None, "不能含有「支队」"),
+    (SQUAD, COMMITTEE_BRANCH, "秦州队", None, "不能含有「队」"),
     # 特殊命名: free, but not a region's team or the 总队
     (OTHER, "", "陇原银发科技服务团", "陇原银发科技服务团", ""),
     (OTHER, "", "兰州市科技志愿服务队", None, "是地区名称"),
@@ -95,3 +96,21 @@ def test_name(kind: str, parent: str, typed: str, full: str | None, reason: str)
 )
 def test_region_teams_are_named_after_their_region(division: str, name: str) -> None:
     assert region_team_name(division) == name
+
+
+BRANCH_TABLE = [
+    ("兰州大学科技志愿服务队", "化学化工", "兰州大学科技志愿服务队化学化工支队", ""),
+    ("天水市科技志愿服务队", "秦州区支队", "天水市科技志愿服务队秦州区支队", ""),
+    ("兰州大学科技志愿服务队", "化学化工队", None, "不能含有「队」"),
+    ("兰州大学科技志愿服务队", "科技志愿服务", None, "不能含有「科技志愿服务」"),
+]
+
+
+@pytest.mark.parametrize(("parent", "typed", "full", "reason"), BRANCH_TABLE)
+def test_branch_names(parent: str, typed: str, full: str | None, reason: str) -> None:
+    if full is not None:
+        assert compose_name(BRANCH, typed, parent) == full
+        return
+    with pytest.raises(ValidationError) as refused:
+        compose_name(BRANCH, typed, parent)
+    assert reason in refused.value.hint

@@ -129,7 +129,7 @@ def test_squad_under_an_existing_branch(wechat_user: WeChatUser, db: Database) -
     society = add_team(db, SOCIETY_TEAM)
     branch_name = f"{SOCIETY_TEAM}植物保护专委会支队"
     branch = add_team(db, branch_name, kind="committee", parent_id=society.id)
-    assert "支队" in start(wechat_user, "6")
+    assert "支队" in start(wechat_user, "7")
     assert branch_name in wechat_user.say("植物保护")
     wechat_user.say("1")
     assert f"「{branch_name}**分队」" in wechat_user.say("天水市")
@@ -143,7 +143,7 @@ def test_squad_under_an_existing_branch(wechat_user: WeChatUser, db: Database) -
 
 def test_squad_needs_a_registered_branch(wechat_user: WeChatUser, db: Database) -> None:
     add_team(db, SOCIETY_TEAM)  # a 队, not a 支队
-    start(wechat_user, "6")
+    start(wechat_user, "7")
     assert "没有找到名称含「农学会」、已通过审核的支队" in wechat_user.say("农学会")
 
 
@@ -212,7 +212,7 @@ def test_jiayuguan_has_no_counties(wechat_user: WeChatUser, db: Database) -> Non
 
 
 def test_other_kind_takes_a_free_name_for_guidance(wechat_user: WeChatUser, db: Database) -> None:
-    start(wechat_user, "7")
+    start(wechat_user, "8")
     assert "省科协指导" in wechat_user.say("2")
     assert "队伍全称：「陇原银发科技服务团」" in wechat_user.say("陇原银发科技服务团")
     fill_details(wechat_user)

@@ -278,3 +278,30 @@ def test_a_small_team_has_its_registrant_and_one_admin(
     assert "本队现有成员2人，除注册人外可设管理员1名，已达上限" in refused
     with db.Session() as session:
         assert len(teams.admins(session, team.id)) == 2
+
+
+def test_any_approved_team_may_have_branches_and_any_branch_squads(
+    app: Flask, db: Database, wechat_user: WeChatUser
+) -> None:
+    volunteer(app, wechat_user)
+    add_team(db, "兰州大学科技志愿服务队", kind="unit", prefecture_code="620100")
+    wechat_user.click("TEAM_REGISTER")
+    assert "已通过审核的队伍中查找" in wechat_user.say("6")  # 已注册队伍的下级支队
+    assert "1. 兰州大学科技志愿服务队" in wechat_user.say("兰州大学")
+    wechat_user.say("1")
+    prompt = wechat_user.say("兰州市")
+    assert "「兰州大学科技志愿服务队**支队」" in prompt
+    assert "不能含有「队」" in wechat_user.say("化学化工队")
+    assert "「兰州大学科技志愿服务队化学化工支队」" in wechat_user.say("化学化工")
+    fill_details(wechat_user)
+    assert "提交成功" in wechat_user.say("确认")
+    branch = team_by_name(db, "兰州大学科技志愿服务队化学化工支队")
+    assert branch is not None and (branch.level, branch.kind) == ("支队", "branch")
+    with db.Session.begin() as session:
+        teams.approve(session, branch.id)
+    wechat_user.click("TEAM_REGISTER")
+    wechat_user.say("7")  # 已注册支队的下级分队
+    assert "1. 兰州大学科技志愿服务队化学化工支队" in wechat_user.say("化学化工")
+    wechat_user.say("1")
+    wechat_user.say("兰州市")
+    assert "「兰州大学科技志愿服务队化学化工支队榆中分队」" in wechat_user.say("榆中")

@@ -104,7 +104,7 @@ def _parent_for(session: Session, form: TeamForm) -> Team | None:
     kind = team_names.kind(form.kind)
     if kind.needs_parent:
         parent = session.get(Team, form.parent_id) if form.parent_id else None
-        wanted = LEVEL_TEAM if form.kind == team_names.COMMITTEE else LEVEL_BRANCH
+        wanted = LEVEL_BRANCH if form.kind == team_names.SQUAD else LEVEL_TEAM
         if parent is None or parent.status != STATUS_APPROVED or parent.level != wanted:
             raise ParentNotFound(f"所选的上级{wanted}不存在或未通过审核，请重新选择上级队伍。")
         return parent
