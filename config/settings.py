@@ -83,7 +83,8 @@ class Settings:
     log_level: str = "INFO"
     # Template-message notices (worker/): the send rate shared by every worker, in-flight sends
     # per worker, rows claimed at a time, how long a claim lasts before another worker may take
-    # the rows over, and the retry backoff for -1/45009.
+    # the rows over, the retry backoff for -1, and how often a worker looks for notices paused
+    # for the day's quota (45009) whose time to resume has come.
     notice_sends_per_second: int = 20
     notice_send_threads: int = 8
     notice_batch_size: int = 100
@@ -110,6 +111,7 @@ class Settings:
     activity_change_template_id: str | None = None
     # Recognition candidates' criteria (RECOGNITION_* variables; domain.recognition).
     recognition: Thresholds = field(default_factory=Thresholds)
+    notice_resume_check_seconds: int = 60
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -283,6 +285,7 @@ def _notice_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "notice_lease_seconds": _int(env, "NOTICE_LEASE_SECONDS", 120),
         "notice_retry_seconds": _float(env, "NOTICE_RETRY_SECONDS", 5.0),
         "notice_max_attempts": _int(env, "NOTICE_MAX_ATTEMPTS", 5),
+        "notice_resume_check_seconds": _int(env, "NOTICE_RESUME_CHECK_SECONDS", 60),
     }
     if values["notice_send_threads"] > 64:
         raise ConfigError("NOTICE_SEND_THREADS", "at most 64")

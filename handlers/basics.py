@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handlers import membership, service_checkin
 from handlers.context import Context
-from models import Follower
-from models.base import utcnow
+from services import followers
 from wechat.router import Router
 
 router = Router("basics")
@@ -44,23 +42,11 @@ ABOUT = (
 
 
 def _touch_follower(ctx: Context, *, subscribed: bool, scene: str | None = None) -> None:
-    now = utcnow()
     with ctx.services.db.Session.begin() as session:
-        follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
-        if follower is None:
-            follower = Follower(openid=ctx.openid, first_seen_at=now)
-            session.add(follower)
-        follower.subscribed = subscribed
-        follower.last_seen_at = now
         if subscribed:
-            follower.unsubscribed_at = None
-            if scene:
-                follower.subscribe_scene = scene[:64]
+            followers.followed(session, ctx.openid, scene)
         else:
-            follower.unsubscribed_at = now
-
-
-SEEN_REFRESH_SECONDS = 3600
+            followers.unfollowed(session, ctx.openid)
 
 
 @router.observe
@@ -69,19 +55,11 @@ def record_last_seen(ctx: Context) -> None:
     existed), writing to the database at most once an hour per user."""
     if ctx.msg.msg_type == "event" and ctx.msg.event in {"subscribe", "unsubscribe"}:
         return  # those handlers write the row themselves
-    keys = ctx.services.keys
-    if not ctx.services.redis.set(
-        keys.follower_seen(ctx.openid), b"1", nx=True, ex=SEEN_REFRESH_SECONDS
-    ):
+    if not followers.due_for_seen(ctx.services.redis, ctx.services.keys, ctx.openid):
         return
-    now = utcnow()
     try:
         with ctx.services.db.Session.begin() as session:
-            follower = session.scalar(select(Follower).where(Follower.openid == ctx.openid))
-            if follower is None:
-                session.add(Follower(openid=ctx.openid, first_seen_at=now, last_seen_at=now))
-            else:
-                follower.last_seen_at = now
+            followers.seen(session, ctx.openid)
     except IntegrityError:
         pass  # a subscribe created the row at the same moment
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +29,7 @@ QUEUED = "queued"  # waiting for a worker to build the recipient rows
 SENDING = "sending"
 PAUSED = "paused"
 STOPPED = "stopped"  # WeChat refused the template or its data (40037/47003): see stop_reason
+# PAUSED also covers the day's quota running out (45009): stop_reason and resume_at say so.
 CANCELLED = "cancelled"
 FINISHED = "finished"
 NOTICE_STATUS_LABELS: dict[str, str] = {
@@ -82,6 +84,9 @@ class NoticeTemplate(Base):
     title: Mapped[str] = mapped_column(String(60))
     fields: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Known to WeChat: synced from it, or a test send with it succeeded. Until then a notice
+    # cannot be sent with it (a made-up ID would stop the run with 40037).
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]
 
@@ -104,6 +109,8 @@ class Notice(Base):
     county_code: Mapped[str | None] = mapped_column(String(12), index=True)
     status: Mapped[str] = mapped_column(String(12), default=DRAFT, index=True)
     stop_reason: Mapped[str | None] = mapped_column(String(255))
+    # Paused because the day's template quota ran out (45009): resumed automatically then.
+    resume_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("operators.id"))
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]

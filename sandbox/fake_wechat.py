@@ -172,7 +172,8 @@ class Call:
     json: Any
     body: str
     errcode: int
-    time: float
+    time: float  # when the fake answered
+    received: float = 0.0  # when the request arrived (before any delay set with slow())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -506,6 +507,7 @@ def _api_view(
     state: FakeWeChatState, path: str, handler: Handler, needs_token: bool
 ) -> Callable[[], Response]:
     def view() -> Response:
+        received = time.time()
         generation = state.generation()
         delay = state.delay_for(path)
         if delay > 0:
@@ -531,6 +533,7 @@ def _api_view(
             body=raw,
             errcode=int(answer.get("errcode", 0)),
             time=time.time(),
+            received=received,
         )
         state.record(call, generation)
         return _json_response(answer)

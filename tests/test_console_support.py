@@ -20,10 +20,11 @@ from domain import team_names
 from infra.db import Database
 from models.activity import PUBLISHED, Activity
 from models.base import utcnow
+from models.follower import Follower
 from models.notice import NoticeTemplate
 from models.team import MEMBERSHIP_JOINED, Membership
 from models.volunteer import ACTIVE, Volunteer
-from sandbox.fake_wechat import TEMPLATE_ACTIVITY_REMINDER
+from sandbox.fake_wechat import SEED_TEMPLATES, TEMPLATE_ACTIVITY_REMINDER
 from services import operators, teams
 
 PASSWORD = "Secret-passw0rd"
@@ -95,8 +96,10 @@ def add_volunteers(
     education: str = "本科",
     name: str = "志愿者",
     phone: str = "13812345678",
+    followed: bool = True,
 ) -> list[str]:
-    """`count` active volunteers; returns their openids."""
+    """`count` active volunteers (followers of the account unless `followed` is False);
+    returns their openids."""
     now = utcnow()
     rows = []
     for _ in range(count):
@@ -118,9 +121,15 @@ def add_volunteers(
                 "updated_at": now,
             }
         )
+    followers = [
+        {"openid": row["openid"], "subscribed": True, "first_seen_at": now, "last_seen_at": now}
+        for row in rows
+    ]
     with db.Session.begin() as session:
         for start in range(0, len(rows), 1000):
             session.execute(insert(Volunteer), rows[start : start + 1000])
+            if followed:
+                session.execute(insert(Follower), followers[start : start + 1000])
     return [row["openid"] for row in rows]
 
 
@@ -178,6 +187,7 @@ def add_template(
             title="活动开始提醒",
             fields=fields or REMINDER_FIELDS,
             active=True,
+            verified=template_id in {t["template_id"] for t in SEED_TEMPLATES},
         )
         session.add(template)
         session.flush()

@@ -3,6 +3,7 @@ and the recipient count, test sends, sending, and what a region operator may do.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
 
 from infra.db import Database
+from models.activity import Activity
 from models.follower import Follower
 from models.notice import Notice, NoticeTemplate
 from models.volunteer import Volunteer
@@ -27,9 +29,20 @@ from tests.test_console_support import (
     join_team,
     login,
     notice_queue,  # noqa: F401  (fixture)
+    post_form,
     province_client,  # noqa: F401  (fixture)
+    queue_notice,
     recipient_count,
 )
+from tests.wechat_user import WeChatUser
+from worker.jobs import run_notice
+
+REMINDER_FIELDS_TEXT = [
+    ("thing1", "活动名称"),
+    ("time2", "开始时间"),
+    ("thing3", "活动地点"),
+    ("thing4", "温馨提示"),
+]
 
 
 def notices_in(db: Database) -> list[Notice]:
@@ -149,13 +162,40 @@ def test_audience_filters_and_the_count(
 
     # unfollowed, refusing and de-registered volunteers are left out
     with db.Session.begin() as session:
-        session.add(Follower(openid=chengguan[0], subscribed=False))
-        session.add(Follower(openid=chengguan[1], subscribed=True, refuses_notices=True))
-        session.add(Follower(openid=chengguan[2], subscribed=True))
+        session.execute(
+            update(Follower).where(Follower.openid == chengguan[0]).values(subscribed=False)
+        )
+        session.execute(
+            update(Follower).where(Follower.openid == chengguan[1]).values(refuses_notices=True)
+        )
         session.execute(
             update(Volunteer).where(Volunteer.openid == chengguan[3]).values(status="deregistered")
         )
     assert count(region="620102") == 1
+
+
+def test_only_current_followers_are_counted_and_sent_to(
+    app: Flask,
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+    fake_wechat: FakeWeChatState,
+    make_user: Any,
+) -> None:
+    """A volunteer who never followed the account (no subscribe, no message: no follower row)
+    is neither counted nor sent to; following later brings them in."""
+    template = add_template(db)
+    following = add_volunteers(db, 2)
+    (never,) = add_volunteers(db, 1, followed=False)
+    assert recipient_count(compose(province_client, compose_data(template)).data) == 2
+    notice_id = queue_notice(app)
+    with app.app_context():
+        assert run_notice(notice_id) == "done"
+    assert fake_wechat.messages(never) == []
+    assert all(len(fake_wechat.messages(openid)) == 1 for openid in following)
+
+    newcomer: WeChatUser = make_user(never)
+    newcomer.subscribe()
+    assert recipient_count(compose(province_client, compose_data(template)).data) == 3
 
 
 def test_prefilled_from_an_activity(
@@ -188,7 +228,7 @@ def test_test_send_goes_to_the_operator_only(
     assert "测试消息已发送到您的微信" in answer.get_data(as_text=True)
     (message,) = fake_wechat.messages("oOperatorOpenid000000000001")
     assert message["type"] == "template"
-    assert message["data"] == REMINDER_DATA
+    assert message["data"] == {**REMINDER_DATA, "thing1": "【测试】青少年科普进社区"}
     assert message["url"] == "https://kjzy.example.cn/a/1"
     assert len(fake_wechat.calls_to("/cgi-bin/message/template/send")) == 1
     assert notices_in(db) == []
@@ -298,3 +338,120 @@ def test_cli_send_and_status(runner: FlaskCliRunner, db: Database, notice_queue:
 
     bad = runner.invoke(args=[*args[:4], "--data", "thing1=x", "--yes"])
     assert bad.exit_code == 1 and "time2" in bad.output
+
+
+# -- friction: prefill, unknown templates, test sends ------------------------------------------
+
+CONTACT_FIELDS = [
+    {"key": "thing1", "label": "活动名称"},
+    {"key": "name2", "label": "联系人"},
+    {"key": "phone_number3", "label": "联系电话"},
+    {"key": "character_string4", "label": "联系方式"},
+]
+
+
+def test_prefill_takes_only_values_that_pass_the_rules(
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+) -> None:
+    template = add_template(db, "kjzyContactTemplate000000000000000000000009", CONTACT_FIELDS)
+    team = add_team(db, "甘肃省科普作家协会科技志愿服务队")
+    activity = add_activity(db, team)
+    with db.Session.begin() as session:
+        session.execute(
+            update(Activity).where(Activity.id == activity).values(contact="张老师 0931-8912345")
+        )
+    page = province_client.get(f"/console/notices/new?template={template}&activity={activity}")
+    text = page.get_data(as_text=True)
+    assert 'name="data-name2" value="张老师"' in text
+    assert 'name="data-phone_number3" value="0931-8912345"' in text
+    assert 'name="data-character_string4" value=""' in text  # 「张老师 …」 breaks its rule
+    values = dict(re.findall(r'name="data-(\w+)" value="([^"]*)"', text))
+    values["character_string4"] = "kjzy-2026"
+    preview = compose(province_client, compose_data(template, values))
+    assert recipient_count(preview.data) is not None, preview.get_data(as_text=True)
+
+
+def test_a_template_typed_by_hand_is_sent_only_after_a_test_send_succeeds(
+    app: Flask,
+    db: Database,
+    fake_wechat: FakeWeChatState,
+) -> None:
+    add_volunteers(db, 2)
+    add_operator(db, "sheng", openid="oOperatorOpenid000000000001")
+    client = app.test_client()
+    login(client, "sheng")
+    made_up = post_form(
+        client,
+        "/console/templates/new",
+        "/console/templates/new",
+        {
+            "template_id": "kjzyMadeUpTemplate0000000000001",
+            "title": "自拟模板",
+            "fields": "\n".join(f"{k} {v}" for k, v in REMINDER_FIELDS_TEXT),
+        },
+    )
+    assert made_up.status_code == 302
+    with db.Session() as session:
+        template = session.scalar(
+            select(NoticeTemplate.id).where(NoticeTemplate.title == "自拟模板")
+        )
+    assert template is not None
+    preview = compose(client, compose_data(template)).get_data(as_text=True)
+    assert re.search(r'id="send-button" disabled', preview)
+    assert "还没有经过验证" in preview and "沙盒" in preview and "从微信同步" in preview
+    refused = compose(client, compose_data(template), action="send", expected="2")
+    assert "还没有经过验证" in refused.get_data(as_text=True) and notices_in(db) == []
+
+    failed = compose(client, compose_data(template), action="test").get_data(as_text=True)
+    assert "模板ID无效（40037）" in failed and 'id="send-button" disabled' in failed
+
+    # The same ID once WeChat knows it: the test send goes through and sending is allowed.
+    fake_wechat.add_template(
+        {
+            "template_id": "kjzyMadeUpTemplate0000000000001",
+            "title": "自拟模板",
+            "content": "活动名称:{{thing1.DATA}}\n开始时间:{{time2.DATA}}\n"
+            "活动地点:{{thing3.DATA}}\n温馨提示:{{thing4.DATA}}\n",
+        }
+    )
+    tested = compose(client, compose_data(template), action="test").get_data(as_text=True)
+    assert "测试消息已发送到您的微信" in tested
+    assert 'id="send-button"' in tested and 'id="send-button" disabled' not in tested
+    sent = compose(client, compose_data(template), action="send", expected="2")
+    assert sent.status_code == 302 and len(notices_in(db)) == 1
+
+
+def test_synced_templates_can_be_sent_at_once(
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+    fake_wechat: FakeWeChatState,
+) -> None:
+    add_volunteers(db, 1)
+    post_form(province_client, "/console/templates", "/console/templates/sync", {})
+    with db.Session() as session:
+        synced = session.scalars(select(NoticeTemplate)).all()
+    assert synced and all(t.verified for t in synced)
+    reminder = next(t.id for t in synced if t.title == "活动开始提醒")
+    preview = compose(province_client, compose_data(reminder)).get_data(as_text=True)
+    assert 'id="send-button"' in preview and "还没有经过验证" not in preview
+
+
+def test_a_test_send_is_marked_as_a_test(
+    app: Flask,
+    db: Database,
+    fake_wechat: FakeWeChatState,
+) -> None:
+    template = add_template(db)
+    add_operator(db, "sheng", openid="oOperatorOpenid000000000001")
+    client = app.test_client()
+    login(client, "sheng")
+    long_title = {**REMINDER_DATA, "thing1": "青少年科普进社区暨全国科普日系列主题活动"}
+    answer = compose(client, compose_data(template, long_title), action="test")
+    assert "【测试】" in answer.get_data(as_text=True)
+    (message,) = fake_wechat.messages("oOperatorOpenid000000000001")
+    assert message["data"]["thing1"].startswith("【测试】青少年科普进社区")
+    assert len(message["data"]["thing1"]) <= 20
+    assert {k: v for k, v in message["data"].items() if k != "thing1"} == {
+        k: v for k, v in REMINDER_DATA.items() if k != "thing1"
+    }

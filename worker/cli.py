@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
 
-from worker.queue import RQNoticeQueue, recover
+from worker.queue import RQNoticeQueue, check_resumes, recover
 from worker.sender import worker_name
 
 
@@ -30,7 +30,10 @@ def worker_command(burst: bool, with_scheduler: bool) -> None:
             "REDIS_URL 未设置：通知由 Web 进程在后台线程中发送，无需单独启动 worker。", err=True
         )
         sys.exit(1)
-    recover(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    recover(app)
+    if not burst:  # notices paused for the day's quota (45009) resume when their time comes
+        check_resumes(app, services.settings.notice_resume_check_seconds)
     # SimpleWorker runs jobs in this process (no fork per job): the app, its database pool and
     # the WeChat clients are built once. Jobs are long (a slice of sending), so a fork would buy
     # nothing.

@@ -8,6 +8,7 @@ import time
 from flask import current_app
 
 from extensions import Services
+from services.notices import lifecycle
 from worker.sender import NoticeSender
 
 log = logging.getLogger("worker.jobs")
@@ -35,6 +36,24 @@ def run_notice(notice_id: int) -> str:
         time.sleep(FAILURE_PAUSE_SECONDS)
         raise
     log.info("notice %s: %s", notice_id, result)
+    queue = current_app.extensions["notice_queue"]
     if result == "slice":
-        current_app.extensions["notice_queue"].enqueue(notice_id, copies=1)
+        queue.enqueue(notice_id, copies=1)
+    elif result == "paused":
+        with services.db.Session() as session:
+            when = lifecycle.resume_at(session, notice_id)
+        if when is not None:  # the day's quota ran out: come back after midnight
+            queue.schedule_resume(notice_id, when)
     return result
+
+
+def resume_notices() -> list[int]:
+    """Resume notices paused for the day's quota whose time has come, and queue them."""
+    services: Services = current_app.extensions["services"]
+    with services.db.Session.begin() as session:
+        resumed = lifecycle.resume_due(session)
+    for notice_id in resumed:
+        current_app.extensions["notice_queue"].enqueue(notice_id)
+    if resumed:
+        log.info("notices %s resumed after the daily quota", resumed)
+    return resumed

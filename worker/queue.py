@@ -9,13 +9,17 @@ a background thread (RQ's synchronous mode would block the request for the whole
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Protocol
 
 import redis
 from flask import Flask
 from rq import Queue, Retry, Worker
 
+from domain.clock import utcnow
 from infra.redis import connect_queue
 from worker.jobs import SLICE_SECONDS
 
@@ -32,6 +36,9 @@ JOB_RETRIES = 5
 class NoticeQueue(Protocol):
     def enqueue(self, notice_id: int, *, copies: int | None = None) -> None:
         """Queue `copies` jobs for the notice (default: one per running worker)."""
+
+    def schedule_resume(self, notice_id: int, when: datetime) -> None:
+        """At `when` (stored UTC), resume the notices paused for the day's quota."""
 
 
 class RQNoticeQueue:
@@ -53,6 +60,11 @@ class RQNoticeQueue:
                 description=f"notice {notice_id}",
             )
 
+    def schedule_resume(self, notice_id: int, when: datetime) -> None:
+        """Nothing to schedule: every worker looks for due resumes (check_resumes). (RQ's own
+        scheduler is a forked process that outlives a killed worker, holding the database
+        connections, and with them the locks, the worker had open.)"""
+
 
 class ThreadNoticeQueue:
     """The embedded default: jobs run in this process, in background threads."""
@@ -63,6 +75,21 @@ class ThreadNoticeQueue:
 
     def enqueue(self, notice_id: int, *, copies: int | None = None) -> None:
         self.pool.submit(self._run, notice_id)
+
+    def schedule_resume(self, notice_id: int, when: datetime) -> None:
+        delay = max(0.0, (when - utcnow()).total_seconds())
+        timer = threading.Timer(delay, self._resume)
+        timer.daemon = True
+        timer.start()
+
+    def _resume(self) -> None:
+        from worker.jobs import resume_notices
+
+        with self.app.app_context():
+            try:
+                resume_notices()
+            except Exception:
+                log.exception("resuming notices after the daily quota failed")
 
     def _run(self, notice_id: int) -> None:
         from worker.jobs import run_notice
@@ -89,14 +116,36 @@ def build_queue(app: Flask) -> NoticeQueue:
 
 
 def recover(app: Flask) -> list[int]:
-    """Queue a job for every notice left queued or sending (after a crash or a restart)."""
-    from services.notices import in_progress_ids
+    """Queue a job for every notice left queued or sending (after a crash or a restart), and
+    resume those paused for the daily quota whose time has passed meanwhile."""
+    from services.notices import in_progress_ids, resume_due
 
     queue: NoticeQueue = app.extensions["notice_queue"]
-    with app.extensions["services"].db.Session() as session:
+    with app.extensions["services"].db.Session.begin() as session:
+        resume_due(session)
         ids = in_progress_ids(session)
     for notice_id in ids:
         queue.enqueue(notice_id, copies=1)
     if ids:
         log.info("resuming notices %s", ids)
     return ids
+
+
+def check_resumes(app: Flask, every_seconds: float) -> threading.Thread:
+    """In a worker process: every `every_seconds`, resume the notices paused for the day's
+    quota whose time has come (each is resumed by one worker; the others find it done)."""
+
+    def loop() -> None:
+        from worker.jobs import resume_notices
+
+        while True:
+            time.sleep(every_seconds)
+            with app.app_context():
+                try:
+                    resume_notices()
+                except Exception:
+                    log.exception("resuming notices after the daily quota failed")
+
+    thread = threading.Thread(target=loop, name="notice-resumes", daemon=True)
+    thread.start()
+    return thread

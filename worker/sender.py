@@ -1,57 +1,42 @@
-"""Sending a notice: claim a batch of recipient rows, send them under the shared rate limit,
-record each outcome, repeat until no row is pending.
+"""Sending a notice: keep the send threads busy with claimed rows, send each under the shared
+rate limit, record outcomes as they arrive, until no row is pending.
 
-Guarantees, with any number of workers on any number of machines:
-- a row is claimed by one worker at a time (SELECT ... FOR UPDATE SKIP LOCKED on MariaDB; on
-  SQLite, which has one writer, the guarded UPDATE is enough), and every outcome is written only
-  if the row is still claimed by the writer;
-- a worker that dies leaves its rows claimed; when the claim (lease) expires another worker
-  takes them over and sends them again with the same client_msg_id, derived from
-  (notice, openid), so WeChat does not deliver twice (it blocks a repeated id for 10 minutes,
-  which is why the lease must stay well under that: config.settings.MAX_NOTICE_LEASE_SECONDS);
-- a worker keeps going while any row of the notice is pending (also rows claimed by others),
-  so as long as one worker lives, the notice ends with no gap.
+Every status change of a notice or a recipient goes through services.notices (delivery,
+lifecycle); this module only moves rows between the database and WeChat:
+- a batch is claimed when the send threads are about to run dry, so sends are always in flight
+  and a takeover after a crash resends only those (their client_msg_id, derived from
+  (notice, openid), keeps WeChat from delivering twice);
+- finished sends are recorded together as they come in, in a few milliseconds' worth each;
+- MariaDB may still pick one of two claims as a deadlock victim (1213) or time a lock out
+  (1205): the transaction is simply run again at once, it has no effect until it commits;
+- the notice's status is read between claims and at least twice a second: pause and cancel
+  take effect on rows not yet sent (they go back to the queue);
+- while it lives, the worker renews the lease of the rows it holds, so a takeover only ever
+  takes a dead worker's rows; at most 2 sends per thread are sent but not yet recorded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import cast
+from typing import TypeVar
 
-from sqlalchemy import Table, bindparam, exists, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from extensions import Services
-from models.base import utcnow
-from models.follower import Follower
-from models.notice import (
-    CANCELLED,
-    FINISHED,
-    PENDING_STATUSES,
-    QUEUED,
-    R_FAILED,
-    R_QUEUED,
-    R_RETRY,
-    R_SENDING,
-    R_SENT,
-    SENDING,
-    STOPPED,
-    Notice,
-    NoticeRecipient,
-    NoticeTemplate,
-)
+from models.notice import QUEUED, SENDING, Notice, NoticeTemplate
 from services import notices
+from services.notices import delivery, lifecycle
+from services.notices.delivery import FAILED, QUOTA, RETRY, SENT, STOP, Outcome, Row
 from wechat.client import WeChatAPI
 from wechat.errors import (
     BusyError,
@@ -69,43 +54,32 @@ from worker.ratelimit import SendRateLimiter
 log = logging.getLogger("worker.sender")
 
 # Errors worth another try later (the token ones only after the client's own refresh failed).
-RETRYABLE = (BusyError, RateLimitedError, WeChatUnavailableError, TokenInvalidError)
-STOP_REASONS = {
-    40037: "模板ID无效（40037）：请在「模板」页核对模板ID，然后继续发送。",
-    47003: "模板数据不符合要求（47003）：请取消本通知，修改内容后重新发送。",
-}
-MAX_BACKOFF_SECONDS = 600
+RETRYABLE = (BusyError, WeChatUnavailableError, TokenInvalidError)
 IDLE_POLL_SECONDS = 0.2
+STATUS_POLL_SECONDS = 0.5
+# How long the loop waits for a send to finish before looking around again.
+TICK_SECONDS = 0.05
 # errcode recorded when a retryable failure gave no errcode of its own (an exception of ours).
 UNKNOWN_ERRCODE = -3
+UNRECORDED_PER_THREAD = 2
+# MariaDB/MySQL: deadlock victim, lock wait timeout. The transaction is rolled back whole.
+RETRY_ERRNOS = (1213, 1205)
+TRANSACTION_ATTEMPTS = 20
 
-# Outcome kinds
-SENT, RETRY, FAILED, STOP = "sent", "retry", "failed", "stop"
+T = TypeVar("T")
 
 
 def client_msg_id(notice_id: int, openid: str) -> str:
-    """The same for every attempt to send this notice to this user."""
-    digest = hashlib.sha256(f"{notice_id}:{openid}".encode()).hexdigest()[:20]
-    return f"n{notice_id}-{digest}"
+    return delivery.client_msg_id(notice_id, openid)
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:20]}.{os.getpid()}"
 
 
-@dataclass(frozen=True)
-class Row:
-    id: int
-    openid: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    row: Row
-    kind: str
-    msgid: int | None = None
-    errcode: int | None = None
+def errno_of(error: OperationalError) -> int | None:
+    args: tuple[object, ...] = getattr(error.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 @dataclass(frozen=True)
@@ -125,8 +99,13 @@ class NoticeSender:
         self.db = services.db
         self.name = name or worker_name()
         self.limiter = SendRateLimiter(self.settings, services.redis)
-        self.pool = ThreadPoolExecutor(
-            max_workers=self.settings.notice_send_threads, thread_name_prefix="notice-send"
+        self.threads = self.settings.notice_send_threads
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="notice-send")
+        # Sends started but not yet recorded: what a crash would leave for a takeover to send
+        # again. A send waits for room when recording falls behind.
+        self.unrecorded = threading.BoundedSemaphore(UNRECORDED_PER_THREAD * self.threads)
+        self.policy = delivery.RetryPolicy(
+            self.settings.notice_max_attempts, self.settings.notice_retry_seconds
         )
         self._local = threading.local()
         self._clients: list[WeChatAPI] = []
@@ -136,7 +115,7 @@ class NoticeSender:
         self.batch_size = max(1, min(self.settings.notice_batch_size, rate_bound))
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
         with self._clients_lock:
             for client in self._clients:
                 client.close()
@@ -148,39 +127,106 @@ class NoticeSender:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    # -- transactions --------------------------------------------------------------------
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a transaction; again at once if MariaDB chose it as a deadlock victim
+        or timed out one of its lock waits (nothing of it was committed)."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self.db.Session.begin() as session:
+                    return work(session)
+            except OperationalError as error:
+                if errno_of(error) not in RETRY_ERRNOS or attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                log.info("transaction retried after errno %s", errno_of(error))
+                time.sleep(random.uniform(0, 0.005 * attempt))
+        raise AssertionError("unreachable")
+
     # -- the loop ------------------------------------------------------------------------
 
     def run(self, notice_id: int, *, seconds: float | None = None) -> str:
         """Send until the notice has no pending row ("done"), it is paused, stopped or
         cancelled (its status), or `seconds` have passed ("slice": call again)."""
         deadline = None if seconds is None else time.monotonic() + seconds
-        with self.db.Session.begin() as session:
-            notice = session.get(Notice, notice_id)
-            if notice is None:
-                return "missing"
-            if notice.status == QUEUED:
-                notices.prepare(session, notice_id)
+        status = self.transaction(lambda s: self._start(s, notice_id))
+        if status is None:
+            return "missing"
         message = self._message(notice_id)
+        in_flight: dict[Future[Outcome], tuple[str, Row]] = {}  # send -> (claim token, row)
+        checked_at = claimed_empty_at = 0.0
+        renewed_at = time.monotonic()
+        renew_every = self.settings.notice_lease_seconds / 4
+        result: str | None = None
         while True:
-            status = self._status(notice_id)
-            if status != SENDING:
-                if status == CANCELLED:
-                    with self.db.Session.begin() as session:
-                        notices.cancel_pending(session, notice_id)
-                return status
-            token, rows = self._claim(notice_id)
-            if rows:
-                outcomes = list(
-                    self.pool.map(lambda row: self._send(message, notice_id, row), rows)
-                )
-                self._record(notice_id, token, outcomes)
-            elif not self._has_pending(notice_id):
-                self._finish(notice_id)
-                return "done"
-            else:
-                time.sleep(IDLE_POLL_SECONDS)  # others hold the rest, or retries are waiting
-            if deadline is not None and time.monotonic() >= deadline:
-                return "slice"
+            now = time.monotonic()
+            wants_rows = (
+                result is None
+                and len(in_flight) <= self.threads
+                and now - claimed_empty_at >= IDLE_POLL_SECONDS
+            )
+            if result is None and (wants_rows or now - checked_at >= STATUS_POLL_SECONDS):
+                status, checked_at = self._status(notice_id), now
+                if status != SENDING:
+                    result = status
+            if result is None and deadline is not None and now >= deadline:
+                result = "slice"
+            if result is not None:
+                self._withdraw(in_flight)
+                if not in_flight:
+                    return self._final(notice_id, result)
+            elif wants_rows:
+                rows = self._claim(notice_id)
+                for token, row in rows:
+                    in_flight[self.pool.submit(self._send, message, notice_id, row)] = token, row
+                if not rows:
+                    claimed_empty_at = now
+                    if not in_flight:
+                        if not self.transaction(lambda s: delivery.has_pending(s, notice_id)):
+                            self.transaction(lambda s: lifecycle.finish(s, notice_id))
+                            return "done"
+                        time.sleep(IDLE_POLL_SECONDS)  # others hold the rest, or retries wait
+                        continue
+            if not in_flight:
+                continue
+            if now - renewed_at >= renew_every:
+                self._renew(in_flight)
+                renewed_at = now
+            done, _ = wait(in_flight, timeout=TICK_SECONDS, return_when=FIRST_COMPLETED)
+            if done:
+                self._record(notice_id, [(in_flight.pop(f)[0], f.result()) for f in done])
+                if any(f.result().kind in (STOP, QUOTA) for f in done):
+                    checked_at = 0.0  # the notice has stopped or paused: look at once
+
+    def _renew(self, in_flight: dict[Future[Outcome], tuple[str, Row]]) -> None:
+        tokens = sorted({token for token, _ in in_flight.values()})
+        self.transaction(lambda s: delivery.renew(s, tokens))
+
+    def _claim(self, notice_id: int) -> list[tuple[str, Row]]:
+        token = f"{self.name}:{uuid.uuid4().hex[:8]}"
+        rows = self.transaction(
+            lambda s: delivery.claim(
+                s,
+                notice_id,
+                token,
+                batch_size=self.batch_size,
+                lease_seconds=self.settings.notice_lease_seconds,
+            )
+        )
+        return [(token, row) for row in rows]
+
+    def _start(self, session: Session, notice_id: int) -> str | None:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            return None
+        if notice.status == QUEUED:
+            notices.prepare(session, notice_id)
+        return notice.status
+
+    def _final(self, notice_id: int, result: str) -> str:
+        if result == "cancelled":
+            self.transaction(lambda s: notices.cancel_pending(s, notice_id))
+        return result
 
     def _message(self, notice_id: int) -> Message:
         with self.db.Session() as session:
@@ -192,59 +238,17 @@ class NoticeSender:
 
     def _status(self, notice_id: int) -> str:
         with self.db.Session() as session:
-            return session.scalar(select(Notice.status).where(Notice.id == notice_id)) or ""
+            return lifecycle.status_of(session, notice_id)
 
-    def _has_pending(self, notice_id: int) -> bool:
-        with self.db.Session() as session:
-            return bool(
-                session.scalar(
-                    select(
-                        exists().where(
-                            NoticeRecipient.notice_id == notice_id,
-                            NoticeRecipient.status.in_(PENDING_STATUSES),
-                        )
-                    )
-                )
-            )
-
-    # -- claiming ------------------------------------------------------------------------
-
-    def _claim(self, notice_id: int) -> tuple[str, list[Row]]:
-        """Take up to batch_size rows: expired claims and due retries first, then new rows."""
-        now = utcnow()
-        token = f"{self.name}:{uuid.uuid4().hex[:8]}"
-        lease_cutoff = now - timedelta(seconds=self.settings.notice_lease_seconds)
-        R = NoticeRecipient
-        claimable = (
-            (R.status == R_SENDING) & (R.claimed_at < lease_cutoff),
-            (R.status == R_RETRY) & (R.next_attempt_at <= now),
-            R.status == R_QUEUED,
-        )
-        with self.db.Session.begin() as session:
-            ids: list[int] = []
-            for condition in claimable:
-                wanted = self.batch_size - len(ids)
-                if wanted <= 0:
-                    break
-                ids += session.scalars(
-                    select(R.id)
-                    .where(R.notice_id == notice_id, condition)
-                    .order_by(R.id)
-                    .limit(wanted)
-                    .with_for_update(skip_locked=True)
-                ).all()
-            if not ids:
-                return token, []
-            session.execute(
-                update(R)
-                .where(R.id.in_(ids), or_(*claimable))
-                .values(status=R_SENDING, claimed_by=token, claimed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            claimed = session.execute(
-                select(R.id, R.openid, R.attempts).where(R.id.in_(ids), R.claimed_by == token)
-            ).all()
-        return token, [Row(row_id, openid, attempts) for row_id, openid, attempts in claimed]
+    def _withdraw(self, in_flight: dict[Future[Outcome], tuple[str, Row]]) -> None:
+        """Stop sends that have not started; their rows go back to the queue."""
+        withdrawn: dict[str, list[int]] = {}
+        for future, (token, row) in list(in_flight.items()):
+            if future.cancel():
+                in_flight.pop(future)
+                withdrawn.setdefault(token, []).append(row.id)
+        for token, row_ids in withdrawn.items():
+            self.transaction(lambda s, t=token, r=row_ids: delivery.release(s, t, r))  # type: ignore[misc]
 
     # -- sending -------------------------------------------------------------------------
 
@@ -259,9 +263,17 @@ class NoticeSender:
         return api
 
     def _send(self, message: Message, notice_id: int, row: Row) -> Outcome:
+        try:
+            api = self._api()
+            # A first call fetches the token: not inside this send's slot, or it would leave
+            # late and bunch up with the sends after it.
+            api.access_token()
+        except WeChatAPIError as error:  # no token: nothing was sent
+            return Outcome(row, RETRY, errcode=error.errcode, counted=False)
+        self.unrecorded.acquire()  # released once the outcome is recorded
         self.limiter.acquire()
         try:
-            msgid = self._api().send_template(
+            msgid = api.send_template(
                 row.openid,
                 message.template_id,
                 message.data,
@@ -270,6 +282,8 @@ class NoticeSender:
             )
         except (InvalidTemplateError, TemplateDataError) as error:
             return Outcome(row, STOP, errcode=error.errcode)
+        except RateLimitedError as error:
+            return Outcome(row, QUOTA, errcode=error.errcode)
         except (UserUnsubscribedError, UserRefusedError) as error:
             return Outcome(row, FAILED, errcode=error.errcode)
         except RETRYABLE as error:
@@ -283,39 +297,22 @@ class NoticeSender:
 
     # -- recording -----------------------------------------------------------------------
 
-    def _record(self, notice_id: int, token: str, outcomes: Sequence[Outcome]) -> None:
-        """Write every outcome of a batch in one transaction, each only if the row is still
-        ours (a row whose lease ran out may have been taken over and recorded by another)."""
-        now = utcnow()
-        params = [{**self._row_update(outcome, now), "token": token} for outcome in outcomes]
-        table = cast(Table, NoticeRecipient.__table__)
-        statement = (
-            table.update()
-            .where(
-                table.c.id == bindparam("row_id"),
-                table.c.status == R_SENDING,
-                table.c.claimed_by == bindparam("token"),
+    def _record(self, notice_id: int, finished: list[tuple[str, Outcome]]) -> None:
+        """Write the outcomes that came in, one transaction per claim they belong to."""
+        by_token: dict[str, list[Outcome]] = {}
+        for token, outcome in finished:
+            by_token.setdefault(token, []).append(outcome)
+        redis, keys = self.services.redis, self.services.keys
+        for token, outcomes in by_token.items():
+            self.transaction(
+                lambda s, t=token, o=outcomes: delivery.record(  # type: ignore[misc]
+                    s, notice_id, t, o, self.policy, redis, keys
+                )
             )
-            .values(
-                status=bindparam("new_status"),
-                attempts=bindparam("new_attempts"),
-                msgid=bindparam("new_msgid"),
-                errcode=bindparam("new_errcode"),
-                sent_at=bindparam("new_sent_at"),
-                next_attempt_at=bindparam("new_next_attempt_at"),
-                claimed_by=None,
-                claimed_at=None,
-            )
-        )
-        stop = next((o for o in outcomes if o.kind == STOP), None)
-        with self.db.Session.begin() as session:
-            session.connection().execute(statement, params)
-            self._update_followers(session, outcomes, now)
-            if stop is not None:
-                self._stop(session, notice_id, stop.errcode or 0)
-            sent = [o.msgid for o in outcomes if o.kind == SENT and o.msgid is not None]
-            notices.apply_early_deliveries(session, self.services.redis, self.services.keys, sent)
-        for outcome in outcomes:
+            for outcome in outcomes:
+                if outcome.counted:
+                    self.unrecorded.release()
+        for _, outcome in finished:
             if outcome.kind != SENT:
                 log.info(
                     "notice %s row %s: %s errcode=%s",
@@ -324,78 +321,3 @@ class NoticeSender:
                     outcome.kind,
                     outcome.errcode,
                 )
-
-    def _row_update(self, outcome: Outcome, now: datetime) -> dict[str, object]:
-        row = outcome.row
-        attempts = row.attempts + 1
-        values: dict[str, object] = {
-            "row_id": row.id,
-            "new_status": R_FAILED,
-            "new_attempts": attempts,
-            "new_msgid": None,
-            "new_errcode": outcome.errcode,
-            "new_sent_at": None,
-            "new_next_attempt_at": None,
-        }
-        if outcome.kind == SENT:
-            values.update(new_status=R_SENT, new_msgid=outcome.msgid, new_sent_at=now)
-        elif outcome.kind == STOP:
-            # Not the recipient's fault: the row waits for the notice to be resumed.
-            values.update(new_status=R_QUEUED, new_attempts=row.attempts)
-        elif outcome.kind == RETRY and attempts < self.settings.notice_max_attempts:
-            backoff = min(
-                self.settings.notice_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS
-            )
-            values.update(new_status=R_RETRY, new_next_attempt_at=now + timedelta(seconds=backoff))
-        return values
-
-    def _update_followers(
-        self, session: Session, outcomes: Sequence[Outcome], now: datetime
-    ) -> None:
-        unsubscribed = {o.row.openid for o in outcomes if o.errcode == 43004}
-        refusing = {o.row.openid for o in outcomes if o.errcode == 43101}
-        if not unsubscribed and not refusing:
-            return
-        known = set(
-            session.scalars(
-                select(Follower.openid).where(Follower.openid.in_(unsubscribed | refusing))
-            )
-        )
-        for openid in (unsubscribed | refusing) - known:
-            try:
-                with session.begin_nested():  # a subscribe event may add the row meanwhile
-                    session.add(Follower(openid=openid, first_seen_at=now, last_seen_at=now))
-            except IntegrityError:
-                pass
-        if unsubscribed:
-            session.execute(
-                update(Follower)
-                .where(Follower.openid.in_(unsubscribed))
-                .values(subscribed=False, unsubscribed_at=now)
-            )
-        if refusing:
-            session.execute(
-                update(Follower).where(Follower.openid.in_(refusing)).values(refuses_notices=True)
-            )
-
-    def _stop(self, session: Session, notice_id: int, errcode: int) -> None:
-        reason = STOP_REASONS.get(errcode, f"微信拒绝发送（{errcode}）")
-        session.execute(
-            update(Notice)
-            .where(Notice.id == notice_id, Notice.status == SENDING)
-            .values(status=STOPPED, stop_reason=reason, updated_at=utcnow())
-        )
-        log.warning("notice %s stopped: errcode %s", notice_id, errcode)
-
-    def _finish(self, notice_id: int) -> None:
-        now = utcnow()
-        with self.db.Session.begin() as session:
-            pending = exists().where(
-                NoticeRecipient.notice_id == notice_id,
-                NoticeRecipient.status.in_(PENDING_STATUSES),
-            )
-            session.execute(
-                update(Notice)
-                .where(Notice.id == notice_id, Notice.status == SENDING, ~pending)
-                .values(status=FINISHED, finished_at=now, updated_at=now)
-            )

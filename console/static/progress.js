@@ -4,7 +4,7 @@
   var box = document.getElementById("progress");
   if (!box) { return; }
   var url = box.getAttribute("data-url");
-  var bar = box.querySelector(".bar");
+  var bars = box.querySelectorAll(".bar");
   var text = document.getElementById("progress-text");
   var state = document.getElementById("notice-status");
   var last = null;
@@ -17,14 +17,17 @@
   }
 
   function show(p) {
-    bar.style.width = p.percent + "%";
+    bars[0].style.width = p.segments.sent + "%";
+    bars[1].style.width = p.segments.failed + "%";
+    bars[2].style.width = p.segments.cancelled + "%";
     var now = Date.now() / 1000;
     var done = p.sent + p.failed;
     var rate = p.rate;
     if (last && now > last.t) { rate = Math.max(0, (done - last.done) / (now - last.t)); }
     last = { t: now, done: done };
     text.textContent = p.percent + "%　已发送 " + p.sent + " · 失败 " + p.failed +
-      " · 待发送 " + p.pending + (p.cancelled ? " · 已取消 " + p.cancelled : "") +
+      (p.pending ? " · 待发送 " + p.pending : "") +
+      (p.cancelled ? " · 已取消（未发送） " + p.cancelled : "") +
       " · 共 " + p.total + "　速率 " + rate.toFixed(1) + " 条/秒" +
       (p.status === "sending" ? eta(p.eta_seconds) : "");
     if (state) { state.textContent = p.status_label; state.className = "tag " + p.status; }
@@ -37,8 +40,9 @@
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (p) {
-        if (show(p)) { setTimeout(poll, 1000); }
-        else if (box.getAttribute("data-status") !== p.status) { setTimeout(function () { location.reload(); }, 800); }
+        // Another status has other buttons: reload the page as soon as it changes.
+        if (box.getAttribute("data-status") !== p.status) { setTimeout(function () { location.reload(); }, 800); }
+        else if (show(p)) { setTimeout(poll, 1000); }
       })
       .catch(function () { setTimeout(poll, 3000); });
   }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -154,6 +155,8 @@ def notices_new() -> ResponseReturnValue:
             values=values,
             test_openid=user().openid,
             rule_hint=lambda key: notices.rule_for(key).hint,
+            unverified_hint=notices.UNVERIFIED_HINT,
+            sandbox=_talks_to_the_fake(),
         )
         if request.method == "POST" and template is not None and form.validate_on_submit():
             result = _submit(session, template, activity, form, values, context)
@@ -198,6 +201,8 @@ def _submit(
     )
     if action == "test":
         _test_send(draft)
+    elif action == "send" and not draft.template.verified:
+        flash(notices.UNVERIFIED_HINT, "error")
     elif action == "send":
         if count == 0:
             flash("没有符合条件的接收人，请调整受众。", "error")
@@ -214,31 +219,54 @@ def _test_send(draft: notices.Draft) -> None:
     if not openid:
         flash("请先在「账号」页绑定接收测试消息的微信号。", "error")
         return
+    values = notices.test_values(draft.template, draft.data)
     try:
-        svc.api.send_template(openid, draft.template.template_id, draft.data, url=draft.url)
+        svc.api.send_template(openid, draft.template.template_id, values, url=draft.url)
     except WeChatAPIError as error:
+        if error.errcode == notices.INVALID_TEMPLATE_ERRCODE:
+            _mark_verified(draft.template.id, known=False)
         flash(
             f"测试消息发送失败：{ERRCODE_TEXT.get(error.errcode, error.errmsg)}（{error.errcode}）",
             "error",
         )
         return
+    _mark_verified(draft.template.id, known=True)
+    draft.template.verified = True
     with svc.db.Session.begin() as session:
         operators.audit(
             session,
             user(),
             "notice_test",
             summary=f"发送测试消息：{draft.template.title}",
-            detail={"data": draft.data, "url": draft.url},
+            detail={"data": values, "url": draft.url},
             ip=client_ip(),
         )
-    flash("测试消息已发送到您的微信，请查看。")
+    flash(f"测试消息已发送到您的微信（标有{notices.TEST_MARK}），请查看。")
 
 
-def _send(draft: notices.Draft) -> ResponseReturnValue:
+def _talks_to_the_fake() -> bool:
+    """Sandbox mode, or an API base on this machine: the fake WeChat API (sandbox/)."""
+    settings = services().settings
+    host = urlsplit(settings.wechat_api_base_url).hostname
+    return settings.sandbox or host in ("127.0.0.1", "localhost", "::1")
+
+
+def _mark_verified(template_pk: int, *, known: bool) -> None:
+    with services().db.Session.begin() as session:
+        template = session.get(NoticeTemplate, template_pk)
+        if template is not None:
+            notices.mark_verified(session, template, known)
+
+
+def _send(draft: notices.Draft) -> ResponseReturnValue | None:
     svc = services()
-    with svc.db.Session.begin() as session:
-        notice = notices.create_notice(session, user().scope, draft, user(), client_ip())
-        notice_id = notice.id
+    try:
+        with svc.db.Session.begin() as session:
+            notice = notices.create_notice(session, user().scope, draft, user(), client_ip())
+            notice_id = notice.id
+    except ValidationError as exc:
+        flash(exc.hint, "error")
+        return None
     _queue().enqueue(notice_id)
     flash("通知已加入发送队列。")
     return redirect(url_for("console.notices_show", notice_id=notice_id))

@@ -1,0 +1,138 @@
+"""Template-message notices, one package that owns a notice's life:
+
+- templates: the account's templates and WeChat's value rules for their keys;
+- audience: who a notice goes to, and how many;
+- compose: checking a draft, prefilling it from an activity, storing it queued;
+- lifecycle: the notice's status (prepare, pause, resume, cancel, stop, finish) and progress;
+- delivery: the recipient rows (claim, record each outcome) and delivery reports.
+
+The workers (worker/sender.py) only send: every status change goes through here.
+"""
+
+from __future__ import annotations
+
+from services.notices.audience import (
+    Audience,
+    count_recipients,
+    json_array_contains,
+    recipient_conditions,
+    teams_in,
+)
+from services.notices.compose import (
+    TEST_MARK,
+    Draft,
+    DraftError,
+    check_draft,
+    check_url,
+    create_notice,
+    get_visible,
+    notice_scope,
+    prefill,
+    test_values,
+    visible_notices,
+)
+from services.notices.delivery import (
+    DELIVERY_BY_STATUS,
+    EARLY_REPORT_SECONDS,
+    apply_delivery,
+    apply_early_deliveries,
+    client_msg_id,
+    delivery_of,
+    record_delivery,
+)
+from services.notices.lifecycle import (
+    CONTROLS,
+    INVALID_TEMPLATE_ERRCODE,
+    QUOTA_ERRCODE,
+    QUOTA_RESUME_MARGIN,
+    STOP_REASONS,
+    Progress,
+    breakdown,
+    cancel_pending,
+    control,
+    finish,
+    in_progress_ids,
+    next_beijing_midnight,
+    pause_for_quota,
+    prepare,
+    progress,
+    resume_at,
+    resume_due,
+    rowcount,
+    status_counts,
+    status_of,
+    stop,
+)
+from services.notices.templates import (
+    OTHER_RULE,
+    UNVERIFIED_HINT,
+    VALUE_RULES,
+    ValueRule,
+    active_templates,
+    check_value,
+    fields_text,
+    mark_verified,
+    parse_fields,
+    rule_for,
+    save_template,
+    sync_templates,
+)
+
+__all__ = [
+    "CONTROLS",
+    "DELIVERY_BY_STATUS",
+    "EARLY_REPORT_SECONDS",
+    "INVALID_TEMPLATE_ERRCODE",
+    "OTHER_RULE",
+    "QUOTA_ERRCODE",
+    "QUOTA_RESUME_MARGIN",
+    "STOP_REASONS",
+    "TEST_MARK",
+    "UNVERIFIED_HINT",
+    "VALUE_RULES",
+    "Audience",
+    "Draft",
+    "DraftError",
+    "Progress",
+    "ValueRule",
+    "active_templates",
+    "apply_delivery",
+    "apply_early_deliveries",
+    "breakdown",
+    "cancel_pending",
+    "check_draft",
+    "check_url",
+    "check_value",
+    "client_msg_id",
+    "control",
+    "count_recipients",
+    "create_notice",
+    "delivery_of",
+    "fields_text",
+    "finish",
+    "get_visible",
+    "in_progress_ids",
+    "json_array_contains",
+    "mark_verified",
+    "next_beijing_midnight",
+    "notice_scope",
+    "parse_fields",
+    "pause_for_quota",
+    "prefill",
+    "prepare",
+    "progress",
+    "recipient_conditions",
+    "record_delivery",
+    "resume_at",
+    "resume_due",
+    "rowcount",
+    "rule_for",
+    "save_template",
+    "status_counts",
+    "status_of",
+    "stop",
+    "sync_templates",
+    "teams_in",
+    "test_values",
+    "visible_notices",
+]

@@ -1,0 +1,180 @@
+"""Who a notice goes to: the audience's conditions on volunteers, and the recipient count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from domain import regions
+from domain.choices import SERVICE_TIMES, SKILLS
+from domain.errors import ValidationError
+from models.follower import Follower
+from models.team import MEMBERSHIP_JOINED, Membership, Team
+from models.volunteer import ACTIVE, Volunteer
+from services import signups
+from services.operators import Scope
+
+# -- audience --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a notice goes to: registered volunteers in the region (within the operator's scope),
+    narrowed by team, skills (any of) and service times (any of). Sign-ups for an activity come
+    with the sign-up feature."""
+
+    region: str | None = None
+    team_id: int | None = None
+    skills: tuple[str, ...] = ()
+    service_times: tuple[str, ...] = ()
+    # Those who signed up for / checked in at this activity (services.signups).
+    activity_id: int | None = None
+    activity_state: str = signups.SIGNED_UP_FOR
+
+    def __post_init__(self) -> None:
+        if self.region is not None and regions.get(self.region) is None:
+            raise ValidationError("未知的地区。")
+        if any(s not in SKILLS for s in self.skills):
+            raise ValidationError("未知的专业领域。")
+        if any(t not in SERVICE_TIMES for t in self.service_times):
+            raise ValidationError("未知的服务时间。")
+        if self.activity_state not in signups.AUDIENCE_STATES:
+            raise ValidationError("未知的活动受众条件。")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "team_id": self.team_id,
+            "skills": list(self.skills),
+            "service_times": list(self.service_times),
+            "activity_id": self.activity_id,
+            "activity_state": self.activity_state,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Audience:
+        return cls(
+            region=data.get("region") or None,
+            team_id=int(data["team_id"]) if data.get("team_id") else None,
+            skills=tuple(data.get("skills") or ()),
+            service_times=tuple(data.get("service_times") or ()),
+            activity_id=int(data["activity_id"]) if data.get("activity_id") else None,
+            activity_state=data.get("activity_state") or signups.SIGNED_UP_FOR,
+        )
+
+    @classmethod
+    def parse_pairs(cls, pairs: Iterable[str]) -> Audience:
+        """CLI form: `all`, `region=620100`, `team=3`, `skill=科学普及`, `time=周末`,
+        `signed_up=12` or `checked_in=12` (an activity's number)."""
+        values: dict[str, Any] = {"skills": [], "service_times": []}
+        for pair in pairs:
+            if pair.strip() == "all":
+                continue
+            key, sep, value = pair.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not value:
+                raise ValidationError(f"受众条件应为 key=value：{pair}")
+            if key == "region":
+                values["region"] = value
+            elif key == "team":
+                if not value.isdigit():
+                    raise ValidationError("team= 后面是服务队编号（数字）。")
+                values["team_id"] = int(value)
+            elif key == "skill":
+                values["skills"].append(value)
+            elif key == "time":
+                values["service_times"].append(value)
+            elif key in signups.AUDIENCE_STATES:
+                if not value.isdigit():
+                    raise ValidationError(f"{key}= 后面是活动编号（数字）。")
+                values["activity_id"], values["activity_state"] = int(value), key
+            else:
+                raise ValidationError(
+                    f"未知的受众条件：{key}（可用 region、team、skill、time、signed_up、checked_in）"
+                )
+        return cls.from_json(values)
+
+    def describe(self, scope: Scope, team_name: str | None = None) -> str:
+        parts = [scope.narrow(self.region).label]
+        if self.team_id:
+            parts.append(f"服务队：{team_name or self.team_id}")
+        if self.skills:
+            parts.append("专业领域：" + "、".join(self.skills))
+        if self.service_times:
+            parts.append("服务时间：" + "、".join(self.service_times))
+        if self.activity_id:
+            parts.append(f"{signups.AUDIENCE_STATES[self.activity_state]}活动{self.activity_id}")
+        return " · ".join(parts) + "的注册志愿者"
+
+
+def json_array_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
+    """`value` is one of the strings in the JSON array `column`.
+
+    MariaDB's JSON_CONTAINS compares the stored text as is, and SQLAlchemy stores non-ASCII as
+    \\u escapes, so it would miss; JSON_SEARCH decodes. (The values come from fixed option lists:
+    no LIKE wildcards in them.)"""
+    if session.get_bind().dialect.name == "sqlite":
+        items = func.json_each(column).table_valued("value")
+        return exists(select(literal(1)).select_from(items).where(items.c.value == value))
+    return func.json_search(column, "one", value).is_not(None)
+
+
+def _can_receive(openid: Any) -> ColumnElement[bool]:
+    """A current follower (services.followers keeps the rows) who does not refuse notices:
+    someone with no follower row never followed, and WeChat would refuse the send (43004)."""
+    return exists(
+        select(literal(1)).where(
+            Follower.openid == openid,
+            Follower.subscribed.is_(True),
+            Follower.refuses_notices.is_(False),
+        )
+    )
+
+
+def recipient_conditions(
+    session: Session, scope: Scope, audience: Audience
+) -> list[ColumnElement[bool]]:
+    """WHERE conditions on Volunteer for everyone the notice goes to."""
+    region = scope.narrow(audience.region)
+    conditions: list[ColumnElement[bool]] = [
+        Volunteer.status == ACTIVE,
+        Volunteer.openid.is_not(None),
+        region.where(Volunteer.prefecture_code, Volunteer.county_code),
+        _can_receive(Volunteer.openid),
+    ]
+    if audience.team_id:
+        conditions.append(
+            exists(
+                select(literal(1)).where(
+                    Membership.volunteer_id == Volunteer.id,
+                    Membership.team_id == audience.team_id,
+                    Membership.status == MEMBERSHIP_JOINED,
+                )
+            )
+        )
+    for column, wanted in (
+        (Volunteer.skills, audience.skills),
+        (Volunteer.service_times, audience.service_times),
+    ):
+        if wanted:
+            conditions.append(or_(*(json_array_contains(session, column, v) for v in wanted)))
+    if audience.activity_id:
+        conditions.append(signups.audience_condition(audience.activity_id, audience.activity_state))
+    return conditions
+
+
+def count_recipients(session: Session, scope: Scope, audience: Audience) -> int:
+    conditions = recipient_conditions(session, scope, audience)
+    return int(session.scalar(select(func.count(Volunteer.id)).where(*conditions)) or 0)
+
+
+def teams_in(session: Session, scope: Scope) -> Sequence[Team]:
+    return session.scalars(
+        select(Team)
+        .where(scope.where(Team.prefecture_code, Team.county_code), Team.status == "approved")
+        .order_by(Team.name)
+    ).all()
