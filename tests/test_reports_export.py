@@ -148,14 +148,13 @@ def test_teams_activities_and_deliveries_export_within_the_region(
     assert len(sheet_rows(province_client.get("/console/activities.xlsx?status=draft"))) == 1
 
     notice_id = queue_notice(app)
-    from services import notices
+    from models.notice import Notice, NoticeRecipient
 
     with db.Session.begin() as session:
-        notice = session.get(notices.Notice, notice_id)
+        notice = session.get(Notice, notice_id)
         assert notice is not None
         session.add_all(
-            notices.NoticeRecipient(notice_id=notice_id, openid=f"oDelivery{n:019d}")
-            for n in range(3)
+            NoticeRecipient(notice_id=notice_id, openid=f"oDelivery{n:019d}") for n in range(3)
         )
     page = province_client.get(f"/console/notices/{notice_id}").get_data(as_text=True)
     assert f"/console/notices/{notice_id}/recipients.xlsx" in page
