@@ -105,9 +105,12 @@ def register_blueprints(app: Flask) -> None:
     from public.checkin_codes import bp as checkin_codes_bp
     from public.recognition import bp as recognition_bp
     from public.verify import bp as verify_bp
+    from wechat.webhook import FastWebhook
     from wechat.webhook import bp as webhook_bp
 
     app.register_blueprint(webhook_bp)
+    # WeChat's POSTs skip Flask's request machinery: the service's hot path.
+    app.wsgi_app = FastWebhook(app)  # type: ignore[method-assign]
     app.register_blueprint(health_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(activity_page_bp)

@@ -1,17 +1,17 @@
-"""Benchmark complete volunteer registrations through the full stack (about a minute).
+"""Complete volunteer registrations against WeRoBot's bare echo, loaded by wrk (about two
+minutes; loopback only).
 
-    .venv/bin/python bench/registrations.py             # 50 users, 3 rounds
-    .venv/bin/python bench/registrations.py --users 20 --rounds 1
+    bash bench/setup.sh                          # once: wrk, and WeRoBot in bench/.venv-werobot
+    .venv/bin/python bench/registrations.py      # needs MariaDB and Redis on 127.0.0.1
 
-Same environment as bench/webhook.py (gunicorn gthread, real MariaDB and Redis, safe mode with
-AES, the fake WeChat API). Each simulated user registers as a new follower again and again:
-tap 志愿者 → 注册, answer the 12 questions (consent, name, a fresh valid ID number, phone,
-education, 市州, 县区, employer skipped, occupation, skills, specialty, times), then 确认 —
-14 messages that go through dedup, the per-user lock, the conversation engine (state in Redis,
-the ID number encrypted inside it) and, at 确认, one database transaction with the blind-index
-uniqueness check. Rounds interleave with the floor handler (parse and echo only), measured in the
-same run, and the script prints registrations/s, per-message p50/p99 and the ratio of
-registration messages/s to floor messages/s.
+A registration is 14 messages from a new follower: 志愿者 → 注册, the 12 answers (a fresh
+valid ID number each time) and 确认. They go through dedup, the per-user lock, the conversation
+engine (state in Redis, the ID number encrypted inside it) and, at 确认, one MariaDB transaction
+with the blind-index uniqueness check. One user's messages must arrive in order, so wrk runs one
+connection per thread (`-t50 -c50`) and each thread replays its own file of registrations. The
+yardstick is WeRoBot's echo (`-t1 -c50`), in rounds interleaved with the registrations; the
+script prints messages/s, registrations/s, p50/p99 per message, the ratio to WeRoBot's echo,
+and how many volunteers the database holds at the end (each registration must have saved one).
 """
 
 from __future__ import annotations
@@ -28,23 +28,31 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.webhook import (  # noqa: E402
-    APP_ID,
-    SCENARIOS,
-    TOKEN,
-    BenchUser,
-    Environment,
-    Result,
-    ScenarioSpec,
-    line,
-    measure,
-    percentile,
+from bench.load import (  # noqa: E402
+    WORK,
+    Sealer,
+    Server,
+    Stack,
+    WrkResult,
+    check_reply,
+    click_xml,
+    ensure_tools,
+    openid_of,
+    post_once,
+    random_aes_key,
+    run_wrk,
+    text_xml,
+    werobot_server,
+    write_lines,
 )
+from bench.webhook import default_service_args, werobot_version  # noqa: E402
 from domain.idcard import compute_check_digit  # noqa: E402
 from wechat.protocol import Protocol  # noqa: E402
 
 _serial = itertools.count()
+_users = itertools.count()
 _BASE_BIRTH = date(1960, 1, 1)
+MESSAGES_PER_REGISTRATION = 14
 
 
 def fresh_id_number() -> str:
@@ -55,13 +63,10 @@ def fresh_id_number() -> str:
     return first17 + compute_check_digit(first17)
 
 
-MESSAGES_PER_REGISTRATION = 14
-
-
-async def scenario_register(user: BenchUser) -> None:
-    user.new_identity()
-    await user.click("VOLUNTEER_REGISTER", expect="欢迎注册科技志愿者")
-    for text, expect in (
+def registration(sealer: Sealer) -> list[tuple[str, str]]:
+    """The 14 requests of one new follower's registration, each with the start of its answer."""
+    openid = openid_of(next(_users), "Reg")
+    said = [
         ("同意", "请输入您的真实姓名"),
         ("张三", "请输入您的18位身份证号"),
         (fresh_id_number(), "请输入您的手机号"),
@@ -75,65 +80,130 @@ async def scenario_register(user: BenchUser) -> None:
         ("果树栽培", "请选择您方便参加志愿服务的时间"),
         ("周末", "请核对您的注册信息"),
         ("确认", "注册成功"),
-    ):
-        await user.say(text, expect=expect)
+    ]
+    first = (sealer.line(click_xml(openid, "VOLUNTEER_REGISTER"), openid), "欢迎注册科技志愿者")
+    return [first] + [
+        (sealer.line(text_xml(openid, text), openid), expect) for text, expect in said
+    ]
 
 
-SCENARIOS["register"] = ScenarioSpec(
-    scenario_register, "/wechat", "complete registrations, 14 messages each"
-)
+def write_registrations(sealer: Sealer, name: str, threads: int, per_thread: int) -> Path:
+    base = WORK / f"{name}.req"
+    for thread in range(threads):
+        lines = (line for _ in range(per_thread) for line, _ in registration(sealer))
+        write_lines(Path(f"{base}.{thread}"), lines)
+    return base
+
+
+def check_one_registration(port: int, sealer: Sealer, aes_key: str) -> None:
+    protocol = Protocol(sealer_token(), sealer_app_id(), aes_key)
+    for line, expect in registration(sealer):
+        status, data = post_once(port, "/wechat", line)
+        opened = protocol.open_reply(data, {}) if status == 200 else None
+        content = (opened or {}).get("Content", "")
+        if expect not in content:
+            raise RuntimeError(f"registration: expected {expect!r}, got {content[:80]!r}")
+
+
+def sealer_token() -> str:
+    from bench.load import TOKEN
+
+    return TOKEN
+
+
+def sealer_app_id() -> str:
+    from bench.load import APP_ID
+
+    return APP_ID
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=6.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=50, help="users at once")
+    parser.add_argument("--per-thread", type=int, default=25, help="registrations per file")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--service-args", default=os.environ.get("BENCH_SERVICE_ARGS", ""))
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
+    ensure_tools()
 
-    environment = Environment(args)
-    runs: dict[str, list[Result]] = {"floor": [], "register": []}
+    aes_key = random_aes_key()
+    sealer = Sealer(aes_key)
+    service_args = args.service_args.split() or default_service_args()
+    stack = Stack(args.mysql, args.redis, aes_key, [f"--workers={args.workers}", *service_args])
+    werobot = werobot_server(aes_key, args.workers)
+    echo_runs: list[WrkResult] = []
+    register_runs: list[WrkResult] = []
     try:
-        environment.start()
-        protocol = Protocol(TOKEN, APP_ID, environment.aes_key)
+        service: Server = stack.start()
+        werobot.start()
+        echo = lambda i: sealer.line(text_xml(u := openid_of(i % 5000, "Echo"), "echo"), u)  # noqa: E731
+        check_reply(werobot.port, "/", echo(0), aes_key, "echo")
+        check_one_registration(service.port, sealer, aes_key)
         print(
-            f"gunicorn gthread {args.workers}x{args.threads}, MariaDB + Redis, safe mode; "
-            f"{args.users} users; {args.rounds} rounds of {args.duration:g} s; "
-            f"{os.cpu_count()} CPUs shared with the clients"
+            f"{args.workers} gunicorn workers each: WeRoBot {werobot_version()} echo (wrk -t1 "
+            f"-c{args.connections}) vs. registrations ({' '.join(service_args)}; wrk "
+            f"-t{args.connections} -c{args.connections}, one user per connection at a time); "
+            f"{args.rounds} rounds x ({args.warmup:g} s warm-up + {args.duration:g} s); "
+            f"load {os.getloadavg()[0]:.1f}"
         )
-        for round_number in range(1, args.rounds + 1):
-            for name in runs:
-                result = measure(environment, name, protocol, args, rate=0.0)
-                runs[name].append(result)
-                print(f"  round {round_number} " + line(name, [result]))
-        floor = statistics.median(r.rate for r in runs["floor"])
-        register = statistics.median(r.rate for r in runs["register"])
-        latencies = sorted(x for r in runs["register"] for x in r.latencies)
+        for number in range(1, args.rounds + 1):
+            file = WORK / "echo.req"
+            write_lines(file, (echo(i) for i in range(40000)))
+            run_wrk(werobot.port, "/", file, args.warmup, connections=args.connections)
+            result = run_wrk(werobot.port, "/", file, args.duration, connections=args.connections)
+            echo_runs.append(result)
+            print(
+                f"  round {number} werobot  {result.rate:7.0f} msg/s  p50 {result.p50_ms:.1f} ms"
+                f"  p99 {result.p99_ms:.1f} ms"
+            )
+            for name, seconds in (("warm", args.warmup), ("register", args.duration)):
+                base = write_registrations(sealer, name, args.connections, args.per_thread)
+                result = run_wrk(
+                    service.port,
+                    "/wechat",
+                    base,
+                    seconds,
+                    connections=args.connections,
+                    threads=args.connections,
+                    per_thread=True,
+                )
+                if result.wraps:
+                    print("  warning: a thread ran out of registrations; raise --per-thread")
+            register_runs.append(result)
+            print(
+                f"  round {number} register {result.rate:7.0f} msg/s  p50 {result.p50_ms:.1f} ms"
+                f"  p99 {result.p99_ms:.1f} ms"
+            )
+        echo_rate = statistics.median(r.rate for r in echo_runs)
+        rate = statistics.median(r.rate for r in register_runs)
         ratio = statistics.median(
-            b.rate / a.rate for a, b in zip(runs["floor"], runs["register"], strict=True) if a.rate
+            b.rate / a.rate for a, b in zip(echo_runs, register_runs, strict=True) if a.rate
         )
-        saved = environment.routed_lines("conversation.volunteer_register")
-        print("summary:")
-        print(f"  floor      {floor:7.0f} msg/s")
+        bad = sum(r.non_2xx + r.socket_errors for r in [*echo_runs, *register_runs])
+        print(f"summary (load average now {os.getloadavg()[0]:.1f}):")
+        print(f"  werobot echo {echo_rate:7.0f} msg/s")
         print(
-            f"  register   {register:7.0f} msg/s = "
-            f"{register / MESSAGES_PER_REGISTRATION:5.1f} registrations/s; per message "
-            f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms"
+            f"  registration {rate:7.0f} msg/s = {rate / MESSAGES_PER_REGISTRATION:.1f} "
+            f"registrations/s; p50 {statistics.median(r.p50_ms for r in register_runs):.1f} ms, "
+            f"p99 {max(r.p99_ms for r in register_runs):.1f} ms per message; non-2xx/errors {bad}"
         )
-        print(f"  ratio register/floor (messages/s, median of rounds): {ratio:.2f}")
-        print(f"  conversation messages handled (service log): {saved}")
-        errors = sum(r.errors for rs in runs.values() for r in rs)
-        if errors:
-            first = next(r.first_error for rs in runs.values() for r in rs if r.first_error)
-            print(f"  errors: {errors} (first: {first})")
-        return 1 if errors else 0
+        print(f"  ratio registration messages/s ÷ WeRoBot echo: {ratio:.2f}")
+        saved = stack.count("SELECT COUNT(*) FROM volunteers")
+        done = sum(r.requests for r in register_runs)
+        print(
+            f"  volunteers saved: {saved} (measured runs sent {done} messages "
+            f"≈ {done // MESSAGES_PER_REGISTRATION} registrations' worth, plus warm-ups and the "
+            "check; each run ends with up to one unfinished registration per connection)"
+        )
     finally:
-        environment.stop()
+        werobot.stop()
+        stack.stop()
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers import membership, service_checkin
 from handlers.context import Context
 from services import followers
-from wechat.router import Router
+from wechat.router import Router, instant
 
 router = Router("basics")
 
@@ -52,10 +52,11 @@ def _touch_follower(ctx: Context, *, subscribed: bool, scene: str | None = None)
 @router.observe
 def record_last_seen(ctx: Context) -> None:
     """Keep followers' last-seen time (and a row for people who followed before this service
-    existed), writing to the database at most once an hour per user."""
+    existed), writing to the database at most once an hour per user (the dispatcher's claim
+    tells which message is the first of the hour, in the same Redis round trip)."""
     if ctx.msg.msg_type == "event" and ctx.msg.event in {"subscribe", "unsubscribe"}:
         return  # those handlers write the row themselves
-    if not followers.due_for_seen(ctx.services.redis, ctx.services.keys, ctx.openid):
+    if not ctx.first_message_this_hour:
         return
     try:
         with ctx.services.db.Session.begin() as session:
@@ -88,17 +89,20 @@ def unsubscribe(ctx: Context) -> None:
 
 
 @router.global_word("帮助", "help", "使用帮助")
+@instant
 def help_word(ctx: Context) -> str:
     in_flow = ctx.conversations.help_reply(ctx)
     return in_flow.text if in_flow is not None else GUIDE
 
 
 @router.click("HELP")
+@instant
 def help_click(ctx: Context) -> str:
     return GUIDE
 
 
 @router.click("ABOUT")
+@instant
 def about(ctx: Context) -> str:
     return ABOUT
 
@@ -116,11 +120,13 @@ def resume(ctx: Context) -> str:
 
 
 @router.fallback
+@instant
 def fallback(ctx: Context) -> str:
     return "抱歉，没能理解您的消息。\n\n" + GUIDE
 
 
 @router.message("image", "voice", "video", "shortvideo", "location", "link", "file")
+@instant
 def non_text(ctx: Context) -> str:
     return "暂时只能识别文字消息。回复「帮助」查看使用说明，或使用底部菜单。"
 

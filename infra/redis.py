@@ -143,6 +143,10 @@ class Keys:
     def follower_seen(self, openid: str) -> str:
         return f"{self.prefix}seen:{openid}"
 
+    def user_seen(self, openid: str) -> str:
+        """Set by the dispatcher's claim for a user's first message in an hour."""
+        return self.follower_seen(openid)
+
     def metrics(self, name: str) -> str:
         """A hash of counters summed over every process (infra.metrics)."""
         return f"{self.prefix}metrics:{name}"

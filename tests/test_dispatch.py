@@ -23,7 +23,7 @@ from sandbox.fake_wechat import FakeWeChatState
 from tests.test_webhook import MODE_SETTINGS, account_in_mode, captured_logs, formatted, install_bot
 from tests.wechat_user import ACCOUNT, Answer, WeChatUser
 from wechat.protocol import Mode
-from wechat.router import Router
+from wechat.router import Router, instant
 
 MakeUser = Callable[..., WeChatUser]
 _msg_ids = itertools.count(int(time.time()) * 1_000_000)
@@ -392,3 +392,29 @@ def test_late_reply_is_logged_without_content(app: Flask, fake_wechat: FakeWeCha
     assert line["route"] == "test_recorder.count" and line["type"] == "text"
     assert 800 <= float(line["ms"]) <= elapsed_ms
     assert "计数" not in formatted(records)
+
+
+def test_instant_routes_answer_on_the_request_thread_and_others_on_a_dispatch_thread(
+    app: Flask, make_user: MakeUser
+) -> None:
+    threads: dict[str, str] = {}
+    router = Router("test_threads")
+
+    @router.keyword("快答")
+    @instant
+    def quick(ctx: Context) -> str:
+        threads["quick"] = threading.current_thread().name
+        return "快"
+
+    @router.keyword("慢答")
+    def slow(ctx: Context) -> str:
+        threads["slow"] = threading.current_thread().name
+        return "慢"
+
+    install_bot(app, router)
+    user = make_user()
+    assert user.say("帮助") == GUIDE  # the first message of the hour: its observer writes
+    assert user.say("快答") == "快"
+    assert user.say("慢答") == "慢"
+    assert not threads["quick"].startswith("dispatch")
+    assert threads["slow"].startswith("dispatch")

@@ -40,7 +40,7 @@ def losing_router(proxy: TcpProxy) -> Router:
     @router.keyword("断开后查询")
     def lost_then_read(ctx: Context) -> str:
         proxy.cut()
-        ctx.conversations.load(ctx.openid)  # needs Redis
+        ctx.services.redis.ping()  # needs Redis
         return "查询结果"
 
     @router.keyword("断开后办完")

@@ -32,6 +32,9 @@ class Context(Generic[S]):
     notes: list[str] = field(default_factory=list)
     # Set by the conversation engine when this message started or resumed a flow.
     started_flow: str | None = None
+    # The user's first message within the dispatcher's seen window (an hour): for bookkeeping
+    # observers that write at most once an hour per user.
+    first_message_this_hour: bool = False
 
     @property
     def openid(self) -> str:

@@ -20,11 +20,15 @@ lock release is retried with the next message this process handles. Any other ex
 steps 4-7 is logged and answered with SORRY; observers' errors other than Redis's only logged.
 
 Steps 2-7 run on a worker thread. If they take longer than the reply budget, WeChat is answered
-`success` and the reply follows through the customer-service API when it is ready.
+`success` and the reply follows through the customer-service API when it is ready. A message
+whose route is marked instant (router.instant: answered from memory) and whose observers have
+nothing to write runs on the request thread instead: there is nothing to wait for.
 
-Redis round trips per message: one script checks the (timestamp, nonce) pair and claims the dedup
-key and, usually, the user lock; the handler's own; one script releases the lock and stores the
-answer for retries. A background thread renews the leases of the messages in flight (one round
+Redis round trips per message: one script checks the (timestamp, nonce) pair, claims the dedup
+key and the user lock, marks the user's first message of the hour and reads the conversation
+document under the lock (on a cluster the pair, the mark and the document are separate round
+trips); the handler's own writes; one script releases the lock and stores the answer for
+retries. 「帮助」 from a known user: two round trips, no thread hand-off. A background thread renews the leases of the messages in flight (one round
 trip per 0.5 s per process, wechat.leases).
 """
 
@@ -69,22 +73,31 @@ _POLL_SECONDS = 0.05
 MAX_WAITING_PER_USER = 3
 # Lock releases kept in memory while Redis is lost (one per user at most).
 _MAX_UNFINISHED = 10_000
+# Context.first_message_this_hour: the user's first message within this many seconds.
+SEEN_WINDOW_SECONDS = 3600
 
-# KEYS: dedup, user lock[, the request's (timestamp, nonce)].
-# ARGV: lease (ms), lock token, lease (ms), pending marker[, message fingerprint, its ttl].
+# KEYS: dedup, user lock, the request's (timestamp, nonce) pair, conversation, user seen.
+# ARGV: lease (ms), lock token, lease (ms), pending marker, message fingerprint ('' = no pair to
+# check here), pair ttl, seen window (s), '1' to read the conversation and mark the first message
+# of the hour ('0' on a cluster, where those keys sit in other slots).
 # The dedup marker and the lock are leases (wechat.leases): renewed while this process handles
 # the message, so they outlive a slow handler but not a dead process.
-# -1: the (timestamp, nonce) pair came before with another message (a replay);
-# 0: a repeat; 1: a new message, the user lock is held by another; 2: new, and the lock is ours.
+# Returns {code, conversation document, first}: code -1: the (timestamp, nonce) pair came before
+# with another message (a replay); 0: a repeat; 1: a new message, the user lock is held by
+# another; 2: new, and the lock is ours (then the conversation document, read under the lock,
+# and first = 1 for the user's first message in the seen window).
 _CLAIM = """
-if KEYS[3] then
+if ARGV[5] ~= '' then
   local seen = redis.call('GET', KEYS[3])
   if not seen then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
-  elseif seen ~= ARGV[5] then return -1 end
+  elseif seen ~= ARGV[5] then return {-1} end
 end
-if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then return 0 end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 2 end
-return 1
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then return {0} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {1} end
+if ARGV[8] ~= '1' then return {2} end
+local first = 0
+if redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[7]) then first = 1 end
+return {2, redis.call('GET', KEYS[4]), first}
 """
 # The same replay check, alone (on a cluster). KEYS: the pair. ARGV: fingerprint, its ttl.
 _CHECK_PAIR = """
@@ -119,6 +132,11 @@ class _Job:
     token: str = field(default_factory=lambda: secrets.token_hex(8))
     locked: bool = False
     started: float = 0.0
+    # Read by the claim when it took the lock: the conversation document (None: there is none)
+    # and whether this is the user's first message in the seen window (None: not known yet).
+    prefetched: bool = False
+    document: bytes | None = None
+    first_this_hour: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -198,22 +216,34 @@ class Dispatcher(Generic[S]):
         job = _Job()
         lock_key = self.keys.user_lock(msg.openid)
         lease_ms = int(LEASE_SECONDS * 1000)
-        keys = [dedup_key, lock_key]
-        args: list[str | int | bytes] = [lease_ms, job.token, lease_ms, _PENDING]
-        if seen is not None and not self._on_cluster:
-            keys.append(seen.key)
-            args.extend([seen.fingerprint, seen.ttl_seconds])
+        checks_pair_here = seen is not None and not self._on_cluster
+        keys = [
+            dedup_key,
+            lock_key,
+            seen.key if seen is not None and checks_pair_here else dedup_key,
+            self.keys.conversation(msg.openid) if not self._on_cluster else dedup_key,
+            self.keys.user_seen(msg.openid) if not self._on_cluster else dedup_key,
+        ]
+        args: list[str | int | bytes] = [
+            lease_ms,
+            job.token,
+            lease_ms,
+            _PENDING,
+            seen.fingerprint if seen is not None and checks_pair_here else "",
+            seen.ttl_seconds if seen is not None and checks_pair_here else 0,
+            SEEN_WINDOW_SECONDS,
+            "0" if self._on_cluster else "1",
+        ]
         while True:
             try:
                 if self._unfinished:
                     self._finish_unfinished()
                 if seen is not None and self._on_cluster:
                     # The pair's key lives in another slot: checked on its own, first.
-                    claimed = self._check_pair(
+                    pair = self._check_pair(
                         keys=[seen.key], args=[seen.fingerprint, seen.ttl_seconds]
                     )
-                    if claimed != -1:
-                        claimed = self._claim(keys=keys, args=args)
+                    claimed = [-1] if pair == -1 else self._claim(keys=keys, args=args)
                 else:
                     claimed = self._claim(keys=keys, args=args)
             except RedisError as exc:
@@ -223,11 +253,12 @@ class Dispatcher(Generic[S]):
                 outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
                 self._log(msg, outcome, started)
                 return outcome
-            if claimed == -1:
+            code = int(claimed[0])
+            if code == -1:
                 outcome = Outcome(None, "", "replayed")
                 self._log(msg, outcome, started)
                 return outcome
-            if claimed:
+            if code:
                 break
             duplicate = self._answer_duplicate(dedup_key, started + budget)
             if duplicate is not None:
@@ -236,11 +267,19 @@ class Dispatcher(Generic[S]):
             # The first delivery's lease ran out with no answer: its process died. Take over.
             log.warning("taking over a message whose handler died openid=%s", msg.openid)
 
-        job.locked = claimed == 2
+        job.locked = code == 2
+        if job.locked and len(claimed) == 3:
+            job.prefetched = self.conversations.store.primable
+            job.document, job.first_this_hour = claimed[1], bool(claimed[2])
         at_most = settings.user_lock_seconds
         self.leases.hold(job.token, dedup_key, _PENDING, at_most=at_most)
         if job.locked:
             self.leases.hold(job.token, lock_key, job.token, at_most=at_most)
+        if self._instant(msg, job):
+            # Nothing to wait for (no database, no API): no hand-off to a dispatch thread.
+            outcome = self._process(msg, dedup_key, job)
+            self._log(msg, outcome, started)
+            return outcome
         future = self.pool.submit(self._process, msg, dedup_key, job)
         try:
             outcome = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
@@ -255,6 +294,21 @@ class Dispatcher(Generic[S]):
                     return Outcome(None, "", "late")
         self._log(msg, outcome, started)
         return outcome
+
+    def _instant(self, msg: Inbound, job: _Job) -> bool:
+        """Whether the message can be answered on the request thread: the lock is ours, the
+        observers have nothing to write, and the route it goes to is marked instant (see
+        router.instant) and will not meet a conversation that may take the message."""
+        if not job.locked or job.first_this_hour is not False:
+            return False
+        if msg.is_text:
+            route = self.table.global_route(msg.text)
+            if route is not None:
+                return route.instant
+        if not job.prefetched or job.document is not None:
+            return False
+        route, _ = self.table.resolve(msg.msg_type, msg.event, msg.event_key, msg.text)
+        return route is not None and route.instant
 
     def _answer_duplicate(self, dedup_key: str, deadline: float) -> Outcome | None:
         """The first delivery's answer, waiting for it until `deadline`; None when its lease
@@ -276,14 +330,29 @@ class Dispatcher(Generic[S]):
 
     def _process(self, msg: Inbound, dedup_key: str, job: _Job) -> Outcome:
         lock_key = self.keys.user_lock(msg.openid)
+        store = self.conversations.store
         try:
             if not job.locked:
                 job.locked = self._wait_in_line(msg.openid, lock_key, job.token)
-            outcome = self._route(msg) if job.locked else Outcome(Reply(text=BUSY), "", "busy")
+            if job.locked and job.first_this_hour is None:
+                job.first_this_hour = bool(
+                    self.redis.set(
+                        self.keys.user_seen(msg.openid), b"1", nx=True, ex=SEEN_WINDOW_SECONDS
+                    )
+                )
+            if job.prefetched:
+                store.prime(msg.openid, job.document)
+            outcome = (
+                self._route(msg, bool(job.first_this_hour))
+                if job.locked
+                else Outcome(Reply(text=BUSY), "", "busy")
+            )
         except RedisError as exc:
             # Lost while handling: the user hears that we are under maintenance, not nothing.
             log.error("redis lost while handling openid=%s: %s", msg.openid, type(exc).__name__)
             outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
+        finally:
+            store.unprime()
         self._finish(msg, dedup_key, lock_key, job, outcome)
         return outcome
 
@@ -392,9 +461,13 @@ class Dispatcher(Generic[S]):
         except Exception:
             log.exception("late reply could not be delivered openid=%s", openid)
 
-    def _route(self, msg: Inbound) -> Outcome:
+    def _route(self, msg: Inbound, first_this_hour: bool = False) -> Outcome:
         ctx = Context(
-            msg=msg, services=self.services, conversations=self.conversations, api=self.api
+            msg=msg,
+            services=self.services,
+            conversations=self.conversations,
+            api=self.api,
+            first_message_this_hour=first_this_hour,
         )
         for observer in self.table.observers:
             try:

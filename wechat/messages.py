@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from wechatpy.replies import ArticlesReply, ImageReply, TextReply
+from wechatpy.replies import ArticlesReply, ImageReply
 
 from wechat.protocol import ProtocolError
 
@@ -163,6 +163,15 @@ class Reply:
         return "text"
 
     def render(self, *, to_openid: str, from_account: str) -> str:
+        if not self.articles and not self.image_media_id:
+            # The common case, formatted directly (as wechatpy's TextReply would).
+            return (
+                f"<xml><ToUserName><![CDATA[{_cdata_safe(to_openid)}]]></ToUserName>"
+                f"<FromUserName><![CDATA[{_cdata_safe(from_account)}]]></FromUserName>"
+                f"<CreateTime>{int(time.time())}</CreateTime>"
+                f"<MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{_cdata_safe(self.text)}]]></Content></xml>"
+            )
         common: dict[str, Any] = {
             "source": from_account,
             "target": to_openid,
@@ -179,10 +188,8 @@ class Reply:
                         "url": _cdata_safe(article.url),
                     }
                 )
-        elif self.image_media_id:
-            reply = ImageReply(media_id=self.image_media_id, **common)
         else:
-            reply = TextReply(content=_cdata_safe(self.text), **common)
+            reply = ImageReply(media_id=self.image_media_id, **common)
         rendered: str = reply.render()
         return rendered
 

@@ -6,21 +6,23 @@ this module so that both speak exactly the same protocol.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import re
 import secrets
 import string
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from xml.parsers import expat as pyexpat
 from xml.sax.saxutils import escape
 
-import xmltodict
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 
 class ProtocolError(Exception):
@@ -51,46 +53,79 @@ def _equal(a: str, b: str) -> bool:
     return secrets.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-class _NoDoctypeExpat:
-    """pyexpat for xmltodict, with any document type declaration refused.
-
-    Checked by the parser, not by searching the text: a user may well send 「<!DOCTYPE」 as a
-    message, which arrives inside CDATA and is harmless.
-    """
-
-    @staticmethod
-    def ParserCreate(*args: Any) -> Any:
-        parser = pyexpat.ParserCreate(*args)
-        parser.StartDoctypeDeclHandler = _refuse_doctype
-        return parser
-
-
 def _refuse_doctype(*_args: Any) -> None:
     raise ValueError("XML with a DTD")
 
 
+class _FlatFields:
+    """Collects WeChat's fixed schema straight from expat: <xml> with text children, and one
+    level of nesting (ScanCodeInfo, SendPicsInfo, ...) flattened to "Outer.Inner". Text is
+    trimmed; an element given twice is dropped; deeper structures and attributes are ignored."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.repeated: set[str] = set()
+        self.root = ""
+        self.depth = 0
+        self.names = ["", "", ""]
+        self.texts: list[list[str]] = [[], [], []]
+        self.nested = [False, False, False]
+
+    def start(self, name: str, _attrs: Any) -> None:
+        self.depth += 1
+        depth = self.depth
+        if depth == 1:
+            self.root = name
+        elif depth <= 3:
+            self.names[depth - 1] = name
+            self.texts[depth - 1] = []
+            self.nested[depth - 1] = False
+            self.nested[depth - 2] = True
+        else:
+            self.nested[2] = True
+
+    def data(self, text: str) -> None:
+        if 2 <= self.depth <= 3:
+            self.texts[self.depth - 1].append(text)
+
+    def end(self, _name: str) -> None:
+        depth = self.depth
+        if depth == 2 and not self.nested[1]:
+            self._add(self.names[1], "".join(self.texts[1]).strip())
+        elif depth == 3 and not self.nested[2]:
+            self._add(f"{self.names[1]}.{self.names[2]}", "".join(self.texts[2]).strip())
+        self.depth -= 1
+
+    def _add(self, key: str, value: str) -> None:
+        if key in self.fields:
+            self.repeated.add(key)
+        self.fields[key] = value
+
+
 def parse_xml(body: bytes | str) -> dict[str, str]:
-    """Parse a WeChat XML document into a flat dict, refusing DTDs and entities."""
+    """Parse a WeChat XML document into a flat dict, refusing DTDs and entities.
+
+    DTDs are refused by the parser, not by searching the text: a user may well send
+    「<!DOCTYPE」 as a message, which arrives inside CDATA and is harmless.
+    """
     text = body.decode("utf-8") if isinstance(body, bytes) else body
+    collected = _FlatFields()
+    parser = pyexpat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.StartElementHandler = collected.start
+    parser.EndElementHandler = collected.end
+    parser.CharacterDataHandler = collected.data
     try:
-        doc = xmltodict.parse(text, expat=_NoDoctypeExpat, disable_entities=True)
+        parser.Parse(text, True)
     except Exception as exc:  # expat raises several types; all mean "not valid XML"
         raise ProtocolError(f"malformed XML: {type(exc).__name__}") from None
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(root, dict):
+    if collected.root != "xml":
         raise ProtocolError("the document has no <xml> root")
-    flat: dict[str, str] = {}
-    for key, value in root.items():
-        if isinstance(value, str):
-            flat[key] = value
-        elif value is None:
-            flat[key] = ""
-        elif isinstance(value, dict):
-            # Nested structures (ScanCodeInfo, SendPicsInfo, ...): flatten one level.
-            for sub_key, sub_value in value.items():
-                if isinstance(sub_value, str):
-                    flat[f"{key}.{sub_key}"] = sub_value
-    return flat
+    fields = collected.fields
+    for key in collected.repeated:
+        del fields[key]
+    return fields
 
 
 _TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
@@ -129,10 +164,46 @@ class Protocol:
     app_id: str
     aes_key: str | None = None
 
-    def _crypto(self) -> WeChatCrypto:
+    @cached_property
+    def _key(self) -> bytes:
         if not self.aes_key:
             raise SignatureError("encrypted message but no EncodingAESKey configured")
-        return WeChatCrypto(self.token, self.aes_key, self.app_id)
+        return base64.b64decode(self.aes_key + "=")
+
+    def _cipher(self) -> Cipher[modes.CBC]:
+        key = self._key
+        return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+
+    def seal(self, xml: str) -> str:
+        """WeChat's message encryption: random(16) + length(4, big-endian) + XML + AppID,
+        PKCS#7-padded to 32 bytes, AES-256-CBC with IV = key[:16], base64."""
+        payload = xml.encode("utf-8")
+        plain = os.urandom(16) + struct.pack(">I", len(payload)) + payload + self.app_id.encode()
+        pad = 32 - len(plain) % 32
+        encryptor = self._cipher().encryptor()
+        sealed = encryptor.update(plain + bytes([pad]) * pad) + encryptor.finalize()
+        return base64.b64encode(sealed).decode("ascii")
+
+    def unseal(self, encrypted: str) -> str:
+        """The XML inside a ciphertext; SignatureError if it was sealed for another AppID."""
+        try:
+            data = base64.b64decode(encrypted, validate=True)
+            decryptor = self._cipher().decryptor()
+            plain = decryptor.update(data) + decryptor.finalize()
+            pad = plain[-1]
+            if not 1 <= pad <= 32 or len(plain) < 20 + pad:
+                raise ValueError("bad padding")
+            content = plain[16:-pad]
+            (length,) = struct.unpack(">I", content[:4])
+            xml, app_id = content[4 : 4 + length], content[4 + length :]
+            text = xml.decode("utf-8")
+        except SignatureError:
+            raise
+        except Exception as exc:  # bad base64, length, padding, encoding
+            raise ProtocolError(f"cannot decrypt: {type(exc).__name__}") from None
+        if len(xml) != length or not secrets.compare_digest(app_id, self.app_id.encode()):
+            raise SignatureError("sealed for another AppID")
+        return text
 
     def check_signature(self, signature: str, timestamp: str, nonce: str) -> None:
         if not signature or not _equal(sign(self.token, timestamp, nonce), signature):
@@ -152,23 +223,19 @@ class Protocol:
             sign(self.token, timestamp, nonce, encrypted), msg_signature
         ):
             raise SignatureError("bad msg_signature")
-        crypto = self._crypto()
-        try:
-            # The parsed dict, so wechatpy does not parse the body a second time.
-            xml: str = crypto.decrypt_message(
-                {"Encrypt": encrypted}, msg_signature, timestamp, nonce
-            )
-        except (InvalidSignatureException, InvalidAppIdException) as exc:
-            raise SignatureError(type(exc).__name__) from None
-        except Exception as exc:  # bad padding, bad base64, ...
-            raise ProtocolError(f"cannot decrypt: {type(exc).__name__}") from None
-        return xml
+        return self.unseal(encrypted)
 
     def encrypt(self, xml: str, nonce: str | None = None, timestamp: str | None = None) -> str:
+        """A reply as WeChat expects it in safe mode: the ciphertext, signed."""
         nonce = nonce or random_nonce()
         timestamp = timestamp or str(int(time.time()))
-        result: str = self._crypto().encrypt_message(xml, nonce, timestamp)
-        return result
+        encrypted = self.seal(xml)
+        signature = sign(self.token, timestamp, nonce, encrypted)
+        return (
+            f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+            f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+        )
 
     def open_request(
         self, query: Mapping[str, str], body: bytes, policy: RequestPolicy, now: float

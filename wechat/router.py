@@ -33,6 +33,19 @@ class Route:
     name: str
     pattern: re.Pattern[str] | None = None
 
+    @property
+    def instant(self) -> bool:
+        return bool(getattr(self.handler, "instant", False))
+
+
+def instant(handler: Handler) -> Handler:
+    """Marks a handler that answers from memory: no database, no API, no Redis beyond the
+    conversation document the dispatcher already read. It runs on the request thread, without
+    the hand-off to a dispatch thread that keeps slower handlers within the reply budget.
+    Apply it below the route decorators."""
+    handler.instant = True  # type: ignore[attr-defined]
+    return handler
+
 
 def normalise_word(text: str) -> str:
     return re.sub(r"\s+", "", text).strip("。.!！?？").lower()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wechat.conversation.answers import AnswerPolicy, StepError, hint_of
 from wechat.conversation.flow import Data, Flow, Step
-from wechat.conversation.store import ConversationStore, Document
+from wechat.conversation.store import ConversationStore, Document, PrimableStore
 from wechat.messages import Reply, as_reply
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class ConversationEngine:
         cipher: Cipher,
         answers: AnswerPolicy,
     ) -> None:
-        self.store = store
+        self.store = PrimableStore(store)
         self.flows = {flow.name: flow for flow in flows}
         if len(self.flows) != len(flows):
             raise ValueError("two flows share a name")

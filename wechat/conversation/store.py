@@ -74,3 +74,52 @@ class MemoryStore:
     def delete(self, openid: str) -> None:
         with self._lock:
             self._docs.pop(openid, None)
+
+
+class PrimableStore:
+    """A store that can be handed the document the dispatcher already read (in the same Redis
+    round trip as its dedup claim), so that handling a message need not read it again.
+
+    Primed per thread and per user, only while the user's lock is held; writes through this
+    store keep the primed copy current.
+    """
+
+    def __init__(self, inner: ConversationStore) -> None:
+        self.inner = inner
+        self._local = threading.local()
+
+    @property
+    def primable(self) -> bool:
+        """Only documents kept in Redis can be read by the dispatcher's script."""
+        return isinstance(self.inner, RedisStore)
+
+    def prime(self, openid: str, raw: bytes | None) -> None:
+        self._local.openid, self._local.raw = openid, raw
+
+    def unprime(self) -> None:
+        self._local.openid = None
+
+    def _primed(self, openid: str) -> bool:
+        return getattr(self._local, "openid", None) == openid
+
+    def get(self, openid: str) -> Document | None:
+        if not self._primed(openid):
+            return self.inner.get(openid)
+        raw = self._local.raw
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
+        self.inner.put(openid, doc, ttl_seconds)
+        if self._primed(openid):
+            self._local.raw = json.dumps(doc, ensure_ascii=False)
+
+    def delete(self, openid: str) -> None:
+        self.inner.delete(openid)
+        if self._primed(openid):
+            self._local.raw = None
