@@ -42,7 +42,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
@@ -243,7 +243,7 @@ class Dispatcher(Generic[S]):
                     pair = self._check_pair(
                         keys=[seen.key], args=[seen.fingerprint, seen.ttl_seconds]
                     )
-                    claimed = [-1] if pair == -1 else self._claim(keys=keys, args=args)
+                    claimed: list[Any] = [-1] if pair == -1 else self._claim(keys=keys, args=args)
                 else:
                     claimed = self._claim(keys=keys, args=args)
             except RedisError as exc:
