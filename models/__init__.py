@@ -4,6 +4,7 @@ from models.activity import Activity, Signup
 from models.base import Base
 from models.certificate import Certificate
 from models.follower import Follower
+from models.need import Need
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
 from models.recognition import Recognition
@@ -21,6 +22,7 @@ __all__ = [
     "Follower",
     "FormerName",
     "Membership",
+    "Need",
     "Notice",
     "NoticeRecipient",
     "NoticeTemplate",
