@@ -11,7 +11,7 @@ from wechat.router import Router
 
 router = Router("coming_soon")
 
-KEYS = ("NEEDS_MATCH",)
+KEYS: tuple[str, ...] = ()
 
 
 @router.click(*KEYS)

@@ -32,6 +32,7 @@ from models.need import (
 from services.operators import Scope
 
 __all__ = [
+    "PUBLIC_STATUSES",
     "NeedDraft",
     "NeedError",
     "PublicNeed",
@@ -40,6 +41,7 @@ __all__ = [
     "needs_of_poster",
     "pending_needs",
     "post_need",
+    "poster_line",
     "public_need",
     "publish_need",
     "reject_need",
@@ -214,6 +216,14 @@ def region_label(need: Need) -> str:
         return regions.label(code).removeprefix("甘肃省")
     except KeyError:
         return code
+
+
+def poster_line(need: Need) -> str:
+    """One line of 我的需求: number, who, field, where it stands."""
+    line = f"{need.need_no}｜{need.requester_name}｜{need.field}｜{need.status_label}"
+    if need.status == REJECTED and need.reject_reason:
+        line += f"（原因：{need.reject_reason}）"
+    return line
 
 
 def public_need(need: Need) -> PublicNeed:
