@@ -1,7 +1,7 @@
 """needs: 供需对接 — needs posted in chat, reviewed by the region's operators, claimed by teams
 
-Revision ID: 0012_needs
-Revises: 0011_teamconsole
+Revision ID: 0013_needs
+Revises: 0012_notice
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_needs"
-down_revision: str | None = "0011_teamconsole"
+revision: str = "0013_needs"
+down_revision: str | None = "0012_notice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
