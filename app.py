@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from infra.health import bp as health_bp
     from public.activity import bp as activity_page_bp
     from public.checkin_codes import bp as checkin_codes_bp
+    from public.need import bp as need_page_bp
     from public.recognition import bp as recognition_bp
     from public.verify import bp as verify_bp
     from wechat.webhook import FastWebhook
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(activity_page_bp)
     app.register_blueprint(checkin_codes_bp)
     app.register_blueprint(recognition_bp)
+    app.register_blueprint(need_page_bp)
     if app.extensions["settings"].simulator_available:
         # Never on a production configuration: there /simulator is a 404.
         from sandbox.simulator import bp as simulator_bp

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from models.need import (
     REQUESTER_KINDS,
     Need,
 )
+from models.team import Team
 from services.operators import Scope
 
 __all__ = [
@@ -36,19 +37,24 @@ __all__ = [
     "NeedDraft",
     "NeedError",
     "PublicNeed",
+    "claimed_team_name",
     "find_need",
+    "is_stale",
     "merge_need",
+    "needs_in_scope",
     "needs_of_poster",
     "pending_needs",
     "post_need",
     "poster_line",
     "public_need",
+    "public_path",
     "publish_need",
     "reject_need",
 ]
 
 PEOPLE_MAX = 500
 REASON_MAX = 200
+STALE_DAYS = 14
 
 
 class NeedError(Exception):
@@ -204,6 +210,23 @@ def merge_need(need: Need, into: Need, scope: Scope, reviewer: str) -> None:
     need.reviewed_at = clock.utcnow()
 
 
+def needs_in_scope(session: Session, scope: Scope, limit: int = 200) -> Sequence[Need]:
+    """Reviewed needs of a scope (not 待审核), newest first."""
+    return session.scalars(
+        select(Need)
+        .where(Need.status != PENDING, scope.where(Need.prefecture_code, Need.county_code))
+        .order_by(Need.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def is_stale(need: Need, now: datetime | None = None) -> bool:
+    """Published and still unclaimed STALE_DAYS after publication: flagged to the operators."""
+    if need.status != PUBLISHED or need.published_at is None:
+        return False
+    return (now or clock.utcnow()) - need.published_at >= timedelta(days=STALE_DAYS)
+
+
 def when_label(need: Need) -> str:
     if need.starts_on is None or need.ends_on is None:
         return "长期"
@@ -216,6 +239,17 @@ def region_label(need: Need) -> str:
         return regions.label(code).removeprefix("甘肃省")
     except KeyError:
         return code
+
+
+def claimed_team_name(session: Session, need: Need) -> str | None:
+    if need.claimed_team_id is None:
+        return None
+    team = session.get(Team, need.claimed_team_id)
+    return team.name if team else None
+
+
+def public_path(need_no: str) -> str:
+    return f"/n/{need_no}"
 
 
 def poster_line(need: Need) -> str:
