@@ -4,7 +4,7 @@ from models.activity import Activity, Signup
 from models.base import Base
 from models.certificate import Certificate
 from models.follower import Follower
-from models.need import Need
+from models.need import Need, Pairing
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
 from models.recognition import Recognition
@@ -27,6 +27,7 @@ __all__ = [
     "NoticeRecipient",
     "NoticeTemplate",
     "Operator",
+    "Pairing",
     "Recognition",
     "RecordCorrection",
     "ServiceRecord",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, Created, IntPk, Updated
@@ -26,6 +26,7 @@ __all__ = [
     "REQUESTER_KINDS",
     "STATUS_LABELS",
     "Need",
+    "Pairing",
 ]
 
 # The public number: XQ and digits (see services.needs.next_need_no).
@@ -101,3 +102,16 @@ class Need(Base):
     @property
     def is_long_term(self) -> bool:
         return self.starts_on is None and self.ends_on is None
+
+
+class Pairing(Base):
+    """结对: a 学会 team paired with a 县区; that 县区's needs suggest the team first."""
+
+    __tablename__ = "need_pairings"
+    __table_args__ = (UniqueConstraint("team_id", "county_code"),)
+
+    id: Mapped[IntPk]
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"))
+    county_code: Mapped[str] = mapped_column(String(12), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[Created]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Created, IntPk, Updated
@@ -44,6 +44,9 @@ class Volunteer(Base):
     specialty: Mapped[str | None] = mapped_column(Text)
     service_times: Mapped[list[str] | None] = mapped_column(JSON)
 
+    # Consent (我的信息, off by default): teams may see this volunteer's name and skills among
+    # the suggestions for a need (services.needs_matching); otherwise they are only counted.
+    skills_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consented_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Set for volunteers imported by an operator (services.imports): they have no openid and
@@ -72,12 +75,15 @@ class Volunteer(Base):
         }
     )
 
+    # Settings the volunteer changes on their own (not registration form steps).
+    SETTING_COLUMNS: ClassVar[frozenset[str]] = frozenset({"skills_visible"})
+
     @classmethod
     def form_columns(cls) -> frozenset[str]:
         """Every other column: the registration form's steps write them by name (the steps
         in handlers/volunteer.py and these columns must agree; tests/test_volunteer_form.py)."""
         columns = {column.key for column in cls.__table__.columns}
-        return frozenset(columns - cls.IDENTITY_COLUMNS - cls.RECORD_COLUMNS)
+        return frozenset(columns - cls.IDENTITY_COLUMNS - cls.RECORD_COLUMNS - cls.SETTING_COLUMNS)
 
     @classmethod
     def personal_columns(cls) -> frozenset[str]:

@@ -1,0 +1,226 @@
+"""Suggestions for a published need: teams and volunteers ranked by facts that can be checked,
+each suggestion carrying the facts that matched (its explanation), never a bare score.
+
+Volunteers: skill (the need's field among their skills) outweighs place (same 县区, then same
+市州, then the province, then 省外); then availability (可服务时间 against the need's dates),
+then confirmed service hours of the last year. Only volunteers who agreed to show their skills
+to teams (`Volunteer.skills_visible`) are named; the others who match are only counted.
+
+Teams: a team paired (结对) with the need's 县区 first; then members with the skill, place, and
+activities held in the last half year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from domain import clock, regions
+from models.activity import CANCELLED, DRAFT, Activity
+from models.need import Need, Pairing
+from models.service import RECORD_CONFIRMED, ServiceRecord
+from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
+from models.volunteer import ACTIVE, Volunteer
+from services.notices.audience import json_array_contains
+
+__all__ = ["Suggestion", "Suggestions", "needed_times", "suggest"]
+
+SKILL_POINTS = 4
+PLACE_POINTS = {"county": 3, "prefecture": 2, "province": 1, "outside": 0}
+PLACE_LABELS = {"county": "同县区", "prefecture": "同市州", "province": "省内", "outside": "省外"}
+TIME_POINTS = 1
+ACTIVE_POINTS = 1
+PAIRED_POINTS = 10
+CANDIDATES = 200
+SHOWN = 20
+HOURS_WINDOW_DAYS = 365
+ACTIVITY_WINDOW_DAYS = 182
+ANY_TIME = "不定期"
+
+
+@dataclass
+class Suggestion:
+    kind: str  # "volunteer" or "team"
+    id: int
+    name: str
+    score: int
+    reasons: list[str] = field(default_factory=list)
+    hours: Decimal = Decimal(0)
+
+
+@dataclass
+class Suggestions:
+    volunteers: list[Suggestion]
+    teams: list[Suggestion]
+    # Volunteers who match but did not agree to be named.
+    unnamed: int
+
+
+def needed_times(need: Need) -> set[str]:
+    """The 可服务时间 options that fit the need's dates (every option for 长期)."""
+    if need.starts_on is None or need.ends_on is None:
+        return {"工作日白天", "工作日晚上", "周末", "节假日"}
+    wanted: set[str] = set()
+    day: date = need.starts_on
+    while day <= need.ends_on and len(wanted) < 3:
+        wanted |= {"周末"} if day.weekday() >= 5 else {"工作日白天", "工作日晚上"}
+        day += timedelta(days=1)
+    return wanted
+
+
+def _place(need: Need, prefecture: str | None, county: str | None) -> str:
+    if county and county == need.county_code:
+        return "county"
+    if prefecture and prefecture == need.prefecture_code:
+        return "prefecture"
+    if prefecture and prefecture != regions.OUTSIDE_GANSU:
+        return "province"
+    return "outside"
+
+
+def _place_score(need: Need, prefecture: Any, county: Any) -> ColumnElement[int]:
+    return case(
+        (county == (need.county_code or ""), PLACE_POINTS["county"]),
+        (prefecture == need.prefecture_code, PLACE_POINTS["prefecture"]),
+        (prefecture.is_not(None) & (prefecture != regions.OUTSIDE_GANSU), PLACE_POINTS["province"]),
+        else_=0,
+    )
+
+
+def _volunteer_conditions(session: Session, need: Need) -> list[ColumnElement[bool]]:
+    """Active volunteers with the need's field among their skills."""
+    return [
+        Volunteer.status == ACTIVE,
+        Volunteer.openid.is_not(None),
+        json_array_contains(session, Volunteer.skills, need.field),
+    ]
+
+
+def _hours_by_volunteer(session: Session, ids: list[int], since: date) -> dict[int, Decimal]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ServiceRecord.volunteer_id, func.sum(ServiceRecord.hours))
+        .where(
+            ServiceRecord.volunteer_id.in_(ids),
+            ServiceRecord.status == RECORD_CONFIRMED,
+            ServiceRecord.service_date >= since,
+        )
+        .group_by(ServiceRecord.volunteer_id)
+    ).all()
+    return {int(vid): Decimal(total or 0) for vid, total in rows}
+
+
+def suggest_volunteers(session: Session, need: Need, now: datetime) -> tuple[list[Suggestion], int]:
+    conditions = _volunteer_conditions(session, need)
+    place = _place_score(need, Volunteer.prefecture_code, Volunteer.county_code)
+    rows = session.execute(
+        select(
+            Volunteer.id,
+            Volunteer.name,
+            Volunteer.prefecture_code,
+            Volunteer.county_code,
+            Volunteer.service_times,
+        )
+        .where(*conditions, Volunteer.skills_visible.is_(True))
+        .order_by(place.desc(), Volunteer.id)
+        .limit(CANDIDATES)
+    ).all()
+    unnamed = int(
+        session.scalar(
+            select(func.count(Volunteer.id)).where(*conditions, Volunteer.skills_visible.is_(False))
+        )
+        or 0
+    )
+    since = clock.beijing_date(now) - timedelta(days=HOURS_WINDOW_DAYS)
+    hours = _hours_by_volunteer(session, [row.id for row in rows], since)
+    wanted = needed_times(need)
+    found: list[Suggestion] = []
+    for row in rows:
+        where = _place(need, row.prefecture_code, row.county_code)
+        suggestion = Suggestion(
+            "volunteer",
+            row.id,
+            row.name or "",
+            SKILL_POINTS + PLACE_POINTS[where],
+            [f"技能相符：{need.field}", f"地区：{PLACE_LABELS[where]}"],
+        )
+        times = set(row.service_times or ())
+        fitting = sorted(times & wanted) or ([ANY_TIME] if ANY_TIME in times else [])
+        if fitting:
+            suggestion.score += TIME_POINTS
+            suggestion.reasons.append("可服务时间：" + "、".join(fitting))
+        served = hours.get(row.id, Decimal(0))
+        if served > 0:
+            suggestion.score += ACTIVE_POINTS
+            suggestion.hours = served
+            suggestion.reasons.append(f"近一年服务 {served.normalize():f} 小时")
+        found.append(suggestion)
+    found.sort(key=lambda s: (-s.score, -s.hours, s.id))
+    return found[:SHOWN], unnamed
+
+
+def paired_team_ids(session: Session, county_code: str | None) -> set[int]:
+    if not county_code:
+        return set()
+    return set(
+        session.scalars(select(Pairing.team_id).where(Pairing.county_code == county_code)).all()
+    )
+
+
+def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestion]:
+    skilled = (
+        select(func.count(Membership.id))
+        .join(Volunteer, Volunteer.id == Membership.volunteer_id)
+        .where(
+            Membership.team_id == Team.id,
+            Membership.status == MEMBERSHIP_JOINED,
+            json_array_contains(session, Volunteer.skills, need.field),
+        )
+        .scalar_subquery()
+    )
+    recent = (
+        select(func.count(Activity.id))
+        .where(
+            Activity.team_id == Team.id,
+            Activity.status.not_in((DRAFT, CANCELLED)),
+            Activity.starts_at >= now - timedelta(days=ACTIVITY_WINDOW_DAYS),
+        )
+        .scalar_subquery()
+    )
+    paired = paired_team_ids(session, need.county_code)
+    rows = session.execute(
+        select(Team.id, Team.name, Team.prefecture_code, Team.county_code, skilled, recent).where(
+            Team.status == STATUS_APPROVED,
+            or_(skilled > 0, Team.id.in_(paired or {-1}), literal(False)),
+        )
+    ).all()
+    found: list[Suggestion] = []
+    for team_id, name, prefecture, county, members, activities in rows:
+        where = _place(need, prefecture, county)
+        suggestion = Suggestion("team", team_id, name, PLACE_POINTS[where], [])
+        if team_id in paired:
+            suggestion.score += PAIRED_POINTS
+            suggestion.reasons.append("与需求所在县区结对")
+        if members:
+            suggestion.score += SKILL_POINTS
+            suggestion.reasons.append(f"{members} 名队员具备「{need.field}」技能")
+        suggestion.reasons.append(f"地区：{PLACE_LABELS[where]}")
+        if activities:
+            suggestion.score += ACTIVE_POINTS
+            suggestion.reasons.append(f"近半年组织活动 {activities} 次")
+        suggestion.hours = Decimal(members or 0)
+        found.append(suggestion)
+    found.sort(key=lambda s: (-s.score, -s.hours, s.id))
+    return found[:SHOWN]
+
+
+def suggest(session: Session, need: Need, now: datetime | None = None) -> Suggestions:
+    now = now or clock.utcnow()
+    volunteers, unnamed = suggest_volunteers(session, need, now)
+    return Suggestions(volunteers, suggest_teams(session, need, now), unnamed)
