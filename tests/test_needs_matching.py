@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import Flask
 from sqlalchemy import update
 
 from domain import clock, regions
@@ -15,9 +16,17 @@ from infra.db import Database
 from models.need import Need, Pairing
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.volunteer import Volunteer
-from services.needs import NeedDraft, post_need
+from services.needs import NeedDraft, post_need, publish_need
 from services.needs_matching import needed_times, suggest
-from tests.test_console_support import add_activity, add_team, add_volunteers, join_team
+from services.operators import Scope
+from tests.test_console_support import (
+    add_activity,
+    add_operator,
+    add_team,
+    add_volunteers,
+    join_team,
+    login,
+)
 
 # Saturday 9 and Sunday 10 January 2027: a weekend need in 兰州市城关区.
 DRAFT = NeedDraft(
@@ -156,3 +165,23 @@ def test_ranking_on_a_fixed_data_set(db: Database) -> None:
     assert first_here.name == "甘肃省气象学会科技志愿服务队"
     assert first_here.reasons[0] == "与需求所在县区结对"
     assert first_there.name == "天水市应急科技志愿服务队"
+
+
+def test_the_console_shows_the_suggestions_with_their_reasons(app: Flask, db: Database) -> None:
+    volunteer(db, "甲", "620100", "620102", ("应急安全",), ("周末",))
+    volunteer(db, "隐", "620100", "620102", ("应急安全",), ("周末",), visible=False)
+    with db.Session.begin() as session:
+        need = post_need(session, "oPoster", DRAFT)
+        publish_need(need, Scope(), "sheng")
+        need_id = need.id
+    add_operator(db, "optianshui", "region:620500")
+    client = app.test_client()
+    login(client, "optianshui")
+    assert client.get(f"/console/needs/{need_id}/suggestions").status_code == 404
+    add_operator(db, "oplanzhou", "region:620100")
+    client = app.test_client()
+    login(client, "oplanzhou")
+    assert "匹配建议" in client.get("/console/needs").get_data(as_text=True)
+    page = client.get(f"/console/needs/{need_id}/suggestions").get_data(as_text=True)
+    assert "甲" in page and "技能相符：应急安全；地区：同县区；可服务时间：周末" in page
+    assert "隐" not in page and "另有 1 名" in page

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.need import Need
-from services import needs, needs_notify, operators
+from services import needs, needs_matching, needs_notify, operators
 
 
 class MergeForm(FlaskForm):
@@ -105,3 +105,12 @@ def needs_merge(need_id: int) -> ResponseReturnValue:
         flash("合并需要填写需求编号。", "error")
         return redirect(url_for("console.needs"))
     return _review(need_id, "merge", into_no=form.into.data or "")
+
+
+@bp.get("/needs/<int:need_id>/suggestions", endpoint="needs_suggestions")
+def needs_suggestions(need_id: int) -> ResponseReturnValue:
+    with services().db.Session() as session:
+        need = _need_in_scope(session, need_id)
+        result = needs_matching.suggest(session, need)
+        view = needs.public_need(need)
+    return render_template("console/need_suggestions.html", need=view, result=result)
