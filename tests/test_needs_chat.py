@@ -12,6 +12,7 @@ from sqlalchemy import select
 from domain import clock
 from infra.db import Database
 from models.need import PENDING, Need
+from models.volunteer import Volunteer
 from services.needs import NeedDraft, find_need, post_need, publish_need
 from services.operators import Scope
 from tests.test_console_support import add_volunteers
@@ -151,3 +152,19 @@ def test_the_hall_shows_the_volunteers_region_and_skills_first(
         assert shown is not None
     detail = volunteer.say(f"需求{here}")
     assert "城关某社区" in detail and "李** 138****5678" in detail
+
+
+def test_the_skills_consent_is_off_by_default_and_can_be_changed(
+    make_user: User, db: Database
+) -> None:
+    assert "注册" in make_user("oNotAVolunteer0000000000001").say("技能展示")
+    (openid,) = add_volunteers(db, 1)
+    volunteer = make_user(openid)
+    assert "未同意（默认）" in volunteer.say("技能展示")
+    assert "已同意" in volunteer.say("同意展示技能")
+    with db.Session() as session:
+        assert session.scalars(select(Volunteer.skills_visible)).one() is True
+    assert "已同意" in volunteer.say("技能展示")
+    assert "已撤回" in volunteer.say("取消展示技能")
+    with db.Session() as session:
+        assert session.scalars(select(Volunteer.skills_visible)).one() is False
