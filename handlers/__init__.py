@@ -31,6 +31,7 @@ from handlers import (
     team_admin,
     team_register,
     team_rename,
+    team_review,
     volunteer,
 )
 from wechat.conversation import AnswerPolicy, Flow
@@ -43,6 +44,7 @@ ROUTERS: list[Router] = [
     team_admin.router,
     admin_console_link.router,
     team_rename.router,
+    team_review.router,
     membership.router,
     activity.router,
     activity_signup.router,

@@ -163,7 +163,7 @@ Notices = list[tuple[str | None, str]]
 Action = Callable[[Context, Session, Team, Notices], str]
 
 
-def _with_team(action: Action) -> Callable[[Context], str]:
+def with_team(action: Action) -> Callable[[Context], str]:
     """Run an admin action on the managed team in one transaction, or answer why not. The
     action may queue messages to other users, sent once the transaction is committed."""
 
@@ -207,7 +207,7 @@ def _requests_text(session: Session, team: Team) -> str:
 
 
 @router.keyword("入队申请", "待审核申请", "审核申请")
-@_with_team
+@with_team
 def join_requests(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     return _requests_text(session, team)
 
@@ -245,19 +245,19 @@ def _decide_request(
 
 
 @router.pattern(r"(?:通过|同意)\s*(\d{1,3})")
-@_with_team
+@with_team
 def approve_request(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     return _decide_request(ctx, session, team, notices, approve=True)
 
 
 @router.pattern(r"(?:拒绝|驳回)\s*(\d{1,3})")
-@_with_team
+@with_team
 def reject_request(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     return _decide_request(ctx, session, team, notices, approve=False)
 
 
 @router.keyword("全部通过")
-@_with_team
+@with_team
 def approve_all(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     requests = teams.join_requests(session, team.id)
     if not requests:
@@ -285,13 +285,13 @@ def _members_text(session: Session, team: Team, page: int) -> str:
 
 
 @router.keyword("成员列表", "成员名单", "队员名单", "队伍成员")
-@_with_team
+@with_team
 def member_list(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     return _members_text(session, team, 1)
 
 
 @router.pattern(r"(?:成员列表|成员名单|队员名单)\s*(?:第)?\s*(\d{1,3})\s*页?")
-@_with_team
+@with_team
 def member_list_page(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     assert ctx.match is not None
     return _members_text(session, team, int(ctx.match.group(1)))
@@ -307,7 +307,7 @@ def _volunteer_by_number(session: Session, number: str) -> Volunteer:
 
 
 @router.pattern(r"添加管理员\s*(\S+)")
-@_with_team
+@with_team
 def add_admin(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     assert ctx.match is not None
     volunteer = _volunteer_by_number(session, ctx.match.group(1))
@@ -322,7 +322,7 @@ def add_admin(ctx: Context, session: Session, team: Team, notices: Notices) -> s
 
 
 @router.pattern(r"(?:移除|删除)管理员\s*(\S+)")
-@_with_team
+@with_team
 def remove_admin(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     assert ctx.match is not None
     volunteer = _volunteer_by_number(session, ctx.match.group(1))
@@ -339,7 +339,7 @@ def admin_usage(ctx: Context) -> str:
 
 
 @router.keyword("下级队伍", "下属队伍", "子队伍")
-@_with_team
+@with_team
 def sub_teams(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     found = teams.children(session, team.id)
     if not found:
@@ -352,11 +352,16 @@ def sub_teams(ctx: Context, session: Session, team: Team, notices: Notices) -> s
     for i, child in enumerate(found, 1):
         count = teams.member_count(session, child.id)
         lines.append(f"{i}. {child.name}（{child.level}，{child.status_label}，成员 {count} 人）")
+    if any(child.status == STATUS_PENDING for child in found):
+        lines.append(
+            "\n待审核的下级队伍由本队管理员审核：回复「批准下级 序号」通过，"
+            "「驳回下级 序号 原因」驳回。"
+        )
     return "\n".join(lines)
 
 
 @router.pattern(r"自动通过\s*(开|关|开启|关闭|是|否)")
-@_with_team
+@with_team
 def auto_approve(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
     assert ctx.match is not None
     on = ctx.match.group(1) in {"开", "开启", "是"}

@@ -305,3 +305,56 @@ def test_any_approved_team_may_have_branches_and_any_branch_squads(
     wechat_user.say("1")
     wechat_user.say("兰州市")
     assert "「兰州大学科技志愿服务队化学化工支队榆中分队」" in wechat_user.say("榆中")
+
+
+def test_the_team_above_decides_its_branches_and_squads_in_chat(
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+    fake_wechat: FakeWeChatState,
+) -> None:
+    society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    first, second, outsider = make_user(), make_user(), make_user()
+    add_team(
+        db,
+        f"{SOCIETY_TEAM}植物保护专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        registrant=first.openid,
+        approved=False,
+    )
+    add_team(
+        db,
+        f"{SOCIETY_TEAM}土壤肥料专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        registrant=second.openid,
+        approved=False,
+    )
+    listing = wechat_user.say("下级队伍")
+    assert "（支队，待审核，成员 0 人）" in listing and "「批准下级 序号」" in listing
+    assert "只有队伍管理员" in outsider.say("批准下级 1")
+    assert "请写明驳回原因" in wechat_user.say("驳回下级 2")
+    assert "已通过「" in wechat_user.say("批准下级 1")
+    assert "无需审核" in wechat_user.say("批准下级 1")
+    assert "已驳回「" in wechat_user.say("驳回下级 2 请写明专委会全称")
+    assert "已通过审核" in fake_wechat.messages(first.openid)[-1]["content"]
+    assert "请写明专委会全称" in fake_wechat.messages(second.openid)[-1]["content"]
+    assert "（支队，已通过" in wechat_user.say("下级队伍")
+    # A 分队 is decided by its 支队's admins, not by the 队 above that.
+    branch = team_by_name(db, f"{SOCIETY_TEAM}植物保护专委会支队")
+    assert branch is not None
+    add_team(
+        db,
+        f"{branch.name}天水分队",
+        kind="squad",
+        parent_id=branch.id,
+        registrant=outsider.openid,
+        approved=False,
+    )
+    with db.Session.begin() as session:
+        squad = teams.find(session, f"{branch.name}天水分队")
+        assert squad is not None
+        with pytest.raises(teams.InvalidDecision, match="只有「"):
+            teams.decide_sub_team(session, squad.id, wechat_user.openid, approve_it=True)
+    assert "已通过「" in first.say("批准下级 1")

@@ -17,6 +17,7 @@ from models.base import utcnow
 from models.team import (
     LEVEL_BRANCH,
     LEVEL_CORPS,
+    LEVEL_SQUAD,
     LEVEL_TEAM,
     STATUS_APPROVED,
     STATUS_DISABLED,
@@ -28,7 +29,7 @@ from models.team import (
 from models.volunteer import ACTIVE, Volunteer
 from services.teams.errors import InvalidDecision, NameTaken, ParentNotFound
 from services.teams.lookups import approved_region_team, check_name_free, get, parent_of, root
-from services.teams.members import end_memberships, make_member
+from services.teams.members import end_memberships, is_admin, make_member
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
 INVITE_LENGTH = 6
@@ -279,3 +280,16 @@ def set_auto_approve(session: Session, team_id: int, on: bool) -> Team:
     team.auto_approve = on
     team.updated_at = utcnow()
     return team
+
+
+def decide_sub_team(
+    session: Session, team_id: int, openid: str, *, approve_it: bool, reason: str = ""
+) -> Team:
+    """属地管理、逐级负责: a 支队 or 分队 is decided by the admins of the team above it."""
+    team = get(session, team_id)
+    parent = parent_of(session, team)
+    if team.level not in (LEVEL_BRANCH, LEVEL_SQUAD) or parent is None:
+        raise InvalidDecision(f"「{team.name}」由科协工作人员审核。")
+    if not is_admin(session, parent.id, openid):
+        raise InvalidDecision(f"只有「{parent.name}」的管理员可以审核「{team.name}」。")
+    return approve(session, team.id) if approve_it else reject(session, team.id, reason)
