@@ -58,7 +58,11 @@ def require_chromium() -> None:
 @contextmanager
 def chromium() -> Iterator[Browser]:
     require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Assertions wait for what the page shows; a loaded CI machine may take longer than
+    # Playwright's 5-second default (a reply that went out late through the API, say).
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -255,7 +255,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 def test_slow_handler_answers_success_and_the_reply_follows_by_the_api(
     app: Flask, fake_wechat: FakeWeChatState
 ) -> None:
-    recorder = Recorder(delay=1.0)
+    recorder = Recorder(delay=3.0)
     install_bot(app, recording_router(recorder), reply_budget_seconds=0.3)
     user = user_on(app, "oSlowUser0000000000000001")
     fields = text_fields(user.openid)
@@ -264,8 +264,9 @@ def test_slow_handler_answers_success_and_the_reply_follows_by_the_api(
     answer = user.post(fields)
     elapsed = time.monotonic() - started
     assert answer.status == 200 and answer.body == b"success"
-    # Answered at the budget, while the handler was still running.
-    assert 0.3 <= elapsed < 0.8
+    # Answered once the budget ran out, while the handler was still running (no speed claim:
+    # a loaded machine may answer later than the budget, but never only after the handler).
+    assert 0.3 <= elapsed < recorder.delay
     assert recorder.active == 1
     assert fake_wechat.messages(user.openid) == []
 
