@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import datetime
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -120,6 +121,10 @@ def test_the_nginx_site_sets_what_the_app_relies_on() -> None:
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in site
     metrics = site.split("location ~ ^/(healthz|readyz|metrics)$ {", 1)[1].split("}", 1)[0]
     assert "deny all;" in metrics
+    # Large .xlsx exports stream for minutes: a long read timeout, and no buffering in nginx.
+    exports = site.split("location ~ ^/(console|team)/.*\\.xlsx$ {", 1)[1].split("}", 1)[0]
+    assert "proxy_read_timeout 600s;" in exports
+    assert "proxy_buffering off;" in exports
 
 
 def resolve_cli(app: Flask, argv: list[str]) -> click.Command:
@@ -256,3 +261,13 @@ def test_the_kjzy_wrapper_runs_flask_commands_with_the_service_settings(
     )
     assert result.returncode == 0, result.stderr
     assert "menus.json is valid" in result.stdout
+
+
+def test_every_xlsx_export_of_the_app_gets_the_long_nginx_timeout(app: Flask) -> None:
+    site = (DEPLOY / "nginx" / "kjzy.conf").read_text(encoding="utf-8")
+    pattern = re.compile(r"^/(console|team)/.*\.xlsx$")
+    assert f"location ~ {pattern.pattern} {{" in site
+    exports = [rule.rule for rule in app.url_map.iter_rules() if rule.rule.endswith(".xlsx")]
+    assert len(exports) >= 7, exports
+    for path in exports:
+        assert pattern.match(path), path
