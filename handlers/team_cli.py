@@ -85,7 +85,7 @@ TEMPLATE_OPTION = click.option(
 @TEMPLATE_OPTION
 def approve_command(team: str, template_id: str | None) -> None:
     """Approve a pending (or rejected) team and notify its registrant."""
-    _decide(team, lambda s, t: teams.approve(s, t.id), template_id)
+    _decide(team, lambda s, t: teams.approve(s, t.id, by=teams.PROVINCE), template_id)
 
 
 @teams_cli.command("reject")
@@ -94,7 +94,7 @@ def approve_command(team: str, template_id: str | None) -> None:
 @TEMPLATE_OPTION
 def reject_command(team: str, reason: str, template_id: str | None) -> None:
     """Reject a pending team with a reason and notify its registrant."""
-    _decide(team, lambda s, t: teams.reject(s, t.id, reason), template_id)
+    _decide(team, lambda s, t: teams.reject(s, t.id, reason, by=teams.PROVINCE), template_id)
 
 
 @teams_cli.command("qrcode")

@@ -171,14 +171,15 @@ def test_region_operator_decides_only_their_teams(app: Flask, db: Database) -> N
     )
     lanzhou = add_team(
         db,
-        "兰州市科技志愿服务队",
-        kind=team_names.PREFECTURE,
+        "城关区科技志愿服务队",
+        kind=team_names.COUNTY,
         prefecture_code="620100",
+        county_code="620102",
         approved=False,
     )
     client = region_client(app, db)
     page = client.get("/console/teams").get_data(as_text=True)
-    assert "兰州市科技志愿服务队" in page and "天水市科技志愿服务队" not in page
+    assert "城关区科技志愿服务队" in page and "天水市科技志愿服务队" not in page
     token = csrf_token(client, "/console/teams")
     assert (
         client.post(f"/console/teams/{tianshui}/approve", data={"csrf_token": token}).status_code

@@ -25,9 +25,7 @@ def _team_in_scope(session: Session, team_id: int) -> Team:
 def teams_page() -> ResponseReturnValue:
     scope = user().scope
     with services().db.Session() as session:
-        waiting = [
-            t for t in teams.pending(session) if scope.allows(t.prefecture_code, t.county_code)
-        ]
+        waiting = [t for t in teams.pending(session) if teams.may_decide(t, scope)]
         parents = {t.id: teams.parent_of(session, t) for t in waiting}
         tree = [
             row
@@ -58,10 +56,10 @@ def _decide(team_id: int, approve: bool, reason: str = "") -> ResponseReturnValu
         with svc.db.Session.begin() as session:
             team = _team_in_scope(session, team_id)
             if approve:
-                team = teams.approve(session, team.id)
+                team = teams.approve(session, team.id, by=user().scope)
                 summary = f"审核通过服务队：{team.name}"
             else:
-                team = teams.reject(session, team.id, reason)
+                team = teams.reject(session, team.id, reason, by=user().scope)
                 summary = f"驳回服务队：{team.name}（{team.reject_reason}）"
             operators.audit(
                 session,

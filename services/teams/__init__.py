@@ -10,6 +10,7 @@ renaming; members: admins and memberships; decisions: telling the registrant.
 
 from __future__ import annotations
 
+from services.teams.approval_levels import PROVINCE, may_decide, refusal
 from services.teams.decisions import (
     decision_text,
     deliver_decision,
@@ -126,6 +127,7 @@ __all__ = [
     "admin_quota",
     "admin_teams",
     "admins",
+    "PROVINCE",
     "approve",
     "approve_member",
     "approved_region_team",
@@ -153,8 +155,10 @@ __all__ = [
     "name_taken",
     "notify_decision",
     "parent_of",
+    "may_decide",
     "pending",
     "register",
+    "refusal",
     "reject",
     "reject_member",
     "remove_admin",

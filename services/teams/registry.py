@@ -27,6 +27,8 @@ from models.team import (
     TeamAdmin,
 )
 from models.volunteer import ACTIVE, Volunteer
+from services.operators import Scope
+from services.teams.approval_levels import check_decider
 from services.teams.errors import InvalidDecision, NameTaken, ParentNotFound
 from services.teams.lookups import approved_region_team, check_name_free, get, parent_of, root
 from services.teams.members import end_memberships, is_admin, make_member
@@ -190,8 +192,12 @@ def pending(session: Session) -> list[Team]:
     )
 
 
-def approve(session: Session, team_id: int) -> Team:
+def approve(session: Session, team_id: int, *, by: Scope | None = None) -> Team:
+    """Approve a team. `by`: the deciding operator's scope, checked against 属地管理、逐级负责
+    (None: decided by the team above, already checked by the caller)."""
     team = get(session, team_id)
+    if by is not None:
+        check_decider(team, by)
     if team.status == STATUS_APPROVED:
         raise InvalidDecision(f"「{team.name}」已经通过审核。")
     if team.status not in (STATUS_PENDING, STATUS_REJECTED):
@@ -236,11 +242,13 @@ def _gather_counties(session: Session, region_team: Team) -> list[Team]:
     return moved
 
 
-def reject(session: Session, team_id: int, reason: str) -> Team:
+def reject(session: Session, team_id: int, reason: str, *, by: Scope | None = None) -> Team:
     reason = " ".join(reason.split())
     if not reason:
         raise InvalidDecision("驳回需要填写原因，以便申请单位修改后重新提交。")
     team = get(session, team_id)
+    if by is not None:
+        check_decider(team, by)
     if team.status != STATUS_PENDING:
         raise InvalidDecision(
             f"「{team.name}」当前状态为{team.status_label}，只能驳回待审核的队伍。"
