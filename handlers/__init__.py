@@ -32,6 +32,7 @@ from handlers import (
     team_register,
     team_rename,
     team_review,
+    team_withdraw,
     volunteer,
 )
 from wechat.conversation import AnswerPolicy, Flow
@@ -45,6 +46,7 @@ ROUTERS: list[Router] = [
     admin_console_link.router,
     team_rename.router,
     team_review.router,
+    team_withdraw.router,
     membership.router,
     activity.router,
     activity_signup.router,

@@ -31,6 +31,7 @@ __all__ = [
     "STATUS_LABELS",
     "STATUS_PENDING",
     "STATUS_REJECTED",
+    "STATUS_WITHDRAWN",
     "FormerName",
     "Membership",
     "Team",
@@ -41,11 +42,13 @@ STATUS_PENDING = "pending"
 STATUS_APPROVED = "approved"
 STATUS_REJECTED = "rejected"
 STATUS_DISABLED = "disabled"
+STATUS_WITHDRAWN = "withdrawn"
 STATUS_LABELS: dict[str, str] = {
     STATUS_PENDING: "待审核",
     STATUS_APPROVED: "已通过",
     STATUS_REJECTED: "已驳回",
     STATUS_DISABLED: "已停用",
+    STATUS_WITHDRAWN: "已撤回",
 }
 
 MEMBERSHIP_PENDING = "pending"

@@ -358,3 +358,33 @@ def test_the_team_above_decides_its_branches_and_squads_in_chat(
         with pytest.raises(teams.InvalidDecision, match="只有「"):
             teams.decide_sub_team(session, squad.id, wechat_user.openid, approve_it=True)
     assert "已通过「" in first.say("批准下级 1")
+
+
+def test_a_registrant_withdraws_a_pending_registration_which_frees_the_name(
+    app: Flask,
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+) -> None:
+    seed_root(db)
+    volunteer(app, wechat_user)
+    assert "您没有待审核" in wechat_user.say("撤回注册")
+    register_society(wechat_user)
+    fill_details(wechat_user)
+    assert "撤回注册" in wechat_user.say("确认")
+    other = volunteer(app, make_user())
+    assert "已被注册" in register_society(other)
+    other.say("取消")
+    assert "您没有待审核" in other.say("撤回注册")  # only the registrant withdraws
+    listing = wechat_user.say("撤回注册")
+    assert f"1. {SOCIETY_TEAM}" in listing and "撤回注册 1" in listing
+    assert "没有第 2 个申请" in wechat_user.say("撤回注册 2")
+    withdrawn = wechat_user.say("撤回注册 1")
+    assert "已撤回" in withdrawn and "名称已释放" in withdrawn
+    assert team_by_name(db, SOCIETY_TEAM) is None  # nobody holds the name now
+    assert "该名称可以注册" in register_society(other)
+    fill_details(other)
+    assert "提交成功" in other.say("确认")
+    with db.Session() as session:
+        named = [t for t, _ in teams.hierarchy(session) if t.name == SOCIETY_TEAM]
+        assert sorted(t.status for t in named) == ["pending", "withdrawn"]

@@ -89,10 +89,12 @@ from services.teams.registry import (
     decide_sub_team,
     disable,
     pending,
+    pending_registrations,
     register,
     reject,
     seed_root,
     set_auto_approve,
+    withdraw,
 )
 from services.teams.renaming import Renamed, rename
 
@@ -157,6 +159,7 @@ __all__ = [
     "notify_decision",
     "parent_of",
     "pending",
+    "pending_registrations",
     "refusal",
     "register",
     "reject",
@@ -173,4 +176,5 @@ __all__ = [
     "team_names_line",
     "tree",
     "volunteer_teams",
+    "withdraw",
 ]

@@ -23,6 +23,7 @@ from models.team import (
     STATUS_DISABLED,
     STATUS_PENDING,
     STATUS_REJECTED,
+    STATUS_WITHDRAWN,
     Team,
     TeamAdmin,
 )
@@ -259,6 +260,34 @@ def reject(session: Session, team_id: int, reason: str, *, by: Scope | None = No
     team.name_key = (
         None  # the name is free again: for a corrected registration, or the rightful one
     )
+    end_memberships(session, team.id)
+    session.flush()
+    return team
+
+
+def pending_registrations(session: Session, openid: str) -> list[Team]:
+    """The registrations this person submitted that still wait for a decision."""
+    return list(
+        session.scalars(
+            select(Team)
+            .where(Team.registrant_openid == openid, Team.status == STATUS_PENDING)
+            .order_by(Team.created_at, Team.id)
+        )
+    )
+
+
+def withdraw(session: Session, team_id: int, openid: str) -> Team:
+    """The registrant withdraws a pending registration (撤回): the name is free again."""
+    team = get(session, team_id)
+    if team.registrant_openid != openid:
+        raise InvalidDecision(f"只有注册人可以撤回「{team.name}」的注册申请。")
+    if team.status != STATUS_PENDING:
+        raise InvalidDecision(
+            f"「{team.name}」当前状态为{team.status_label}，只能撤回待审核的注册申请。"
+        )
+    team.status = STATUS_WITHDRAWN
+    team.updated_at = utcnow()
+    team.name_key = None
     end_memberships(session, team.id)
     session.flush()
     return team
