@@ -25,7 +25,10 @@ FIXED_NAMES = (
     "如有特殊需要，请联系省科协。"
 )
 EFFECT_NOTE = "改名立即生效，原名称留档备查；名称中含本队名称的下级队伍随之改名，志愿者照常加入。"
-SPECIAL_NAMES = "特殊命名的队伍在省科协指导下命名，改名请联系省科协审核。"
+SPECIAL_NAMES = (
+    "特殊命名（在省科协指导下命名）的改名需省科协审核：请回复「申请特殊命名 新名称」。"
+    "审核通过前仍使用原名称，志愿者照常加入。"
+)
 COMMAND = re.compile(r"^(?:修改队名|队伍改名|改名)\s*")
 CONFIRM_WORDS = {"确认改名", "确认", "确定"}
 
@@ -136,3 +139,25 @@ def rename_with_name(ctx: Context) -> Reply | str:
 @router.keyword("确认改名")
 def nothing_to_confirm(ctx: Context) -> str:
     return "没有待确认的改名。请先回复「修改队名 新名称」。"
+
+
+@router.keyword("申请特殊命名")
+def special_name_usage(ctx: Context) -> str:
+    return SPECIAL_NAMES
+
+
+@router.pattern(r"申请特殊命名\s*(.+)")
+def request_special_name(ctx: Context) -> str:
+    assert ctx.match is not None
+    try:
+        with ctx.services.db.Session.begin() as session:
+            team = managed_team(ctx, session)
+            old = team.name
+            asked = teams.request_special_name(session, team.id, ctx.match.group(1), by=ctx.openid)
+            name = asked.requested_name
+    except ValidationError as exc:
+        return exc.hint
+    return (
+        f"已提交省科协审核：新名称「{name}」。\n"
+        f"审核通过前仍使用原名称「{old}」，志愿者照常加入；结果会通过本公众号通知您。"
+    )

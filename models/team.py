@@ -98,6 +98,10 @@ class Team(Base):
     # The team's admins may send notices to their members (a province operator can say no).
     notices_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     registrant_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A rename to a special name (「在省科协指导下命名」) waits here for the province.
+    requested_name: Mapped[str | None] = mapped_column(String(120))
+    requested_name_by: Mapped[str | None] = mapped_column(String(64))
+    name_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]
     approved_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -11,8 +11,11 @@ from flask import Flask
 
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
-from services import teams
-from tests.test_console_support import province_client  # noqa: F401  (fixture)
+from services import operators, teams
+from tests.test_console_support import (
+    csrf_token,
+    province_client,  # noqa: F401  (fixture)
+)
 from tests.test_team_support import add_team, add_volunteer, fill_details, seed_root, team_by_name
 from tests.wechat_user import WeChatUser
 
@@ -388,3 +391,50 @@ def test_a_registrant_withdraws_a_pending_registration_which_frees_the_name(
     with db.Session() as session:
         named = [t for t, _ in teams.hierarchy(session) if t.name == SOCIETY_TEAM]
         assert sorted(t.status for t in named) == ["pending", "withdrawn"]
+
+
+def test_a_special_name_waits_for_the_province_while_joining_stays_open(
+    app: Flask,
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+    fake_wechat: FakeWeChatState,
+    province_client: Any,  # noqa: F811
+) -> None:
+    seed_root(db)
+    team = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    special = "陇原农技先锋队"
+    asked = wechat_user.say(f"申请特殊命名 {special}")
+    assert "已提交省科协审核" in asked and f"仍使用原名称「{SOCIETY_TEAM}」" in asked
+    assert team_by_name(db, SOCIETY_TEAM) is not None  # the old name stays meanwhile
+    joiner = volunteer(app, make_user())
+    assert f"已提交加入「{SOCIETY_TEAM}」的申请" in joiner.say(f"加入 {team.invite_code}")
+    with db.Session.begin() as session:  # only the province decides
+        with pytest.raises(teams.TeamError) as refused:
+            teams.decide_special_name(
+                session, team.id, approve_it=True, by=operators.Scope.for_region("620100")
+            )
+        assert "只能由省科协审核" in refused.value.hint
+    page = province_client.get("/console/teams").get_data(as_text=True)
+    assert "特殊命名改名待审核（1）" in page and special in page
+    token = csrf_token(province_client, "/console/teams")
+    done = province_client.post(
+        f"/console/teams/{team.id}/name/approve",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"特殊命名通过：{special}" in done
+    renamed = team_by_name(db, special)
+    assert renamed is not None and renamed.id == team.id and renamed.requested_name is None
+    told = fake_wechat.messages(wechat_user.openid)[-1]["content"]
+    assert f"已改为「{special}」" in told
+
+
+def test_a_normal_rename_still_takes_effect_at_once(db: Database, wechat_user: WeChatUser) -> None:
+    seed_root(db)
+    team = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    wechat_user.say("修改队名 甘肃省作物学会")
+    assert "改名成功" in wechat_user.say("确认改名")
+    with db.Session() as session:
+        assert teams.get(session, team.id).name == "甘肃省作物学会科技志愿服务队"
+        assert teams.pending_special_names(session) == []

@@ -12,6 +12,7 @@ from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.team import Team
 from services import operators, teams
+from wechat.errors import WeChatAPIError
 
 
 def _team_in_scope(session: Session, team_id: int) -> Team:
@@ -26,6 +27,7 @@ def teams_page() -> ResponseReturnValue:
     scope = user().scope
     with services().db.Session() as session:
         waiting = [t for t in teams.pending(session) if teams.may_decide(t, scope)]
+        renames = teams.pending_special_names(session) if scope.is_province else []
         parents = {t.id: teams.parent_of(session, t) for t in waiting}
         tree = [
             row
@@ -35,6 +37,7 @@ def teams_page() -> ResponseReturnValue:
     return render_template(
         "console/teams.html",
         waiting=waiting,
+        renames=renames,
         parents=parents,
         tree=tree,
         action_form=ActionForm(),
@@ -93,3 +96,50 @@ def teams_reject(team_id: int) -> ResponseReturnValue:
         flash("驳回需要填写原因（不超过200字）。", "error")
         return redirect(url_for("console.teams"))
     return _decide(team_id, approve=False, reason=form.reason.data or "")
+
+
+def _decide_special_name(team_id: int, approve: bool) -> ResponseReturnValue:
+    svc = services()
+    try:
+        with svc.db.Session.begin() as session:
+            team = _team_in_scope(session, team_id)
+            requester = team.requested_name_by
+            team, requested, _ = teams.decide_special_name(
+                session, team.id, approve_it=approve, by=user().scope, actor=user().username
+            )
+            verdict = "通过" if approve else "未通过"
+            summary = f"特殊命名{verdict}：{team.name if approve else requested}"
+            operators.audit(
+                session,
+                user(),
+                "team_special_name",
+                summary=summary[:255],
+                target=team,
+                detail={"requested": requested, "approved": approve},
+                ip=client_ip(),
+            )
+    except teams.TeamError as exc:
+        flash(exc.hint, "error")
+        return redirect(url_for("console.teams"))
+    if requester:
+        text = (
+            f"您申请的特殊命名「{requested}」已通过审核，队伍名称已改为「{requested}」。"
+            if approve
+            else f"您申请的特殊命名「{requested}」未通过审核，队伍继续使用「{team.name}」。"
+        )
+        try:
+            svc.api.send_text(requester, text)
+        except WeChatAPIError:
+            flash("未能通知申请人（请另行联系）。", "error")
+    flash(summary + "。")
+    return redirect(url_for("console.teams"))
+
+
+@bp.post("/teams/<int:team_id>/name/approve")
+def teams_name_approve(team_id: int) -> ResponseReturnValue:
+    return _decide_special_name(team_id, approve=True)
+
+
+@bp.post("/teams/<int:team_id>/name/reject")
+def teams_name_reject(team_id: int) -> ResponseReturnValue:
+    return _decide_special_name(team_id, approve=False)

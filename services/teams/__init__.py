@@ -97,6 +97,11 @@ from services.teams.registry import (
     withdraw,
 )
 from services.teams.renaming import Renamed, rename
+from services.teams.special_names import (
+    decide_special_name,
+    pending_special_names,
+    request_special_name,
+)
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -137,6 +142,7 @@ __all__ = [
     "by_scene",
     "check_name_free",
     "children",
+    "decide_special_name",
     "decide_sub_team",
     "decision_text",
     "deliver_decision",
@@ -160,12 +166,14 @@ __all__ = [
     "parent_of",
     "pending",
     "pending_registrations",
+    "pending_special_names",
     "refusal",
     "register",
     "reject",
     "reject_member",
     "remove_admin",
     "rename",
+    "request_special_name",
     "root",
     "scene_for",
     "search",
