@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from console.blueprint import bp, client_ip, services, user
 from domain import clock
 from domain.errors import ValidationError
-from services import activities, notices, operators
+from services import activities, notices, operators, reports
 from services.reports_activities import (
     ActivityFilters,
     HoursFilters,
@@ -33,6 +33,7 @@ from services.reports_lists import (
     volunteer_conditions,
     volunteer_listing,
 )
+from services.reports_needs import need_listing
 
 
 def wants_full() -> bool:
@@ -134,6 +135,21 @@ def hours_export() -> Response:
         full=False,
         filters=filters.as_args(),
     )
+
+
+@bp.get("/needs.xlsx")
+def needs_export() -> Response:
+    """服务需求 of the operator's scope; `served=1` only those 已完成 (dates on completion)."""
+    full = wants_full()
+    served = request.args.get("served") == "1"
+    args = {k: (request.args.get(k) or "").strip()[:12] for k in ("region", "since", "until")}
+
+    def build(session: Session) -> Listing:
+        filters = reports.Filters.of(user().scope, **args)
+        return need_listing(session, filters, served=served, full=full)
+
+    filters = {k: v for k, v in args.items() if v} | ({"served": "1"} if served else {})
+    return send_export("服务需求", checked(build), full=full, filters=filters)
 
 
 @bp.get("/activities/<int:activity_id>/roster.xlsx")

@@ -9,12 +9,13 @@ from typing import Any
 
 from flask import Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from console.blueprint import bp, services, user
 from console.forms import region_options
 from domain import clock
 from domain.errors import ValidationError
-from services import reports
+from services import reports, reports_needs
 from services.reports_activities import HELD
 from services.reports_export import XLSX_MIME, Listing, export_to_temp
 
@@ -23,6 +24,7 @@ LIST_ENDPOINTS = {
     "teams": "console.teams_export",
     "activities": "console.activities_export",
     "hours": "console.hours_export",
+    "needs": "console.needs_export",
 }
 
 
@@ -33,6 +35,11 @@ def current_filters() -> tuple[reports.Filters, str | None]:
         return reports.Filters.of(scope, **args), None
     except ValidationError as exc:
         return reports.Filters.of(scope), exc.hint
+
+
+def all_figures(session: Session, filters: reports.Filters) -> list[reports.Figure]:
+    """The volunteers', teams', activities' and hours' figures, then the needs'."""
+    return reports.figures(session, filters) + reports_needs.need_figures(session, filters)
 
 
 def row_link(figure: reports.Figure, row: reports.Row, filters: reports.Filters) -> str | None:
@@ -72,7 +79,7 @@ def chart_data(figures: list[reports.Figure], filters: reports.Filters) -> list[
 def reports_page() -> ResponseReturnValue:
     filters, error = current_filters()
     with services().db.ReadSession() as session:  # the read replica, when there is one
-        figures = reports.figures(session, filters)
+        figures = all_figures(session, filters)
     return render_template(
         "console/reports.html",
         figures=figures,
@@ -94,7 +101,7 @@ def _figure(key: str) -> tuple[reports.Figure, reports.Filters]:
     if error:
         abort(400)
     with services().db.ReadSession() as session:
-        figure = reports.figure(session, filters, key)
+        figure = next((f for f in all_figures(session, filters) if f.key == key), None)
     if figure is None:
         abort(404)
     return figure, filters
