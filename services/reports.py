@@ -22,7 +22,7 @@ from domain.errors import ValidationError
 from domain.team_names import kind_label
 from models.activity import CANCELLED, DRAFT, Activity
 from models.service import RECORD_CONFIRMED, ServiceRecord
-from models.team import LEVELS, STATUS_APPROVED, Team
+from models.team import LEVELS, MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
 from services.notices import json_array_contains
 from services.operators import Scope
@@ -40,6 +40,14 @@ class Filters:
     region: str = ""
     since: str = ""
     until: str = ""
+    # A team admin's teams (their own and the sub-teams): only their members, activities and
+    # hours count. None for the operators' console (the region scope alone).
+    team_ids: frozenset[int] | None = None
+
+    @classmethod
+    def for_teams(cls, team_ids: frozenset[int]) -> Filters:
+        """The figures of these teams, wherever their members live or their activities are."""
+        return cls(Scope(), team_ids=team_ids)
 
     @classmethod
     def of(cls, scope: Scope, region: str = "", since: str = "", until: str = "") -> Filters:
@@ -160,11 +168,22 @@ def area_level(filters: Filters) -> str:
 
 
 def _volunteers(filters: Filters) -> list[ColumnElement[bool]]:
-    return [
+    found = [
         Volunteer.status == ACTIVE,
         filters.within(Volunteer.prefecture_code, Volunteer.county_code),
         *filters.dates(Volunteer.created_at),
     ]
+    if filters.team_ids is not None:
+        members = select(Membership.volunteer_id).where(
+            Membership.team_id.in_(filters.team_ids), Membership.status == MEMBERSHIP_JOINED
+        )
+        found.append(Volunteer.id.in_(members))
+    return found
+
+
+def _of_teams(filters: Filters) -> list[ColumnElement[bool]]:
+    """Activities (and their hours) of the filters' teams, when the figures are a team's."""
+    return [] if filters.team_ids is None else [Activity.team_id.in_(filters.team_ids)]
 
 
 def volunteers_by_month(session: Session, filters: Filters) -> Figure:
@@ -267,6 +286,7 @@ def _activities(filters: Filters) -> list[ColumnElement[bool]]:
         Activity.status.not_in((DRAFT, CANCELLED)),
         filters.within(Activity.prefecture_code, Activity.county_code),
         *filters.dates(Activity.starts_at),
+        *_of_teams(filters),
     ]
 
 
@@ -313,6 +333,7 @@ def _hours(filters: Filters) -> list[ColumnElement[bool]]:
         ServiceRecord.status == RECORD_CONFIRMED,
         filters.within(Activity.prefecture_code, Activity.county_code),
         *filters.days(ServiceRecord.service_date),
+        *_of_teams(filters),
     ]
 
 

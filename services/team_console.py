@@ -63,6 +63,11 @@ def _with_descendants(session: Session, roots: list[int]) -> set[int]:
     return found
 
 
+def team_and_below(session: Session, team_id: int) -> frozenset[int]:
+    """A team and every team below it (its 支队, their 分队...)."""
+    return frozenset(_with_descendants(session, [team_id]))
+
+
 def managed_teams(session: Session, who: TeamAdminUser) -> list[tuple[Team, int]]:
     """The admin's teams as a tree: (team, depth), their own teams first."""
     ordered: list[tuple[Team, int]] = []

@@ -20,6 +20,7 @@ def init_team_console(app: Flask) -> None:
         errors,
         members,
         notices,
+        reports,
         subteams,
     )
     from infra.errors import add_error_page
