@@ -113,7 +113,12 @@ def test_each_need_figure_links_to_the_needs_list_masked_unless_full(
     (entry,) = audits(db, "export_full")
     assert entry.detail["list"] == "needs" and entry.detail["rows"] == 3
 
+    listed = province_client.get("/console/needs").get_data(as_text=True)
+    assert "/console/needs.xlsx" in listed and "/console/needs.xlsx?full=1" in listed
+
     lanzhou = region_client(app, db)
+    listed = lanzhou.get("/console/needs").get_data(as_text=True)
+    assert "/console/needs.xlsx" in listed and "full=1" not in listed
     mine = figures_data(lanzhou)
     assert "needs_served_month" in mine and mine["needs_area"]["title"].endswith("（按县区）")
     rows = sheet_rows(lanzhou.get("/console/needs.xlsx"))
