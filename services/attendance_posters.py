@@ -14,10 +14,12 @@ from collections.abc import Callable
 import segno
 from PIL import Image, ImageDraw, ImageFont
 from redis import Redis
+from sqlalchemy.orm import Session
 
 from domain import clock
 from domain.hours import check_in_window
 from models.activity import Activity
+from models.service import CheckinCode
 from services.fonts import collection_index, require
 
 __all__ = ["cached_poster_png", "poster_png"]
@@ -99,3 +101,22 @@ def cached_poster_png(
     png = poster_png(activity, kind, qr_content, code, font_path)
     redis.set(key, png, ex=POSTER_CACHE_SECONDS)
     return png
+
+
+def activity_poster_png(
+    session: Session,
+    redis: Redis,
+    key_for: Callable[[str], str],
+    activity: Activity,
+    kind: str,
+    font_path: str,
+) -> bytes | None:
+    """The printable 签到 (kind "in") or 签退 picture of an activity, or None while it has no
+    codes yet. Shared by the operators' and the team admins' consoles."""
+    codes = session.get(CheckinCode, activity.id)
+    if codes is None:
+        return None
+    url = codes.in_url if kind == "in" else codes.out_url
+    if url is None:
+        return None
+    return cached_poster_png(redis, key_for, activity, kind, url, codes.code, font_path)

@@ -94,20 +94,17 @@ def roster_codes(activity_id: int) -> ResponseReturnValue:
 @bp.get("/a/<int:activity_id>/poster/<any(in, out):kind>.png", endpoint="poster")
 def roster_poster(activity_id: int, kind: str) -> ResponseReturnValue:
     with managed_activity(activity_id) as (session, activity, _team):
-        codes = session.get(CheckinCode, activity.id)
-        url = None if codes is None else (codes.in_url if kind == attendance.IN else codes.out_url)
-        if codes is None or url is None:
-            abort(404)
         svc = services()
-        png = attendance_posters.cached_poster_png(
+        png = attendance_posters.activity_poster_png(
+            session,
             svc.redis,
             svc.keys.checkin_poster,
             activity,
             kind,
-            url,
-            codes.code,
             svc.settings.certificate_font,
         )
+    if png is None:
+        abort(404)
     return Response(png, mimetype="image/png")
 
 

@@ -109,20 +109,17 @@ def attendance_poster(activity_id: int, kind: str) -> ResponseReturnValue:
         abort(404)
     with services().db.Session() as session:
         activity = _activity(session, activity_id)
-        codes = session.get(CheckinCode, activity.id)
-        url = None if codes is None else (codes.in_url if kind == attendance.IN else codes.out_url)
-        if codes is None or url is None:
-            abort(404)
         svc = services()
-        png = attendance_posters.cached_poster_png(
+        png = attendance_posters.activity_poster_png(
+            session,
             svc.redis,
             svc.keys.checkin_poster,
             activity,
             kind,
-            url,
-            codes.code,
             svc.settings.certificate_font,
         )
+    if png is None:
+        abort(404)
     return Response(png, mimetype="image/png")
 
 
