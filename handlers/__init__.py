@@ -19,6 +19,7 @@ from handlers import (
     basics,
     coming_soon,
     membership,
+    needs_claim,
     needs_consent,
     needs_hall,
     needs_post,
@@ -53,6 +54,7 @@ ROUTERS: list[Router] = [
     activity_publish.router,
     needs_post.router,
     needs_hall.router,
+    needs_claim.router,
     needs_consent.router,
     paging.router,
     service_hours.router,
@@ -69,6 +71,7 @@ FLOWS: list[Flow] = [
     *membership.FLOWS,
     *activity_publish.FLOWS,
     *needs_post.FLOWS,
+    *needs_claim.FLOWS,
     *service_certificate.FLOWS,
     *service_correction.FLOWS,
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from domain.text import clip
 from handlers import paging
 from handlers.context import Context
+from models.need import PUBLISHED
 from services import needs, needs_hall, volunteers
 from wechat.messages import Reply
 from wechat.router import Router
@@ -51,10 +52,17 @@ def detail(ctx: Context) -> str:
         visible = need is not None and (
             need.status in needs.PUBLIC_STATUSES or need.poster_openid == ctx.openid
         )
+        team = needs.claimed_team_name(session, need) if need is not None else None
+        open_to_claim = need is not None and need.status == PUBLISHED
     if view is None or not visible:
         return "没有找到这个需求编号，或该需求尚未发布。回复「需求大厅」查看已发布的需求。"
-    return (
+    text = (
         f"需求 {view.need_no}（{view.status}）\n需求方：{view.requester}\n地区：{view.region}\n"
         f"服务领域：{view.field}\n服务时间：{view.when}\n需要人数：{view.people_needed}\n"
         f"需求内容：{view.description}\n联系人：{view.contact}"
     )
+    if team:
+        text += f"\n认领队伍：{team}"
+    if open_to_claim:
+        text += f"\n\n科技志愿服务队管理员回复「认领 {view.need_no}」可为本队认领。"
+    return text

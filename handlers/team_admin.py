@@ -104,6 +104,7 @@ def team_card(session: Session, team: Team, *, several: bool = False) -> str:
         "「下级队伍」查看下级队伍",
         "「自动通过 开」或「自动通过 关」设置入队方式",
         "「发布活动」为本队发布志愿服务活动",
+        "「可认领需求」查看本地区待认领的服务需求",
         "「管理后台」在手机上打开队伍管理后台",
     ]
     if several:
