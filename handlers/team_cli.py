@@ -1,7 +1,9 @@
-"""Operators' CLI for teams: flask --app app teams seed|pending|approve|reject|qrcode|tree."""
+"""Operators' CLI for teams: flask --app app teams seed|pending|approve|reject|qrcode|tree, and
+the special names (「在省科协指导下命名」) waiting for the province: names|name-approve|name-reject."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
 
@@ -131,3 +133,60 @@ def tree_command() -> None:
                 f" 成员 {row.members} 人，待审核入队 {row.pending} 条{joining}"
             )
         click.echo(f"{len(rows)} teams")
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
+
+
+@teams_cli.command("names")
+def names_command() -> None:
+    """List the special names (在省科协指导下命名) waiting for the province, oldest first."""
+    with _services().db.Session() as session:
+        waiting = teams.pending_special_names(session)
+        for team in waiting:
+            asked = clock.show(team.name_requested_at) if team.name_requested_at else "—"
+            click.echo(f"{team.id}\t{team.team_no}\t{team.name}\t→ {team.requested_name}\t{asked}")
+        click.echo(f"{len(waiting)} special names pending")
+
+
+def _decide_name(ref: str, approve: bool, reason: str, template_id: str | None) -> None:
+    services = _services()
+    try:
+        with services.db.Session.begin() as session:
+            decision = teams.decide_special_name(
+                session,
+                _resolve(session, ref).id,
+                approve_it=approve,
+                by=teams.PROVINCE,
+                reason=reason,
+                actor=_cli_actor(),
+            )
+    except teams.TeamError as exc:
+        click.echo(exc.hint, err=True)
+        sys.exit(1)
+    verdict = "approved" if approve else f"refused ({decision.reason})"
+    click.echo(f"{decision.team.name}\t{decision.team.team_no}\tspecial name {verdict}")
+    how = teams.tell_name_decision(services.api, decision, template_id=template_id)
+    told = ", ".join(f"{openid[:6]}…: {result}" for openid, result in how.items())
+    click.echo(f"admins notified: {told or 'nobody (no admin)'}")
+
+
+@teams_cli.command("name-approve")
+@click.argument("team")
+@TEMPLATE_OPTION
+def name_approve_command(team: str, template_id: str | None) -> None:
+    """Approve a team's special name: the rename takes effect and its admins are told."""
+    _decide_name(team, True, "", template_id)
+
+
+@teams_cli.command("name-reject")
+@click.argument("team")
+@click.option("--reason", required=True, help="Why, in Chinese: the team's admins are told.")
+@TEMPLATE_OPTION
+def name_reject_command(team: str, reason: str, template_id: str | None) -> None:
+    """Refuse a team's special name with a reason; the team's admins are told it."""
+    _decide_name(team, False, reason, template_id)

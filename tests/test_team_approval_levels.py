@@ -30,6 +30,7 @@ def pending_teams(db: Database) -> dict[str, int]:
         ("甘肃省人民医院科技志愿服务队", team_names.UNIT, "620000", None),
         ("黄河之滨科普先锋队", team_names.OTHER, LANZHOU, None),
         ("麦积区科技志愿服务队", team_names.COUNTY, TIANSHUI, "620503"),
+        ("兰州大学科技志愿服务队", team_names.UNIT, LANZHOU, None),
     ]
     return {
         name: add_team(
@@ -60,6 +61,13 @@ def pending_teams(db: Database) -> dict[str, int]:
         ("黄河之滨科普先锋队", None, True, ""),
         ("麦积区科技志愿服务队", TIANSHUI, True, ""),
         ("麦积区科技志愿服务队", LANZHOU, False, "不在您的管辖范围"),
+        # A unit (单位) team located in a 市州 is that 市州's to decide (属地管理).
+        ("兰州大学科技志愿服务队", LANZHOU, True, ""),
+        ("兰州大学科技志愿服务队", None, True, ""),
+        ("兰州大学科技志愿服务队", TIANSHUI, False, "不在您的管辖范围"),
+        ("兰州大学科技志愿服务队", CHENGGUAN, False, "不在您的管辖范围"),
+        ("甘肃省人民医院科技志愿服务队", LANZHOU, False, "不在您的管辖范围"),
+        ("甘肃省农学会科技志愿服务队", LANZHOU, False, "不在您的管辖范围"),
     ],
 )
 def test_who_may_decide_which_registration(
@@ -94,11 +102,14 @@ def status(db: Database, team_id: int) -> str | None:
         return session.scalar(select(Team.status).where(Team.id == team_id))
 
 
-def test_prefecture_operator_sees_and_decides_only_county_teams(app: Flask, db: Database) -> None:
+def test_prefecture_operator_sees_and_decides_only_county_and_local_unit_teams(
+    app: Flask, db: Database
+) -> None:
     ids = pending_teams(db)
     client = region_client(app, db, LANZHOU)
     page = client.get("/console/teams").get_data(as_text=True)
     assert f"/console/teams/{ids['城关区科技志愿服务队']}/approve" in page
+    assert f"/console/teams/{ids['兰州大学科技志愿服务队']}/approve" in page
     for other in (
         "兰州市科技志愿服务队",
         "甘肃省农学会科技志愿服务队",
@@ -130,6 +141,16 @@ def test_prefecture_operator_sees_and_decides_only_county_teams(app: Flask, db: 
     ).get_data(as_text=True)
     assert "审核通过服务队：城关区科技志愿服务队" in county
     assert status(db, ids["城关区科技志愿服务队"]) == "approved"
+    unit = client.post(
+        f"/console/teams/{ids['兰州大学科技志愿服务队']}/reject",
+        data={"csrf_token": token, "reason": "依托单位填写有误"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "驳回服务队：兰州大学科技志愿服务队（依托单位填写有误）" in unit
+    assert status(db, ids["兰州大学科技志愿服务队"]) == "rejected"
+    for province_only in ("甘肃省农学会科技志愿服务队", "甘肃省人民医院科技志愿服务队"):
+        client.post(f"/console/teams/{ids[province_only]}/approve", data={"csrf_token": token})
+        assert status(db, ids[province_only]) == "pending"
 
 
 def test_province_operator_decides_every_level(app: Flask, db: Database) -> None:

@@ -226,6 +226,43 @@ def test_console_tree_shows_counts_and_who_joins_automatically(
     assert "<td>0</td><td>0</td><td>自动通过</td>" in page
 
 
+def test_the_tree_leaves_out_rejected_and_withdrawn_registrations(
+    runner: Any,
+    app: Flask,
+    db: Database,
+    make_user: Callable[..., WeChatUser],
+    province_client: Any,  # noqa: F811
+) -> None:
+    seed_root(db)
+    captain, asking = make_user(), make_user()
+    add_volunteer(app, captain.openid, name="王队长")
+    add_volunteer(app, asking.openid, name="赵一")
+    society = add_team(db, SOCIETY_TEAM, registrant=captain.openid)
+    asking.say(f"加入 {society.invite_code}")
+    add_team(db, "兰州大学科技志愿服务队", kind="unit", prefecture_code="620100", approved=False)
+    rejected = add_team(db, "甘肃省作物学会科技志愿服务队", approved=False)
+    withdrawn = add_team(
+        db, "甘肃省林学会科技志愿服务队", approved=False, registrant=captain.openid
+    )
+    assert invoke(runner, "reject", rejected.team_no, "--reason", "材料不全").exit_code == 0
+    with db.Session.begin() as session:
+        teams.withdraw(session, withdrawn.id, captain.openid)
+    result = invoke(runner, "tree")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "甘肃省科技志愿服务总队（总队，已通过） 成员 0 人，待审核入队 0 条",
+        f"  {SOCIETY_TEAM}（队，已通过） 成员 1 人，待审核入队 1 条",
+        "  兰州大学科技志愿服务队（队，待审核） 成员 0 人，待审核入队 0 条",
+        "3 teams",
+    ]
+    page = province_client.get("/console/teams").get_data(as_text=True)
+    tree = page[page.index("队伍层级") :]
+    assert "兰州大学科技志愿服务队" in tree and '<span class="tag pending">待审核</span>' in tree
+    assert "<td>1</td><td>1</td><td>管理员审核</td>" in tree
+    for gone in ("甘肃省作物学会", "甘肃省林学会", "已驳回", "已撤回"):
+        assert gone not in tree
+
+
 def test_only_a_registered_volunteer_registers_a_team_and_becomes_its_captain(
     app: Flask, db: Database, wechat_user: WeChatUser
 ) -> None:

@@ -12,7 +12,6 @@ from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.team import Team
 from services import operators, teams
-from wechat.errors import WeChatAPIError
 
 
 def _team_in_scope(session: Session, team_id: int) -> Team:
@@ -98,40 +97,39 @@ def teams_reject(team_id: int) -> ResponseReturnValue:
     return _decide(team_id, approve=False, reason=form.reason.data or "")
 
 
-def _decide_special_name(team_id: int, approve: bool) -> ResponseReturnValue:
+def _decide_special_name(team_id: int, approve: bool, reason: str = "") -> ResponseReturnValue:
     svc = services()
     try:
         with svc.db.Session.begin() as session:
             team = _team_in_scope(session, team_id)
-            requester = team.requested_name_by
-            team, requested, _ = teams.decide_special_name(
-                session, team.id, approve_it=approve, by=user().scope, actor=user().username
-            )
-            verdict = "通过" if approve else "未通过"
-            summary = f"特殊命名{verdict}：{team.name if approve else requested}"
-            operators.audit(
+            decision = teams.decide_special_name(
                 session,
-                user(),
-                "team_special_name",
-                summary=summary[:255],
-                target=team,
-                detail={"requested": requested, "approved": approve},
+                team.id,
+                approve_it=approve,
+                by=user().scope,
+                reason=reason,
+                operator=user(),
                 ip=client_ip(),
             )
     except teams.TeamError as exc:
         flash(exc.hint, "error")
         return redirect(url_for("console.teams"))
-    if requester:
-        text = (
-            f"您申请的特殊命名「{requested}」已通过审核，队伍名称已改为「{requested}」。"
-            if approve
-            else f"您申请的特殊命名「{requested}」未通过审核，队伍继续使用「{team.name}」。"
-        )
-        try:
-            svc.api.send_text(requester, text)
-        except WeChatAPIError:
-            flash("未能通知申请人（请另行联系）。", "error")
-    flash(summary + "。")
+    # After the commit: the decision stands even if WeChat cannot be reached.
+    how = teams.tell_name_decision(
+        svc.api, decision, template_id=os.environ.get("TEAM_NOTICE_TEMPLATE_ID")
+    )
+    verdict = "通过" if approve else f"未通过（{decision.reason}）"
+    flash(f"特殊命名{verdict}：{decision.requested}。")
+    told = sum(1 for openid in decision.admins if how.get(openid) != "failed")
+    followers = len(how) - len(decision.admins)
+    flash(
+        f"已通知队伍管理员 {told} 人"
+        + (f"，随之改名的下级队伍管理员 {followers} 人" if followers else "")
+        + "。"
+    )
+    if "failed" in how.values():
+        failed = sum(1 for v in how.values() if v == "failed")
+        flash(f"有 {failed} 人未能通知到（请另行联系）。", "error")
     return redirect(url_for("console.teams"))
 
 
@@ -142,4 +140,8 @@ def teams_name_approve(team_id: int) -> ResponseReturnValue:
 
 @bp.post("/teams/<int:team_id>/name/reject")
 def teams_name_reject(team_id: int) -> ResponseReturnValue:
-    return _decide_special_name(team_id, approve=False)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        flash("不同意特殊命名需要填写原因（不超过200字），原因将告知队伍管理员。", "error")
+        return redirect(url_for("console.teams"))
+    return _decide_special_name(team_id, approve=False, reason=form.reason.data or "")

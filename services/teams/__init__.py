@@ -98,9 +98,12 @@ from services.teams.registry import (
 )
 from services.teams.renaming import Renamed, rename
 from services.teams.special_names import (
+    NameDecision,
     decide_special_name,
+    name_decision_text,
     pending_special_names,
     request_special_name,
+    tell_name_decision,
 )
 
 __all__ = [
@@ -121,6 +124,7 @@ __all__ = [
     "InviteCodeNotFound",
     "Member",
     "MemberPage",
+    "NameDecision",
     "NameTaken",
     "NotMember",
     "ParentNotFound",
@@ -161,6 +165,7 @@ __all__ = [
     "may_decide",
     "member_count",
     "members",
+    "name_decision_text",
     "name_taken",
     "notify_decision",
     "parent_of",
@@ -182,6 +187,7 @@ __all__ = [
     "selected_team",
     "set_auto_approve",
     "team_names_line",
+    "tell_name_decision",
     "tree",
     "volunteer_teams",
     "withdraw",

@@ -44,37 +44,60 @@ def deliver_decision(api: WeChatAPI, team: Team, *, template_id: str | None = No
     openid = team.registrant_openid
     if not openid:
         return "no-registrant"
+    approved = team.status == STATUS_APPROVED
+    return deliver(
+        api,
+        openid,
+        decision_text(team),
+        team=team,
+        template_id=template_id,
+        template_data={
+            "thing1": clip(team.name, 20),
+            "phrase2": "审核通过" if approved else "未通过",
+            "time3": clock.show((team.approved_at if approved else team.updated_at) or utcnow()),
+            "thing4": clip(
+                "点击我的队伍查看" if approved else (team.reject_reason or "请修改后重新提交"), 20
+            ),
+        },
+        client_msg_id=f"team-{team.id}-{team.status}",
+    )
+
+
+def deliver(
+    api: WeChatAPI,
+    openid: str,
+    text: str,
+    *,
+    team: Team,
+    template_id: str | None,
+    template_data: dict[str, str],
+    client_msg_id: str,
+) -> str:
+    """One team notice to one person: a customer-service message, else the template
+    (TEAM_NOTICE_TEMPLATE_ID) with `template_data`. Returns "text", "template" or "failed";
+    never raises for WeChat errors (what it tells of is already saved)."""
     try:
-        api.send_text(openid, decision_text(team))
+        api.send_text(openid, text)
         return "text"
     except WeChatAPIError as error:
         log.info(
-            "team decision: customer-service message failed team=%s errcode=%s",
+            "team notice: customer-service message failed team=%s errcode=%s",
             team.team_no,
             error.errcode,
         )
     if not template_id:
         log.warning(
-            "team decision not delivered team=%s: no template fallback configured "
+            "team notice not delivered team=%s: no template fallback configured "
             "(TEAM_NOTICE_TEMPLATE_ID)",
             team.team_no,
         )
         return "failed"
-    approved = team.status == STATUS_APPROVED
-    data = {
-        "thing1": clip(team.name, 20),
-        "phrase2": "审核通过" if approved else "未通过",
-        "time3": clock.show((team.approved_at if approved else team.updated_at) or utcnow()),
-        "thing4": clip(
-            "点击我的队伍查看" if approved else (team.reject_reason or "请修改后重新提交"), 20
-        ),
-    }
     try:
-        api.send_template(openid, template_id, data, client_msg_id=f"team-{team.id}-{team.status}")
+        api.send_template(openid, template_id, template_data, client_msg_id=client_msg_id)
         return "template"
     except WeChatAPIError as error:
         log.warning(
-            "team decision not delivered team=%s: template failed errcode=%s",
+            "team notice not delivered team=%s: template failed errcode=%s",
             team.team_no,
             error.errcode,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -13,6 +14,8 @@ from models.team import (
     MEMBERSHIP_JOINED,
     MEMBERSHIP_PENDING,
     STATUS_APPROVED,
+    STATUS_REJECTED,
+    STATUS_WITHDRAWN,
     Membership,
     Team,
 )
@@ -113,9 +116,13 @@ def children(session: Session, team_id: int) -> list[Team]:
     return list(session.scalars(select(Team).where(Team.parent_id == team_id).order_by(Team.id)))
 
 
-def hierarchy(session: Session) -> list[tuple[Team, int]]:
-    """Every team in tree order (parents before their children) with its depth (root 0)."""
-    teams = list(session.scalars(select(Team).order_by(Team.id)))
+def hierarchy(session: Session, *, hide: Collection[str] = ()) -> list[tuple[Team, int]]:
+    """Every team in tree order (parents before their children) with its depth (root 0),
+    leaving out the teams whose status is in `hide`."""
+    query = select(Team).order_by(Team.id)
+    if hide:
+        query = query.where(Team.status.not_in(list(hide)))
+    teams = list(session.scalars(query))
     by_parent: dict[int | None, list[Team]] = {}
     known = {team.id for team in teams}
     for team in teams:
@@ -145,13 +152,18 @@ class TreeRow:
     pending: int  # join requests waiting for the team's admins
 
 
+# Registrations that came to nothing: not part of the tree (pending ones are, marked 待审核).
+NOT_IN_TREE = (STATUS_REJECTED, STATUS_WITHDRAWN)
+
+
 def tree(session: Session) -> list[TreeRow]:
-    """The hierarchy with counts, for `teams tree` and the console."""
+    """The hierarchy with counts, for `teams tree` and the console: approved, pending and
+    disabled teams; rejected and withdrawn registrations are left out."""
     members = _counts(session, MEMBERSHIP_JOINED)
     pending = _counts(session, MEMBERSHIP_PENDING)
     return [
         TreeRow(team, depth, members.get(team.id, 0), pending.get(team.id, 0))
-        for team, depth in hierarchy(session)
+        for team, depth in hierarchy(session, hide=NOT_IN_TREE)
     ]
 
 
