@@ -19,6 +19,7 @@ def init_team_console(app: Flask) -> None:
         attendance,
         errors,
         members,
+        needs,
         notices,
         reports,
         subteams,
