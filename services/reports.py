@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Subquery, func, select, text
 from sqlalchemy.orm import Session
 
 from domain import regions
@@ -45,9 +45,13 @@ class Filters:
     team_ids: frozenset[int] | None = None
 
     @classmethod
-    def for_teams(cls, team_ids: frozenset[int]) -> Filters:
-        """The figures of these teams, wherever their members live or their activities are."""
-        return cls(Scope(), team_ids=team_ids)
+    def for_teams(cls, team_ids: frozenset[int], since: str = "", until: str = "") -> Filters:
+        """The figures of these teams, wherever their members live or their activities are
+        (ValidationError for a bad date)."""
+        return cls.of(Scope(), since=since, until=until).with_teams(team_ids)
+
+    def with_teams(self, team_ids: frozenset[int]) -> Filters:
+        return Filters(self.scope, self.region, self.since, self.until, team_ids)
 
     @classmethod
     def of(cls, scope: Scope, region: str = "", since: str = "", until: str = "") -> Filters:
@@ -167,18 +171,30 @@ def area_level(filters: Filters) -> str:
 # -- volunteers ------------------------------------------------------------------------------
 
 
+def team_joins(team_ids: frozenset[int]) -> Subquery:
+    """(volunteer_id, joined_at) of the members of these teams: when each joined the first of
+    them (the approval time; the request's time for rows written without one)."""
+    joined_at = func.min(func.coalesce(Membership.decided_at, Membership.created_at))
+    return (
+        select(Membership.volunteer_id, joined_at.label("joined_at"))
+        .where(Membership.team_id.in_(team_ids), Membership.status == MEMBERSHIP_JOINED)
+        .group_by(Membership.volunteer_id)
+        .subquery("joins")
+    )
+
+
 def _volunteers(filters: Filters) -> list[ColumnElement[bool]]:
+    """Active volunteers registered in the date range; for a team's figures, its members who
+    joined in the date range instead."""
     found = [
         Volunteer.status == ACTIVE,
         filters.within(Volunteer.prefecture_code, Volunteer.county_code),
-        *filters.dates(Volunteer.created_at),
     ]
-    if filters.team_ids is not None:
-        members = select(Membership.volunteer_id).where(
-            Membership.team_id.in_(filters.team_ids), Membership.status == MEMBERSHIP_JOINED
-        )
-        found.append(Volunteer.id.in_(members))
-    return found
+    if filters.team_ids is None:
+        return [*found, *filters.dates(Volunteer.created_at)]
+    joins = team_joins(filters.team_ids)
+    members = select(joins.c.volunteer_id).where(*filters.dates(joins.c.joined_at))
+    return [*found, Volunteer.id.in_(members)]
 
 
 def _of_teams(filters: Filters) -> list[ColumnElement[bool]]:

@@ -1,23 +1,19 @@
 """统计: the dashboard's figures as ECharts charts (vendored, console/static/vendor/echarts),
-each with a table view, CSV/xlsx downloads and links to the list behind every number."""
+each with a table view, CSV/xlsx downloads and links to the list behind every number (the
+shared figure component: console.figures and console/templates/console/figures.html)."""
 
 from __future__ import annotations
-
-import csv
-import io
-from typing import Any
 
 from flask import Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
+from console import figures as shared
 from console.blueprint import bp, services, user
 from console.forms import region_options
-from domain import clock
 from domain.errors import ValidationError
 from services import reports, reports_needs
 from services.reports_activities import HELD
-from services.reports_export import XLSX_MIME, Listing, export_to_temp
 
 LIST_ENDPOINTS = {
     "volunteers": "console.volunteers",
@@ -45,7 +41,7 @@ def all_figures(session: Session, filters: reports.Filters) -> list[reports.Figu
 def row_link(figure: reports.Figure, row: reports.Row, filters: reports.Filters) -> str | None:
     if not row.link:
         return None
-    args: dict[str, Any] = {**filters.args(), **row.link}
+    args = shared.link_args(filters.args(), row.link)
     if figure.listing == "teams":
         args.pop("since", None), args.pop("until", None)
         args["status"] = "approved"
@@ -54,89 +50,46 @@ def row_link(figure: reports.Figure, row: reports.Row, filters: reports.Filters)
     return url_for(LIST_ENDPOINTS[figure.listing], **args)
 
 
-def chart_data(figures: list[reports.Figure], filters: reports.Filters) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": f.key,
-            "title": f.title,
-            "chart": f.chart,
-            "unit": f.unit,
-            "rows": [
-                {
-                    "label": r.label,
-                    "value": r.value,
-                    "area": r.area,
-                    "link": row_link(f, r, filters),
-                }
-                for r in f.rows
-            ],
-        }
-        for f in figures
-    ]
-
-
 @bp.get("/reports", endpoint="reports")
 def reports_page() -> ResponseReturnValue:
     filters, error = current_filters()
     with services().db.ReadSession() as session:  # the read replica, when there is one
         figures = all_figures(session, filters)
+
+    def link(f: reports.Figure, r: reports.Row) -> str | None:
+        return row_link(f, r, filters)
+
     return render_template(
         "console/reports.html",
         figures=figures,
-        data=chart_data(figures, filters),
+        data=shared.chart_data(figures, link),
         filters=filters,
         regions=region_options(user().scope),
         error=error,
-        link=lambda f, r: row_link(f, r, filters),
-        number=show_number,
+        link=link,
+        number=shared.show_number,
+        download=lambda f, kind: url_for(
+            f"console.reports_{kind}", key=f.key, **shared.url_args(filters.args())
+        ),
     )
 
 
-def show_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
-
-
-def _figure(key: str) -> tuple[reports.Figure, reports.Filters]:
+def _download(key: str, kind: str) -> Response:
     filters, error = current_filters()
     if error:
         abort(400)
     with services().db.ReadSession() as session:
-        figure = next((f for f in all_figures(session, filters) if f.key == key), None)
-    if figure is None:
+        response = shared.download(all_figures(session, filters), key, kind)
+    if response is None:
         abort(404)
-    return figure, filters
-
-
-def _filename(figure: reports.Figure, suffix: str) -> str:
-    from console.views.exports import attachment
-
-    return attachment(f"{figure.title}-{clock.beijing_now():%Y%m%d}.{suffix}")
+    return response
 
 
 @bp.get("/reports/<key>.csv")
 def reports_csv(key: str) -> Response:
-    figure, _ = _figure(key)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["项目", f"数值（{figure.unit}）"])
-    for row in figure.rows:
-        writer.writerow([row.label, show_number(row.value)])
-    # A BOM so that Excel opens the UTF-8 file with the right encoding.
-    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = _filename(figure, "csv")
-    return response
+    return _download(key, "csv")
 
 
 @bp.get("/reports/<key>.xlsx")
 def reports_xlsx(key: str) -> Response:
-    figure, _ = _figure(key)
-    listing = Listing(
-        figure.key,
-        figure.title,
-        (("项目", 30), (f"数值（{figure.unit}）", 14)),
-        [(row.label, row.value) for row in figure.rows],
-    )
-    export = export_to_temp(listing)
-    response = Response(export.chunks(), mimetype=XLSX_MIME, direct_passthrough=True)
-    response.headers["Content-Disposition"] = _filename(figure, "xlsx")
-    return response
+    return _download(key, "xlsx")
