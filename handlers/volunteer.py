@@ -227,6 +227,29 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+# Settings the volunteer changes on their own (Volunteer.SETTING_COLUMNS): shown in 我的信息 and
+# changed in 修改信息 like a field, never asked at registration (so they start off). The answer
+# is kept as the option's text and saved as a yes/no column.
+YES, NO = "是", "否"
+SKILLS_VISIBLE_PROMPT = (
+    "是否同意让科技志愿服务队和科协在为服务需求匹配志愿者时看到您的姓名、专业领域和可服务时间，"
+    "并接收与您技能相符的需求通知？选「否」时只计入人数，不显示您的信息（默认为否）："
+)
+SETTING_STEPS: tuple[Step, ...] = (
+    Step(
+        "skills_visible",
+        "技能对队伍可见",
+        SKILLS_VISIBLE_PROMPT,
+        choices=(YES, NO),
+        hint="也可随时回复「同意展示技能」或「取消展示技能」。",
+    ),
+)
+
+
+def _setting_answer(step: Step, volunteer: Volunteer) -> str:
+    return YES if getattr(volunteer, step.name) else NO
+
+
 # Steps whose answers are not saved as they are: consent is recorded as a version and time, the
 # ID number as its cipher, keyed hash and masked form. Every other step is a column of the
 # volunteer, named like the step (tests/test_volunteer_form.py checks they agree).
@@ -259,6 +282,8 @@ def profile_text(volunteer: Volunteer) -> str:
     for step in STEPS:
         if step.in_summary:
             lines += _profile_line(step, volunteer)
+    for step in SETTING_STEPS:
+        lines.append(f"{step.label}：{_setting_answer(step, volunteer)}")
     lines.append(f"所在队伍：{teams.team_names_line(volunteer)}")
     lines.append(f"注册时间：{show_date(volunteer.created_at)}")
     lines += recognition.honour_lines(volunteer)
@@ -314,11 +339,13 @@ REGISTER = Flow(
 # -- edit one field -----------------------------------------------------------------------
 
 EDITABLE = tuple(s for s in FORM_STEPS if s.name != "county_code")
-FIELD_OPTIONS = tuple("所在地区" if s.name == "prefecture_code" else s.label for s in EDITABLE)
+CHOOSABLE = EDITABLE + SETTING_STEPS
+FIELD_OPTIONS = tuple("所在地区" if s.name == "prefecture_code" else s.label for s in CHOOSABLE)
+SETTING_NAMES = frozenset(s.name for s in SETTING_STEPS)
 
 
 def _field(answer: str, data: Data) -> str:
-    return EDITABLE[FIELD_OPTIONS.index(answer)].name
+    return CHOOSABLE[FIELD_OPTIONS.index(answer)].name
 
 
 def _editing(name: str) -> Any:
@@ -337,11 +364,11 @@ def _edit_steps() -> tuple[Step, ...]:
             "请选择要修改的信息（身份证号不能修改，如有误请注销后重新注册）：",
             parse=_field,
             choices=FIELD_OPTIONS,
-            display=lambda v, d: FIELD_OPTIONS[[s.name for s in EDITABLE].index(v)],
+            display=lambda v, d: FIELD_OPTIONS[[s.name for s in CHOOSABLE].index(v)],
         )
     ]
-    for step in STEPS:
-        if step.name in FORM_COLUMNS:
+    for step in (*STEPS, *SETTING_STEPS):
+        if step.name in FORM_COLUMNS or step.name in SETTING_NAMES:
             base_when = step.when
             editing = _editing(step.name)
 
@@ -354,11 +381,13 @@ def _edit_steps() -> tuple[Step, ...]:
 
 def _save_edit(ctx: Context, data: Data) -> str:
     changes = {k: v for k, v in data.items() if k in FORM_COLUMNS}
+    settings = {k: v == YES for k, v in data.items() if k in SETTING_NAMES}
     with ctx.services.db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             raise Ineligible("您还没有注册志愿者，请点击「志愿者 → 注册」。")
         volunteers.update(session, volunteer, changes)
+        volunteers.change_settings(session, volunteer, settings)
         profile = profile_text(volunteer)
     return "修改成功！\n\n" + profile
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -28,7 +28,7 @@ from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
 from services.notices.audience import json_array_contains
 
-__all__ = ["Suggestion", "Suggestions", "needed_times", "suggest"]
+__all__ = ["Suggestion", "Suggestions", "matched_volunteer_ids", "needed_times", "suggest"]
 
 SKILL_POINTS = 4
 PLACE_POINTS = {"county": 3, "prefecture": 2, "province": 1, "outside": 0}
@@ -224,3 +224,13 @@ def suggest(session: Session, need: Need, now: datetime | None = None) -> Sugges
     now = now or clock.utcnow()
     volunteers, unnamed = suggest_volunteers(session, need, now)
     return Suggestions(volunteers, suggest_teams(session, need, now), unnamed)
+
+
+def matched_volunteer_ids(session: Session, need: Need) -> Select[int]:
+    """The ids of the volunteers a notice about the need goes to (「通知这些志愿者」): those who
+    match it and agreed to show their skills to teams, the ones the suggestions name. A query,
+    not a list: the notice pipeline counts it and inserts its recipient rows from it in the
+    database (services.notices.audience), so no row is loaded into memory."""
+    return select(Volunteer.id).where(
+        *_volunteer_conditions(session, need), Volunteer.skills_visible.is_(True)
+    )

@@ -123,6 +123,17 @@ def update(session: Session, volunteer: Volunteer, changes: Mapping[str, Any]) -
     volunteer.updated_at = utcnow()
 
 
+def change_settings(session: Session, volunteer: Volunteer, changes: Mapping[str, bool]) -> None:
+    """The volunteer's own settings (Volunteer.SETTING_COLUMNS), such as skills_visible."""
+    unknown = set(changes) - Volunteer.SETTING_COLUMNS
+    if unknown:
+        raise ValueError(f"not setting columns: {sorted(unknown)}")
+    for column, value in changes.items():
+        setattr(volunteer, column, bool(value))
+    if changes:
+        volunteer.updated_at = utcnow()
+
+
 def deregister(session: Session, volunteer: Volunteer) -> None:
     """Delete personal data (PIPL art. 47); keep the row's number and dates for records."""
     teams.leave_all(session, volunteer.id)

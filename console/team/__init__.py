@@ -20,6 +20,7 @@ def init_team_console(app: Flask) -> None:
         errors,
         members,
         needs,
+        needs_notify,
         notices,
         reports,
         subteams,

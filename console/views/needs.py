@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.need import Need
-from services import needs, needs_matching, needs_notify, operators
+from services import needs, needs_matching, needs_notices, needs_notify, operators
 
 
 class MergeForm(FlaskForm):
@@ -113,4 +113,13 @@ def needs_suggestions(need_id: int) -> ResponseReturnValue:
         need = _need_in_scope(session, need_id)
         result = needs_matching.suggest(session, need)
         view = needs.public_need(need)
-    return render_template("console/need_suggestions.html", need=view, result=result)
+        notifiable = need.status in needs_notices.NOTIFIABLE
+        reach = needs_notices.recipient_count(session, user().scope, need) if notifiable else 0
+    return render_template(
+        "console/need_suggestions.html",
+        need=view,
+        need_id=need_id,
+        result=result,
+        notifiable=notifiable,
+        reach=reach,
+    )

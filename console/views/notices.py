@@ -24,7 +24,7 @@ from models.notice import (
     NoticeRecipient,
     NoticeTemplate,
 )
-from services import activities, notices, operators
+from services import activities, needs_notices, notices, operators
 from wechat.errors import WeChatAPIError
 from worker.queue import NoticeQueue
 
@@ -93,6 +93,7 @@ def _audience(form: AudienceForm) -> notices.Audience:
         service_times=tuple(form.service_times.data or ()),
         activity_id=int(activity) if activity.isdigit() else None,
         activity_state=form.activity_state.data or "signed_up",
+        need_id=request.values.get("need", type=int),
     )
 
 
@@ -120,6 +121,7 @@ def notices_new() -> ResponseReturnValue:
     scope = user().scope
     template_pk = request.values.get("template", type=int)
     activity_id = request.values.get("activity", type=int)
+    need_id = request.values.get("need", type=int)  # 「通知这些志愿者」 from a need's suggestions
     form = AudienceForm()
     context: dict[str, Any] = {"form": form, "errors": {}, "count": None, "draft": None}
     with svc.db.Session() as session:
@@ -129,6 +131,9 @@ def notices_new() -> ResponseReturnValue:
         if template is None and len(templates) == 1:
             template = templates[0]
         activity = activities.get_visible(session, scope, activity_id) if activity_id else None
+        need = needs_notices.visible_need(session, scope, need_id) if need_id else None
+        if need_id and need is None:
+            abort(404)
         published = session.scalars(
             activities.visible(scope)
             .where(Activity.status == PUBLISHED)
@@ -151,6 +156,7 @@ def notices_new() -> ResponseReturnValue:
             templates=templates,
             template=template,
             activity=activity,
+            need=need,
             published=published,
             values=values,
             test_openid=user().openid,
@@ -197,7 +203,9 @@ def _submit(
         context["errors"] = {"audience": exc.hint}
         return None
     context.update(
-        count=count, draft=draft, audience_text=audience.describe(scope, draft.team_name)
+        count=count,
+        draft=draft,
+        audience_text=audience.describe(scope, draft.team_name, draft.need_no),
     )
     if action == "test":
         _test_send(draft)

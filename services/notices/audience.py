@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from domain import regions
 from domain.choices import SERVICE_TIMES, SKILLS
 from domain.errors import ValidationError
 from models.follower import Follower
+from models.need import Need
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
 from services import signups
@@ -34,6 +35,9 @@ class Audience:
     # Those who signed up for / checked in at this activity (services.signups).
     activity_id: int | None = None
     activity_state: str = signups.SIGNED_UP_FOR
+    # 「通知这些志愿者」: the volunteers who match this need and agreed to show their skills to
+    # teams (services.needs_matching.matched_volunteer_ids), resolved when the notice is sent.
+    need_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.region is not None and regions.get(self.region) is None:
@@ -53,6 +57,7 @@ class Audience:
             "service_times": list(self.service_times),
             "activity_id": self.activity_id,
             "activity_state": self.activity_state,
+            "need_id": self.need_id,
         }
 
     @classmethod
@@ -64,12 +69,14 @@ class Audience:
             service_times=tuple(data.get("service_times") or ()),
             activity_id=int(data["activity_id"]) if data.get("activity_id") else None,
             activity_state=data.get("activity_state") or signups.SIGNED_UP_FOR,
+            need_id=int(data["need_id"]) if data.get("need_id") else None,
         )
 
     @classmethod
     def parse_pairs(cls, pairs: Iterable[str]) -> Audience:
         """CLI form: `all`, `region=620100`, `team=3`, `skill=科学普及`, `time=周末`,
-        `signed_up=12` or `checked_in=12` (an activity's number)."""
+        `signed_up=12` or `checked_in=12` (an activity's number), `need=5` (a need's id: the
+        volunteers matched to it)."""
         values: dict[str, Any] = {"skills": [], "service_times": []}
         for pair in pairs:
             if pair.strip() == "all":
@@ -92,14 +99,23 @@ class Audience:
                 if not value.isdigit():
                     raise ValidationError(f"{key}= 后面是活动编号（数字）。")
                 values["activity_id"], values["activity_state"] = int(value), key
+            elif key == "need":
+                if not value.isdigit():
+                    raise ValidationError("need= 后面是需求的内部编号（数字）。")
+                values["need_id"] = int(value)
             else:
                 raise ValidationError(
-                    f"未知的受众条件：{key}（可用 region、team、skill、time、signed_up、checked_in）"
+                    f"未知的受众条件：{key}"
+                    "（可用 region、team、skill、time、signed_up、checked_in、need）"
                 )
         return cls.from_json(values)
 
-    def describe(self, scope: Scope, team_name: str | None = None) -> str:
+    def describe(
+        self, scope: Scope, team_name: str | None = None, need_no: str | None = None
+    ) -> str:
         parts = [scope.narrow(self.region).label]
+        if self.need_id:
+            parts.append(f"匹配需求 {need_no or self.need_id}（同意向服务队展示技能）")
         if self.team_id:
             parts.append(f"服务队：{team_name or self.team_id}")
         if self.skills:
@@ -164,7 +180,20 @@ def recipient_conditions(
             conditions.append(or_(*(json_array_contains(session, column, v) for v in wanted)))
     if audience.activity_id:
         conditions.append(signups.audience_condition(audience.activity_id, audience.activity_state))
+    if audience.need_id:
+        conditions.append(_matching_need(session, audience.need_id))
     return conditions
+
+
+def _matching_need(session: Session, need_id: int) -> ColumnElement[bool]:
+    """The volunteers matched to the need, as a subquery (counted and inserted in the database:
+    nothing is loaded into memory). Imported here: needs_matching uses json_array_contains."""
+    from services import needs_matching
+
+    need = session.get(Need, need_id)
+    if need is None:
+        return false()
+    return Volunteer.id.in_(needs_matching.matched_volunteer_ids(session, need))
 
 
 def count_recipients(session: Session, scope: Scope, audience: Audience) -> int:

@@ -14,6 +14,7 @@ from domain.clock import utcnow
 from domain.errors import ValidationError
 from domain.text import clip
 from models.activity import Activity
+from models.need import CLAIMED, PUBLISHED, Need
 from models.notice import QUEUED, Notice, NoticeTemplate
 from models.team import Team
 from services.notices.audience import Audience
@@ -39,6 +40,7 @@ class Draft:
     audience: Audience
     activity_id: int | None = None
     team_name: str | None = None
+    need_no: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,7 +80,8 @@ def check_draft(
         checked_url = check_url(url)
     except ValidationError as exc:
         errors["url"], checked_url = exc.hint, None
-    team_name = None
+    team_name: str | None = None
+    need_no: str | None = None
     try:
         scope.narrow(audience.region)
         if audience.team_id:
@@ -86,13 +89,27 @@ def check_draft(
             if team is None or not scope.allows(team.prefecture_code, team.county_code):
                 raise ValidationError("只能选择本辖区内的服务队。")
             team_name = team.name
+        need_no = _need_no(session, scope, audience.need_id) if audience.need_id else None
     except ValidationError as exc:
         errors["audience"] = exc.hint
     if activity_id is not None and session.get(Activity, activity_id) is None:
         errors["activity"] = "活动不存在。"
     if errors:
         raise DraftError(errors)
-    return Draft(template, values, checked_url, audience, activity_id, team_name)
+    return Draft(template, values, checked_url, audience, activity_id, team_name, need_no)
+
+
+def _need_no(session: Session, scope: Scope, need_id: int) -> str:
+    """A notice to a need's matched volunteers: the need is published (or claimed) and lies in
+    the scope the notice is sent in."""
+    need = session.get(Need, need_id)
+    if need is None or not scope.allows(need.prefecture_code, need.county_code):
+        raise ValidationError("只能通知本辖区内需求的匹配志愿者。")
+    if need.status not in (PUBLISHED, CLAIMED):
+        raise ValidationError(
+            f"需求 {need.need_no} 当前为「{need.status_label}」，不能通知志愿者。"
+        )
+    return need.need_no
 
 
 def prefill(template: NoticeTemplate, activity: Activity, team_name: str) -> dict[str, str]:
@@ -180,7 +197,7 @@ def create_notice(
         data=draft.data,
         url=draft.url,
         audience=draft.audience.to_json(),
-        audience_text=draft.audience.describe(scope, draft.team_name)[:255],
+        audience_text=draft.audience.describe(scope, draft.team_name, draft.need_no)[:255],
         prefecture_code=scope.prefecture_code,
         county_code=scope.county_code,
         status=QUEUED,
