@@ -76,8 +76,9 @@ def need_figures(session: Session, filters: Filters) -> list[Figure]:
     ]
 
 
-def need_listing(session: Session, filters: Filters, *, served: bool, full: bool) -> Listing:
-    """The needs list as an .xlsx Listing; the contact phone masked unless `full`."""
+def need_listing(session: Session, conditions: list[ColumnElement[bool]], *, full: bool) -> Listing:
+    """The needs list (services.needs_list's filters) as an .xlsx Listing; the contact phone
+    masked unless `full`."""
     query = (
         select(
             Need.need_no,
@@ -97,7 +98,7 @@ def need_listing(session: Session, filters: Filters, *, served: bool, full: bool
             Need.done_at,
         )
         .outerjoin(Team, Team.id == Need.claimed_team_id)
-        .where(*need_conditions(filters, served))
+        .where(*conditions)
         .order_by(Need.id)
     )
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from console.blueprint import bp, client_ip, services, user
 from domain import clock
 from domain.errors import ValidationError
-from services import activities, notices, operators, reports
+from services import activities, notices, operators
+from services.needs_list import NeedFilters
 from services.reports_activities import (
     ActivityFilters,
     HoursFilters,
@@ -139,17 +140,14 @@ def hours_export() -> Response:
 
 @bp.get("/needs.xlsx")
 def needs_export() -> Response:
-    """服务需求 of the operator's scope; `served=1` only those 已完成 (dates on completion)."""
+    """服务需求 of the operator's scope, with the needs list's filters (services.needs_list)."""
     full = wants_full()
-    served = request.args.get("served") == "1"
-    args = {k: (request.args.get(k) or "").strip()[:12] for k in ("region", "since", "until")}
+    filters = NeedFilters.from_args(request.args)
 
     def build(session: Session) -> Listing:
-        filters = reports.Filters.of(user().scope, **args)
-        return need_listing(session, filters, served=served, full=full)
+        return need_listing(session, filters.conditions(user().scope), full=full)
 
-    filters = {k: v for k, v in args.items() if v} | ({"served": "1"} if served else {})
-    return send_export("服务需求", checked(build), full=full, filters=filters)
+    return send_export("服务需求", checked(build), full=full, filters=filters.as_args())
 
 
 @bp.get("/activities/<int:activity_id>/roster.xlsx")

@@ -1,9 +1,12 @@
 """需求: the operators of a need's region review it (发布, 退回 with a reason, 合并 into another
-need), and see the needs of their scope, with needs unclaimed for 14 days flagged."""
+need), and see the needs of their scope, filtered and paged (services.needs_list; the export
+takes the same filters), with needs unclaimed for 14 days flagged."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from urllib.parse import urlencode
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -11,9 +14,12 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from console.blueprint import bp, client_ip, services, user
-from console.forms import ActionForm, RejectForm
-from models.need import Need
-from services import needs, needs_matching, needs_notices, needs_notify, operators
+from console.forms import ActionForm, RejectForm, region_options
+from domain.choices import SKILLS
+from domain.errors import ValidationError
+from models.need import REQUESTER_KINDS, STATUS_LABELS, Need
+from services import needs, needs_list, needs_matching, needs_notices, needs_notify, operators
+from services.needs_list import NeedFilters
 
 
 class MergeForm(FlaskForm):
@@ -33,17 +39,31 @@ def _need_in_scope(session: Session, need_id: int) -> Need:
 @bp.get("/needs", endpoint="needs")
 def needs_page() -> ResponseReturnValue:
     scope = user().scope
-    with services().db.Session() as session:
+    filters = NeedFilters.from_args(request.args)
+    page = request.args.get("page", "1")
+    error = None
+    with services().db.ReadSession() as session:  # the read replica, when there is one
         waiting = needs.pending_needs(session, scope)
-        recent = needs.needs_in_scope(session, scope)
-        stale = {need.id for need in recent if needs.is_stale(need)}
-        teams = {need.id: needs.claimed_team_name(session, need) for need in recent}
+        try:
+            conditions = filters.conditions(scope)
+        except ValidationError as exc:
+            error, filters = exc.hint, NeedFilters()
+            conditions = filters.conditions(scope)
+        found = needs_list.need_page(session, conditions, int(page) if page.isdigit() else 1)
+    args = filters.as_args()
     return render_template(
         "console/needs.html",
         waiting=waiting,
-        recent=recent,
-        stale=stale,
-        teams=teams,
+        found=found,
+        stale={row.need.id for row in found.rows if needs.is_stale(row.need)},
+        filters=filters,
+        args=args,
+        page_args=lambda n: urlencode({**args, "page": n}),
+        error=error,
+        regions=region_options(scope),
+        statuses=STATUS_LABELS,
+        fields=SKILLS,
+        kinds=REQUESTER_KINDS,
         public=needs.public_need,
         public_path=needs.public_path,
         action_form=ActionForm(),

@@ -20,7 +20,7 @@ LIST_ENDPOINTS = {
     "teams": "console.teams_export",
     "activities": "console.activities_export",
     "hours": "console.hours_export",
-    "needs": "console.needs_export",
+    "needs": "console.needs",
 }
 
 
@@ -47,6 +47,8 @@ def row_link(figure: reports.Figure, row: reports.Row, filters: reports.Filters)
         args["status"] = "approved"
     if figure.listing == "activities":
         args["status"] = HELD
+    if figure.listing == "needs":
+        args["_anchor"] = "needs-list"
     return url_for(LIST_ENDPOINTS[figure.listing], **args)
 
 
