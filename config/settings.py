@@ -324,6 +324,10 @@ def _recognition_settings(env: Mapping[str, str]) -> Thresholds:
         point_min_activities=_int(
             env, "RECOGNITION_POINT_MIN_ACTIVITIES", defaults.point_min_activities
         ),
+        point_min_feedback=_int(env, "RECOGNITION_POINT_MIN_FEEDBACK", defaults.point_min_feedback),
+        point_min_satisfaction=_float(
+            env, "RECOGNITION_POINT_MIN_SATISFACTION", defaults.point_min_satisfaction
+        ),
     )
 
 

@@ -25,10 +25,13 @@ class Thresholds:
     team_min_activities: int = 50
     team_min_average_hours: float = 5
     team_min_hours: float = 100
-    # A project is one team's recurring activity (same title); a service point is a place
-    # (community, village) where activities were held.
+    # A project is one team's recurring activity (same title). A service point is a community
+    # or village that asked for help (a need): activities held for it, and its feedback
+    # (how many rated the service, and the average of 1–5).
     project_min_activities: int = 4
     point_min_activities: int = 6
+    point_min_feedback: int = 3
+    point_min_satisfaction: float = 4
 
     def volunteer_qualifies(self, activities: int, hours: float) -> bool:
         return activities >= self.volunteer_min_activities and hours >= self.volunteer_min_hours
@@ -45,8 +48,13 @@ class Thresholds:
     def project_qualifies(self, activities: int) -> bool:
         return activities >= self.project_min_activities
 
-    def point_qualifies(self, activities: int) -> bool:
-        return activities >= self.point_min_activities
+    def point_qualifies(self, activities: int, feedbacks: int, satisfaction: float) -> bool:
+        return (
+            activities >= self.point_min_activities
+            and feedbacks >= self.point_min_feedback
+            and feedbacks > 0
+            and satisfaction >= self.point_min_satisfaction
+        )
 
     def describe(self) -> dict[str, str]:
         """The criteria as shown above each list."""
@@ -57,5 +65,9 @@ class Thresholds:
                 f"人均服务时长≥{self.team_min_average_hours:g}小时、总服务时长≥{self.team_min_hours:g}小时"
             ),
             PROJECT: f"同一服务队同名活动年度举办≥{self.project_min_activities}场（按活动数和参与人次排序）",
-            POINT: f"同一地点年度举办活动≥{self.point_min_activities}场（按活动数和服务时长排序）",
+            POINT: (
+                f"社区、乡村（需求方，按名称和县区）：年度经供需对接开展活动≥{self.point_min_activities}场、"
+                f"收到评价≥{self.point_min_feedback}条且平均满意度≥{self.point_min_satisfaction:g}分"
+                "（按活动数和满意度排序）"
+            ),
         }

@@ -56,7 +56,7 @@ def year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def _records(year: int, scope: Scope) -> list[ColumnElement[bool]]:
+def records_in(year: int, scope: Scope) -> list[ColumnElement[bool]]:
     first, last = year_bounds(year)
     return [
         ServiceRecord.status == RECORD_CONFIRMED,
@@ -66,7 +66,7 @@ def _records(year: int, scope: Scope) -> list[ColumnElement[bool]]:
     ]
 
 
-def _held(year: int) -> list[ColumnElement[bool]]:
+def held_in(year: int) -> list[ColumnElement[bool]]:
 
     return [
         Activity.status.not_in((DRAFT, CANCELLED)),
@@ -96,7 +96,7 @@ def volunteer_candidates(
         )
         .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
         .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .where(*_records(year, scope), Volunteer.status == ACTIVE)
+        .where(*records_in(year, scope), Volunteer.status == ACTIVE)
         .group_by(
             Volunteer.id,
             Volunteer.name,
@@ -135,7 +135,7 @@ def team_candidates(
     held = dict(
         session.execute(
             select(Activity.team_id, func.count())
-            .where(*_held(year), Activity.team_id.is_not(None))
+            .where(*held_in(year), Activity.team_id.is_not(None))
             .group_by(Activity.team_id)
         ).all()
     )
@@ -143,7 +143,7 @@ def team_candidates(
         session.execute(
             select(Activity.team_id, func.sum(ServiceRecord.hours))
             .join(Activity, Activity.id == ServiceRecord.activity_id)
-            .where(*_records(year, Scope()), Activity.team_id.is_not(None))
+            .where(*records_in(year, Scope()), Activity.team_id.is_not(None))
             .group_by(Activity.team_id)
         ).all()
     )
@@ -188,7 +188,7 @@ def project_candidates(
     found = session.execute(
         select(Team.id, Team.name, Activity.title, Team.prefecture_code, count)
         .join(Team, Team.id == Activity.team_id)
-        .where(*_held(year), scope.where(Activity.prefecture_code, Activity.county_code))
+        .where(*held_in(year), scope.where(Activity.prefecture_code, Activity.county_code))
         .group_by(Team.id, Team.name, Activity.title, Team.prefecture_code)
         .having(count >= rules.project_min_activities)
         .order_by(count.desc())
@@ -199,7 +199,7 @@ def project_candidates(
         served = session.execute(
             select(func.count(ServiceRecord.id), func.sum(ServiceRecord.hours))
             .join(Activity, Activity.id == ServiceRecord.activity_id)
-            .where(*_records(year, scope), Activity.team_id == team_id, Activity.title == title)
+            .where(*records_in(year, scope), Activity.team_id == team_id, Activity.title == title)
         ).one()
         result.append(
             Candidate(
@@ -219,41 +219,12 @@ def project_candidates(
     return sorted(result, key=lambda c: (-c.figures["activities"], -c.figures["people"]))
 
 
-def point_candidates(
-    session: Session, year: int, scope: Scope, rules: Thresholds
-) -> list[Candidate]:
-    """A place (community, village) where activities were held, by activities and hours."""
-    count = func.count(distinct(Activity.id))
-    found = session.execute(
-        select(Activity.county_code, Activity.prefecture_code, Activity.place, count)
-        .where(*_held(year), scope.where(Activity.prefecture_code, Activity.county_code))
-        .group_by(Activity.county_code, Activity.prefecture_code, Activity.place)
-        .having(count >= rules.point_min_activities)
-        .order_by(count.desc())
-        .limit(LIMIT)
-    ).all()
-    result = []
-    for county, pref, place, n in found:
-        total = session.scalar(
-            select(func.sum(ServiceRecord.hours))
-            .join(Activity, Activity.id == ServiceRecord.activity_id)
-            .where(*_records(year, scope), Activity.place == place, Activity.county_code == county)
-        )
-        result.append(
-            Candidate(
-                POINT,
-                f"{county or pref}:{place}"[:160],
-                place,
-                county or pref,
-                {"activities": int(n), "hours": hours(total), "feedback": "暂无"},
-            )
-        )
-    return sorted(result, key=lambda c: (-c.figures["activities"], -c.figures["hours"]))
-
-
 def candidates(
     session: Session, year: int, scope: Scope, rules: Thresholds
 ) -> dict[str, list[Candidate]]:
+    # Service points (communities, villages) come from needs and their feedback: their own module.
+    from services.recognition_points import point_candidates
+
     return {
         VOLUNTEER: volunteer_candidates(session, year, scope, rules),
         TEAM: team_candidates(session, year, scope, rules),
@@ -375,6 +346,8 @@ FIGURE_LABELS = (
     ("hours", "服务时长{}小时"),
     ("average", "人均{}小时"),
     ("feedback", "反馈：{}"),
+    ("feedbacks", "评价{}条"),
+    ("satisfaction", "平均满意度{}分"),
 )
 
 
