@@ -52,7 +52,9 @@ def members_by_month(session: Session, filters: Filters) -> Figure:
     return Figure("members_month", "新入队成员（按入队月份）", "line", "人", rows, "volunteers")
 
 
-def team_figures(session: Session, filters: Filters, *, with_sub_teams: bool) -> list[Figure]:
+def team_figures(
+    session: Session, filters: Filters, team: Team, with_sub_teams: bool
+) -> list[Figure]:
     """The team page's figures, in the order shown (by team only when there are sub-teams)."""
     found = [
         members_by_month(session, filters),
@@ -62,11 +64,24 @@ def team_figures(session: Session, filters: Filters, *, with_sub_teams: bool) ->
         reports.hours_by_month(session, filters),
     ]
     if with_sub_teams:
-        found += [
+        by_team = [
             replace(reports.activities_by_team(session, filters), title="活动（按队伍）"),
             replace(reports.hours_by_team(session, filters), title="已确认服务时长（按队伍）"),
         ]
+        found += [replace(f, rows=short_names(f.rows, team.name)) for f in by_team]
     return found
+
+
+def short_names(rows: list[Row], name: str) -> list[Row]:
+    """Sub-teams are named after their parent (甘肃省农学会科技志愿服务队植物保护专委会支队): the
+    team itself shows as 本队, the teams below it by what follows its name."""
+
+    def short(label: str) -> str:
+        if label == name:
+            return "本队"
+        return label.removeprefix(name) or label
+
+    return [replace(row, label=short(row.label)) for row in rows]
 
 
 # -- the lists behind the figures ------------------------------------------------------------

@@ -182,8 +182,8 @@ def test_team_figures_count_members_by_the_month_they_joined(
     assert figure(page, "volunteers_skill") == {"科学普及": "5", "农业技术": "3", "信息技术": "2"}
     assert figure(page, "activities_month") == {"2026-01": "1", "2026-02": "2"}
     assert figure(page, "hours_month") == {"2026-01": "7.5", "2026-02": "8"}
-    assert figure(page, "activities_team") == {a.team.name: "2", branch.name: "1"}
-    assert figure(page, "hours_team") == {branch.name: "8", a.team.name: "7.5"}
+    assert figure(page, "activities_team") == {"本队": "2", "植物保护专委会支队": "1"}
+    assert figure(page, "hours_team") == {"植物保护专委会支队": "8", "本队": "7.5"}
     assert "乙队" not in page and "义诊" not in page and b.team.name not in page
 
     # The date range: members by the day they joined, activities by start, hours by service day.
@@ -231,11 +231,11 @@ def test_every_team_figure_links_to_its_list_and_downloads(
 
     total, rows = listed(a.client, found["activities_month"]["2026-02"])
     assert total == "共 2 条" and [r[1] for r in rows] == ["支队植保", "甲队二月"]
-    total, rows = listed(a.client, found["activities_team"][branch.name])
+    total, rows = listed(a.client, found["activities_team"]["植物保护专委会支队"])
     assert total == "共 1 条" and rows[0][2] == branch.name
     total, rows = listed(a.client, found["hours_month"]["2026-01"])
     assert total == "共 3 条，合计 7.5 小时" and {r[5] for r in rows} == {"2.5"}
-    assert listed(a.client, found["hours_team"][branch.name])[0] == "共 2 条，合计 8 小时"
+    assert listed(a.client, found["hours_team"]["植物保护专委会支队"])[0] == "共 2 条，合计 8 小时"
 
     # Within a date range, a month's link is cut to the range: the list holds what was counted.
     spring = links(page_text(a.client, f"/team/t/{a.team.id}/reports?since=2026-02-13"))

@@ -6,7 +6,7 @@
   if (!source || typeof echarts === "undefined") { return; }
   var figures = JSON.parse(source.textContent);
 
-  function option(f) {
+  function option(f, width) {
     var labels = f.rows.map(function (r) { return r.label; });
     var values = f.rows.map(function (r) { return r.value; });
     var tooltip = { trigger: f.chart === "pie" || f.chart === "map" ? "item" : "axis" };
@@ -30,12 +30,17 @@
                    }) }]
       };
     }
-    var horizontal = f.chart === "bar" && labels.length > 8;
-    var category = { type: "category", data: labels, axisLabel: { interval: 0, fontSize: 11 } };
+    // Many bars, or long names (teams), read better lying down, names cut to fit narrow screens.
+    var longest = Math.max.apply(null, labels.map(function (l) { return l.length; }).concat([0]));
+    var horizontal = f.chart === "bar" && (labels.length > 8 || longest > 8);
+    var room = Math.min(150, Math.round(width * 0.4));
+    var category = { type: "category", data: labels,
+                     axisLabel: horizontal ? { interval: 0, fontSize: 11, width: room - 10, overflow: "truncate" }
+                                           : { interval: 0, fontSize: 11 } };
     var value = { type: "value", name: f.unit };
     return {
       tooltip: tooltip,
-      grid: { left: horizontal ? 150 : 50, right: 20, top: 30, bottom: 40 },
+      grid: { left: horizontal ? room : 50, right: 20, top: 30, bottom: 40 },
       xAxis: horizontal ? value : category,
       yAxis: horizontal ? Object.assign({}, category, { inverse: true }) : value,
       series: [{ type: f.chart === "line" ? "line" : "bar", data: values, smooth: true,
@@ -48,7 +53,7 @@
     if (!element) { return; }
     if (!f.rows.length) { element.textContent = "暂无数据"; element.style.height = "auto"; return; }
     var chart = echarts.init(element);
-    chart.setOption(option(f));
+    chart.setOption(option(f, element.clientWidth || 600));
     chart.on("click", function (params) {
       var row = f.rows.filter(function (r) {
         return r.label === params.name || r.area === params.name;

@@ -32,7 +32,7 @@ def reports_page(team_id: int) -> ResponseReturnValue:
     with managed(team_id) as (session, team):
         team_ids = team_console.team_and_below(session, team.id)
         filters, error = _filters(team_ids)
-        figures = reports_team.team_figures(session, filters, with_sub_teams=len(team_ids) > 1)
+        figures = reports_team.team_figures(session, filters, team, len(team_ids) > 1)
 
         def link(figure: Figure, row: Row) -> str | None:
             if not row.link:
@@ -67,7 +67,7 @@ def _download(team_id: int, key: str, kind: str) -> Response:
         filters, error = _filters(team_ids)
         if error:
             abort(400)
-        found = reports_team.team_figures(session, filters, with_sub_teams=len(team_ids) > 1)
+        found = reports_team.team_figures(session, filters, team, len(team_ids) > 1)
         response = shared.download(found, key, kind)
     if response is None:
         abort(404)
