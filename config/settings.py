@@ -30,6 +30,7 @@ DEFAULT_CERTIFICATE_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.t
 SANDBOX_ACTIVITY_SIGNUP_TEMPLATE = "kjzyActivitySignup0000000000000000000000001"
 SANDBOX_ACTIVITY_REMINDER_TEMPLATE = "kjzyActivityReminder00000000000000000000002"
 SANDBOX_ACTIVITY_CHANGE_TEMPLATE = "kjzyActivityChange000000000000000000000003"
+SANDBOX_NEED_PROGRESS_TEMPLATE = "kjzyNeedProgress00000000000000000000000004"
 
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
@@ -109,6 +110,9 @@ class Settings:
     activity_signup_template_id: str | None = None
     activity_reminder_template_id: str | None = None
     activity_change_template_id: str | None = None
+    # Needs: the template (需求进度通知: thing1 需求方, character_string2 需求编号, phrase3 进度,
+    # thing4 说明) for the poster (completion, feedback) and the operators (14 days unclaimed).
+    need_progress_template_id: str | None = None
     # Recognition candidates' criteria (RECOGNITION_* variables; domain.recognition).
     recognition: Thresholds = field(default_factory=Thresholds)
     notice_resume_check_seconds: int = 60
@@ -376,6 +380,8 @@ def _activity_settings(env: Mapping[str, str], sandbox: bool) -> dict[str, Any]:
         or (SANDBOX_ACTIVITY_REMINDER_TEMPLATE if sandbox else None),
         "activity_change_template_id": env.get("ACTIVITY_CHANGE_TEMPLATE_ID")
         or (SANDBOX_ACTIVITY_CHANGE_TEMPLATE if sandbox else None),
+        "need_progress_template_id": env.get("NEED_PROGRESS_TEMPLATE_ID")
+        or (SANDBOX_NEED_PROGRESS_TEMPLATE if sandbox else None),
     }
 
 

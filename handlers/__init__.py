@@ -21,6 +21,7 @@ from handlers import (
     membership,
     needs_claim,
     needs_consent,
+    needs_feedback,
     needs_hall,
     needs_post,
     paging,
@@ -55,6 +56,7 @@ ROUTERS: list[Router] = [
     needs_post.router,
     needs_hall.router,
     needs_claim.router,
+    needs_feedback.router,
     needs_consent.router,
     paging.router,
     service_hours.router,
@@ -72,6 +74,7 @@ FLOWS: list[Flow] = [
     *activity_publish.FLOWS,
     *needs_post.FLOWS,
     *needs_claim.FLOWS,
+    *needs_feedback.FLOWS,
     *service_certificate.FLOWS,
     *service_correction.FLOWS,
 ]

@@ -23,11 +23,12 @@ from handlers.activity_publish import PUBLISH, STORED
 from handlers.context import Context
 from models.need import Need
 from models.team import Team
-from services import activities, needs, needs_claim, needs_notify, team_console, teams
+from services import activities, needs, needs_claim, needs_followup, team_console, teams
 from wechat.conversation import Flow, Step
 from wechat.conversation.flow import Data
 from wechat.messages import Reply
 from wechat.router import Router
+from worker.needs_jobs import schedule_after_activity
 from worker.reminders import schedule_reminder
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,9 @@ def _confirm(ctx: Context, data: Data) -> str:
     except needs.NeedError as error:
         raise Ineligible(str(error)) from None
     schedule_reminder(ctx.services, claimed.activity_id)
-    told = tell_poster(ctx, claimed.need_id, claimed.team_name)
+    schedule_after_activity(ctx.services, claimed.activity_id, claimed.ends_at)
+    svc = ctx.services
+    told = needs_followup.tell_claimed(svc.api, svc.db, svc.settings, claimed.need_id)
     log.info("need %s claimed (poster told: %s)", claimed.need_no, told)
     base = ctx.services.settings.public_base_url
     return (
@@ -98,16 +101,6 @@ def _confirm(ctx: Context, data: Data) -> str:
         f"志愿者回复「报名{claimed.activity_id}」即可报名；活动结束后会请需求方评价服务。\n"
         f"活动页面：{base}{activities.public_path(claimed.activity_id)}"
     )
-
-
-def tell_poster(ctx: Context, need_id: int, team_name: str) -> bool:
-    """Tell the poster their need was taken on (after the commit)."""
-    with ctx.services.db.Session() as session:
-        need = session.get(Need, need_id)
-        if need is None:
-            return False
-        text = needs_notify.status_text(need, team_name=team_name)
-    return needs_notify.tell_poster(ctx.services.api, need, text)
 
 
 CLAIM = Flow(

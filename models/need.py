@@ -92,6 +92,8 @@ class Need(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the region's operators were told it was unclaimed for 14 days (told once).
+    stale_flagged_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]
 

@@ -43,6 +43,7 @@ from config.settings import (
     SANDBOX_ACTIVITY_SIGNUP_TEMPLATE,
     SANDBOX_APP_ID,
     SANDBOX_APP_SECRET,
+    SANDBOX_NEED_PROGRESS_TEMPLATE,
 )
 
 TOKEN_EXPIRES_IN = 7200
@@ -57,6 +58,7 @@ OK: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
 TEMPLATE_ACTIVITY_SIGNUP = SANDBOX_ACTIVITY_SIGNUP_TEMPLATE
 TEMPLATE_ACTIVITY_REMINDER = SANDBOX_ACTIVITY_REMINDER_TEMPLATE
 TEMPLATE_ACTIVITY_CHANGE = SANDBOX_ACTIVITY_CHANGE_TEMPLATE
+TEMPLATE_NEED_PROGRESS = SANDBOX_NEED_PROGRESS_TEMPLATE
 
 SEED_TEMPLATES: tuple[dict[str, str], ...] = (
     {
@@ -99,6 +101,20 @@ SEED_TEMPLATES: tuple[dict[str, str], ...] = (
         "example": (
             "活动名称:农业技术下乡服务\n变更内容:时间改为6月2日 09:00\n"
             "活动时间:2024年6月2日 09:00\n活动地点:定西市安定区香泉镇\n"
+        ),
+    },
+    {
+        "template_id": TEMPLATE_NEED_PROGRESS,
+        "title": "需求进度通知",
+        "primary_industry": "政府与公共事业",
+        "deputy_industry": "公共事业|非盈利机构",
+        "content": (
+            "需求方:{{thing1.DATA}}\n需求编号:{{character_string2.DATA}}\n"
+            "进度:{{phrase3.DATA}}\n说明:{{thing4.DATA}}\n"
+        ),
+        "example": (
+            "需求方:城关区东岗社区\n需求编号:XQ202612010001\n"
+            "进度:已完成\n说明:回复评价为本次服务打分\n"
         ),
     },
 )

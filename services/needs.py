@@ -20,6 +20,7 @@ from domain.choices import SKILLS
 from domain.contact import mask_mobile, parse_mobile
 from domain.errors import ValidationError
 from models.need import (
+    DONE,
     MERGED,
     NEED_NO_PREFIX,
     PENDING,
@@ -257,6 +258,13 @@ def poster_line(need: Need) -> str:
     line = f"{need.need_no}｜{need.requester_name}｜{need.field}｜{need.status_label}"
     if need.status == REJECTED and need.reject_reason:
         line += f"（原因：{need.reject_reason}）"
+    elif need.status == DONE:
+        rated = need.feedback_at is not None
+        line += (
+            f"（已评价 {need.satisfaction}分）"
+            if rated
+            else f"（回复「评价 {need.need_no}」评价服务）"
+        )
     return line
 
 

@@ -65,6 +65,7 @@ class Claimed:
     published: bool
     contact_name: str
     contact_phone: str
+    ends_at: datetime
 
 
 def taken_text(session: Session, need: Need) -> str:
@@ -228,4 +229,5 @@ def claim_need(
         published=publish,
         contact_name=need.contact_name,
         contact_phone=need.contact_phone,
+        ends_at=activity.ends_at,
     )

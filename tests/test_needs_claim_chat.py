@@ -35,6 +35,7 @@ def test_a_team_admin_claims_a_need_in_chat_and_it_becomes_an_activity(
     app: Flask, db: Database, make_user: User, fake_wechat: FakeWeChatState
 ) -> None:
     need_no = published_need(db)
+    make_user(POSTER).say("我的需求")  # the poster wrote lately: told by customer-service message
     admin, team = admin_of_team(app, make_user, SOCIETY)
 
     listed = admin.say("可认领需求")

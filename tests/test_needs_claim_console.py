@@ -5,16 +5,29 @@ with who took it; an admin acts only for the teams they manage."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from config import Settings
 from infra.db import Database
 from models.activity import DRAFT, RECRUITING, Activity
 from models.need import CLAIMED, PUBLISHED
 from models.operator import AuditEntry
-from sandbox.fake_wechat import FakeWeChatState
-from tests.needs_claim_support import POSTER, User, need_row, published_need, texts_to
+from sandbox.fake_wechat import TEMPLATE_NEED_PROGRESS, FakeWeChatState
+from tests.activity_support import templates
+from tests.conftest import base_settings
+from tests.needs_claim_support import POSTER, User, need_row, published_need
 from tests.team_console_steps import log_in, page_text, submit, team_admin
+
+
+@pytest.fixture
+def settings(migrated: str, fake_wechat_url: str) -> Settings:
+    return base_settings(
+        migrated,
+        wechat_api_base_url=fake_wechat_url,
+        need_progress_template_id=TEMPLATE_NEED_PROGRESS,
+    )
 
 
 def test_an_admin_claims_a_need_in_the_team_console_and_publishes_its_activity(
@@ -49,7 +62,10 @@ def test_an_admin_claims_a_need_in_the_team_console_and_publishes_its_activity(
             select(AuditEntry).where(AuditEntry.action == "team_need_claim")
         ).one()
         assert entry.actor == f"队管:{admin.volunteer_no}@{admin.team.team_no}"
-    assert any("已由「甘肃省农学会科技志愿服务队」认领" in t for t in texts_to(fake_wechat, POSTER))
+    # The poster has not written lately: the need-progress template tells them.
+    (told,) = templates(fake_wechat, POSTER)
+    assert told["template_id"] == TEMPLATE_NEED_PROGRESS
+    assert told["data"]["phrase3"] == "已认领" and told["data"]["character_string2"] == need_no
 
     # The team's claimed needs show the requester's contact and the activity.
     page = page_text(admin.client, f"/team/t/{admin.team.id}/needs")

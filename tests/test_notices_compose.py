@@ -15,7 +15,7 @@ from models.activity import Activity
 from models.follower import Follower
 from models.notice import Notice, NoticeTemplate
 from models.volunteer import Volunteer
-from sandbox.fake_wechat import FakeWeChatState
+from sandbox.fake_wechat import SEED_TEMPLATES, FakeWeChatState
 from tests.test_console_support import (
     REMINDER_DATA,
     add_activity,
@@ -88,7 +88,7 @@ def test_sync_templates_from_wechat(
     answer = province_client.post(
         "/console/templates/sync", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "已从微信同步 3 个模板" in answer.get_data(as_text=True)
+    assert f"已从微信同步 {len(SEED_TEMPLATES)} 个模板" in answer.get_data(as_text=True)
     with db.Session() as session:
         synced = {t.title: t.fields for t in session.scalars(select(NoticeTemplate))}
     assert synced["活动报名成功通知"][3] == {"key": "phrase4", "label": "报名状态"}

@@ -9,6 +9,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
 
+from domain import clock
+from worker.needs_jobs import schedule_sweep
 from worker.queue import RQNoticeQueue, check_resumes, recover
 from worker.sender import worker_name
 
@@ -32,6 +34,8 @@ def worker_command(burst: bool, with_scheduler: bool) -> None:
         sys.exit(1)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     recover(app)
+    if with_scheduler:  # the needs sweep runs hourly from now on (worker.needs_jobs)
+        schedule_sweep(services, clock.utcnow(), name="start")
     if not burst:  # notices paused for the day's quota (45009) resume when their time comes
         check_resumes(app, services.settings.notice_resume_check_seconds)
     # SimpleWorker runs jobs in this process (no fork per job): the app, its database pool and

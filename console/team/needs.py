@@ -15,7 +15,8 @@ from sqlalchemy import select
 from console.team.blueprint import bp, client_ip, managed, services, who
 from domain.errors import ValidationError
 from models.need import Need
-from services import needs, needs_claim, needs_notify
+from services import activity_messages, needs, needs_claim, needs_followup
+from worker.needs_jobs import schedule_after_activity
 
 CLAIMED_SHOWN = 50
 
@@ -56,12 +57,9 @@ def need_claim(team_id: int, need_id: int) -> ResponseReturnValue:
         flash(exc.hint if isinstance(exc, ValidationError) else str(exc), "error")
         return redirect(url_for("team.needs", team_id=team_id))
     svc = services()
-    with svc.db.Session() as session:
-        need = session.get(Need, claimed.need_id)
-        assert need is not None
-        told = needs_notify.tell_poster(
-            svc.api, need, needs_notify.status_text(need, team_name=claimed.team_name)
-        )
+    schedule_after_activity(svc, claimed.activity_id, claimed.ends_at)
+    how = needs_followup.tell_claimed(svc.api, svc.db, svc.settings, claimed.need_id)
+    told = how != activity_messages.FAILED
     flash(
         f"已认领需求 {claimed.need_no}"
         + ("，已通知需求方" if told else "")

@@ -1,0 +1,89 @@
+"""The needs sweep (services.needs_followup.sweep) as an RQ job: needs whose activity ended
+become 已完成 and their posters are asked for feedback, needs whose activity was cancelled open
+again, and needs unclaimed for 14 days are flagged to their region's operators.
+
+Like the activity reminders, the job is scheduled with RQ's scheduler (`enqueue_at`) on the
+notice queue and run by `flask --app app worker` (`--with-scheduler` moves due jobs to the
+queue). It runs every SWEEP_EVERY: each run schedules the next, and a worker started with the
+scheduler schedules one on start; job ids name their time slot, so scheduling one twice keeps
+one. A claim also schedules a sweep at its activity's end, so the poster is asked at once. The
+sweep itself is idempotent: running it twice tells nobody twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from rq import Queue
+
+from domain import clock
+from extensions import Services, services_of
+from infra.redis import connect_queue
+from services import needs_followup
+
+log = logging.getLogger("worker.needs_jobs")
+
+JOB = "worker.needs_jobs.sweep_needs"
+SWEEP_EVERY = timedelta(hours=1)
+JOB_TIMEOUT_SECONDS = 600
+
+
+def _queue(services: Services) -> Queue | None:
+    """The notice queue; None without a Redis server (no worker to run the job)."""
+    settings = services.settings
+    if settings.redis_is_embedded:
+        return None
+    client = connect_queue(settings) if settings.queue_redis_url else services.redis
+    return Queue(services.keys.notice_queue(), connection=client)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def schedule_sweep(services: Services, at: datetime, *, name: str) -> str | None:
+    """A sweep at `at` (UTC, naive); `name` makes the job id (one job per name)."""
+    queue = _queue(services)
+    if queue is None:
+        log.info("no Redis server, so no needs sweep job (%s)", name)
+        return None
+    job_id = f"needs-sweep-{name}"
+    queue.enqueue_at(
+        _aware(at),
+        JOB,
+        job_id=job_id,
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=86400,
+        failure_ttl=7 * 86400,
+        description=f"needs sweep ({name})",
+    )
+    return job_id
+
+
+def next_slot(now: datetime) -> datetime:
+    """The start of the next SWEEP_EVERY slot after `now` (UTC)."""
+    every = int(SWEEP_EVERY.total_seconds())
+    stamp = int(_aware(now).timestamp())
+    return datetime.fromtimestamp((stamp // every + 1) * every, UTC).replace(tzinfo=None)
+
+
+def schedule_next_sweep(services: Services, now: datetime | None = None) -> str | None:
+    slot = next_slot(now or clock.utcnow())
+    return schedule_sweep(services, slot, name=f"{int(_aware(slot).timestamp())}")
+
+
+def schedule_after_activity(services: Services, activity_id: int, ends_at: datetime) -> str | None:
+    """A sweep when a claimed need's activity ends (a later end time gets its own job)."""
+    stamp = int(_aware(ends_at).timestamp())
+    return schedule_sweep(services, ends_at, name=f"activity-{activity_id}-{stamp}")
+
+
+def sweep_needs() -> str:
+    """The RQ job: one sweep, then the next one scheduled."""
+    services = services_of(current_app)
+    swept = needs_followup.sweep(services.api, services.db, services.settings)
+    schedule_next_sweep(services)
+    log.info("needs sweep: %s", swept)
+    return str(swept)
