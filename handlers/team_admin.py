@@ -73,6 +73,7 @@ def _admins_text(session: Session, team: Team) -> str:
 def team_card(session: Session, team: Team, *, several: bool = False) -> str:
     parent = teams.parent_of(session, team)
     requests = len(teams.join_requests(session, team.id))
+    waiting = sum(1 for c in teams.children(session, team.id) if c.status == STATUS_PENDING)
     region = volunteers.region_text(team.prefecture_code, team.county_code)
     lines = [
         f"【{team.name}】",
@@ -88,6 +89,8 @@ def team_card(session: Session, team: Team, *, several: bool = False) -> str:
         f"入队方式：{'自动通过' if team.auto_approve else '管理员审核'}",
         f"管理员：{_admins_text(session, team)}",
     ]
+    if waiting:
+        lines.append(f"待审核下级队伍：{waiting} 支（回复「待审核」查看并审核）")
     if team.status == STATUS_PENDING:
         lines.append("\n队伍正在等待省科协审核，审核通过后志愿者才能加入。")
     elif team.status == STATUS_REJECTED:
@@ -97,6 +100,7 @@ def team_card(session: Session, team: Team, *, several: bool = False) -> str:
     lines += [
         "",
         "回复以下指令管理本队：",
+        "「待审核」查看待审核的入队申请和下级队伍",
         "「入队申请」审核入队申请",
         "「成员列表」查看成员",
         "「添加管理员 志愿者编号」「移除管理员 志愿者编号」",
@@ -193,7 +197,7 @@ def send_notice(ctx: Context, openid: str | None, text: str) -> None:
         log.info("team notice not delivered openid=%s errcode=%s", openid, error.errcode)
 
 
-def _requests_text(session: Session, team: Team) -> str:
+def requests_text(session: Session, team: Team) -> str:
     requests = teams.join_requests(session, team.id)
     if not requests:
         return f"「{team.name}」目前没有待审核的入队申请。"
@@ -210,7 +214,7 @@ def _requests_text(session: Session, team: Team) -> str:
 @router.keyword("入队申请", "待审核申请", "审核申请")
 @with_team
 def join_requests(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
-    return _requests_text(session, team)
+    return requests_text(session, team)
 
 
 def _decision_notice(team_name: str, approve: bool) -> str:

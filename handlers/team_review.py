@@ -1,12 +1,12 @@
 """属地管理、逐级负责 in chat: a team's admins decide the 支队 and 分队 registered under it
-(组织 → 我的队伍 → 下级队伍, then 「批准下级 N」 or 「驳回下级 N 原因」)."""
+(组织 → 我的队伍 → 待审核 or 下级队伍, then 「批准下级 N」 or 「驳回下级 N 原因」)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from handlers.context import Context
-from handlers.team_admin import Notices, with_team
+from handlers.team_admin import Notices, requests_text, with_team
 from models.team import STATUS_PENDING, Team
 from services import teams
 from wechat.router import Router
@@ -52,3 +52,20 @@ def reject_sub_team(ctx: Context, session: Session, team: Team, notices: Notices
     if not reason:
         return "请写明驳回原因，如「驳回下级 1 名称不规范」。"
     return _decide(ctx, session, team, notices, approve=False, reason=reason)
+
+
+@router.keyword("待审核", "待审核事项", "待审批")
+@with_team
+def pending_items(ctx: Context, session: Session, team: Team, notices: Notices) -> str:
+    """What waits for this team's admins: join requests and sub-team registrations."""
+    lines = [requests_text(session, team)]
+    found = teams.children(session, team.id)
+    waiting = [(i, c) for i, c in enumerate(found, 1) if c.status == STATUS_PENDING]
+    if not waiting:
+        lines.append(f"\n「{team.name}」目前没有待审核的下级队伍注册。")
+        return "\n".join(lines)
+    lines.append(f"\n待审核的下级队伍注册（{len(waiting)} 支）：")
+    for index, child in waiting:
+        lines.append(f"{index}. {child.name}（{child.level}，{child.kind_label}）")
+    lines.append("回复「批准下级 序号」通过，「驳回下级 序号 原因」驳回，如「批准下级 1」。")
+    return "\n".join(lines)

@@ -14,20 +14,18 @@ from sqlalchemy.orm import Session
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.service import RECORD_CONFIRMED, ServiceRecord
-from models.team import MEMBERSHIP_JOINED, Membership, Team, TeamAdmin
+from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import Volunteer
 from services import teams
 from services.notices import json_array_contains
 
 PAGE_SIZE = 20
 MAX_REASON = 100
-# The national platform's rule: 1–100 members 1 admin, 101–200 2, ... 401 and more 5.
-MEMBERS_PER_ADMIN = 100
 
 
 def admin_limit(member_count: int) -> int:
-    """How many admins a team of this size may have."""
-    return min(teams.MAX_ADMINS_PER_TEAM, max(1, math.ceil(member_count / MEMBERS_PER_ADMIN)))
+    """How many 管理员 (besides the 队长) a team of this size may have: teams.admin_quota."""
+    return teams.admin_quota(member_count)
 
 
 @dataclass(frozen=True)
@@ -145,16 +143,9 @@ def removal_text(team: Team, reason: str) -> str:
 
 
 def appoint_admin(session: Session, team: Team, volunteer_id: int) -> Volunteer:
-    """Make a member an admin, within the limit for the team's size."""
+    """Make a member an admin, within the limit for the team's size (teams.add_admin, the one
+    rule for chat and console)."""
     volunteer = member(session, team, volunteer_id)
-    count = teams.member_count(session, team.id)
-    limit = admin_limit(count)
-    current = session.scalar(select(func.count(TeamAdmin.id)).where(TeamAdmin.team_id == team.id))
-    if int(current or 0) >= limit:
-        raise teams.AdminError(
-            f"本队现有成员 {count} 人，最多可设 {limit} 名管理员"
-            "（每100名成员可设1名，最多5名），请先取消一名管理员。"
-        )
     teams.add_admin(session, team.id, volunteer)
     return volunteer
 

@@ -30,13 +30,20 @@ def team_admin(
     team_name: str = "甘肃省农学会科技志愿服务队",
     *,
     name: str = "王管理",
+    captain: bool = False,
 ) -> Admin:
-    """A registered volunteer who registered (and so administers) an approved team."""
+    """A registered volunteer who registered (and so administers) an approved team, as its
+    队长 when `captain`, else as one of its 管理员."""
     db = app.extensions["services"].db
     seed_root(db)
     user = make_user()
     number = add_volunteer(app, user.openid, name=name)
-    team = add_team(db, team_name, registrant=user.openid)
+    team = add_team(
+        db,
+        team_name,
+        registrant=user.openid,
+        captain=(name, "13812345678") if captain else ("李队长", "13900001111"),
+    )
     return Admin(user, team, number, app.test_client())
 
 

@@ -159,7 +159,8 @@ def test_add_and_remove_admins_by_volunteer_number(
     wechat_user: WeChatUser,
     fake_wechat: FakeWeChatState,
 ) -> None:
-    add_team(db, TEAM, registrant=wechat_user.openid)
+    registrant_no = add_volunteer(app, wechat_user.openid)  # 张三, the 队长
+    add_team(db, TEAM, registrant=wechat_user.openid, captain=("张三", "13812345678"))
     helper = make_user()
     number = add_volunteer(app, helper.openid, name="吴六")
     assert "请在指令后加上志愿者编号" in wechat_user.say("添加管理员")
@@ -171,7 +172,7 @@ def test_add_and_remove_admins_by_volunteer_number(
     assert any("您已被设为" in m["content"] for m in fake_wechat.messages(helper.openid))
     # The new admin manages the team too, and sees both admins on the card.
     card = helper.click("TEAM_MINE")
-    assert f"管理员：注册人、吴六（{number}）" in card
+    assert f"管理员：张三（{registrant_no}）、吴六（{number}）" in card
     assert f"已取消 吴六（{number}）" in wechat_user.say(f"移除管理员 {number}")
     assert "只有队伍管理员" in helper.say("成员列表")
 
@@ -259,7 +260,7 @@ def test_the_registrant_and_admins_are_members_and_counted(
 ) -> None:
     seed_root(db)
     registrant_no = add_volunteer(app, wechat_user.openid, name="王队长")
-    team = add_team(db, TEAM, registrant=wechat_user.openid)
+    team = add_team(db, TEAM, registrant=wechat_user.openid, captain=("王队长", "13812345678"))
     card = wechat_user.click("TEAM_MINE")
     assert "成员：1人（待审核申请 0 条）" in card
     assert f"1. 王队长 138****5678 科学普及（{registrant_no}）" in wechat_user.say("成员列表")

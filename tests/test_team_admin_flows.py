@@ -70,7 +70,8 @@ def test_rename_times_out_like_every_flow(
 def test_a_removed_admin_cannot_finish_a_rename(
     app: object, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
 ) -> None:
-    team = add_team(db, TEAM, registrant=wechat_user.openid)
+    add_volunteer(app, wechat_user.openid)  # type: ignore[arg-type]
+    team = add_team(db, TEAM, registrant=wechat_user.openid, captain=("张三", "13812345678"))
     other = make_user()
     number = add_volunteer(app, other.openid, name="吴六")  # type: ignore[arg-type]
     wechat_user.say(f"添加管理员 {number}")

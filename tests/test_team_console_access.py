@@ -175,7 +175,7 @@ def test_admin_of_a_sees_nothing_of_b(
 def test_removed_admin_loses_access_at_the_next_request(
     app: Flask, db: Database, make_user: Callable[..., WeChatUser]
 ) -> None:
-    a = team_admin(app, make_user)
+    a = team_admin(app, make_user, captain=True)
     other = make_user()
     add_volunteer(app, other.openid, name="赵二")
     with db.Session.begin() as session:

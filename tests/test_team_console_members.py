@@ -141,7 +141,8 @@ def test_admins_within_the_size_based_limit(
     page = f"/team/t/{admin.team.id}/members"
     action = f"/team/t/{admin.team.id}/members/{volunteer_id(db, deputy.openid)}/admin"
     refused = submit(admin.client, page, action, {"on": "1"})
-    assert "本队现有成员 2 人，最多可设 1 名管理员" in refused.data.decode()
+    # The registrant registered for another captain: they are the one 管理员 of 2 members.
+    assert "本队现有成员2人，除队长外可设管理员1名，已达上限" in refused.data.decode()
 
     join_team(db, admin.team.id, add_volunteers(db, 99))  # 101 members: 2 admins
     done = submit(admin.client, page, action, {"on": "1"})

@@ -3,13 +3,18 @@ name or the reason it is refused (issue 12: at least 40 names, valid and invalid
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from domain import regions
 from domain.errors import ValidationError
 from domain.team_names import (
     BRANCH,
     COMMITTEE,
+    COUNTY,
     OTHER,
+    PREFECTURE,
     SOCIETY,
     SQUAD,
     UNIT,
@@ -52,6 +57,8 @@ TABLE: list[tuple[str, str, str, str | None, str]] = [
     (UNIT, "", "兰州市", None, "是地区名称"),
     (UNIT, "", "兰州", None, "是地区名称"),
     (UNIT, "", "城关区", None, "是地区名称"),
+    (UNIT, "", "城关", None, "是地区名称"),
+    (UNIT, "", "张家川", None, "是地区名称"),
     (UNIT, "", "临夏州", None, "是地区名称"),
     (UNIT, "", "东乡", None, "是地区名称"),
     (UNIT, "", "甘肃省", None, "是地区名称"),
@@ -71,12 +78,15 @@ TABLE: list[tuple[str, str, str, str | None, str]] = [
     (OTHER, "", "陇原银发科技服务团", "陇原银发科技服务团", ""),
     (OTHER, "", "兰州市科技志愿服务队", None, "是地区名称"),
     (OTHER, "", "甘肃省科技志愿服务总队", None, "总队名称"),
+    # 市（州）/县（区）: named from the chosen region only (test_region_teams_… below)
+    (PREFECTURE, "", "兰州大学", None, "名称由所在地区决定"),
+    (COUNTY, "", "城关", None, "名称由所在地区决定"),
 ]
 
 
 def test_the_table_is_big_enough() -> None:
     assert len(TABLE) >= 40
-    for kind in (SOCIETY, COMMITTEE, UNIT, SQUAD, OTHER):
+    for kind in (SOCIETY, COMMITTEE, UNIT, SQUAD, OTHER):  # (region kinds: refusals only)
         verdicts = {full is None for k, _, _, full, _ in TABLE if k == kind}
         assert verdicts == {True, False}, kind
 
@@ -96,6 +106,33 @@ def test_name(kind: str, parent: str, typed: str, full: str | None, reason: str)
 )
 def test_region_teams_are_named_after_their_region(division: str, name: str) -> None:
     assert region_team_name(division) == name
+
+
+# 「临夏回族自治州」 → 「临夏」, 「积石山保安族东乡族撒拉族自治县」 → 「积石山」, 「兰州市」 → 「兰州」
+_SHORT = re.compile(
+    r"^(.{2,}?)(?:(?:(?:回|藏|裕固|蒙古|哈萨克|保安|东乡|撒拉)?族)*自治[县州]|[市州县区])$"
+)
+
+
+def test_every_region_name_with_or_without_its_ending_is_reserved_for_the_region_teams() -> None:
+    divisions = [
+        division
+        for prefecture in regions.prefectures()
+        for division in (prefecture, *regions.counties(prefecture.code))
+    ]
+    assert len(divisions) == 14 + 86
+    for division in divisions:
+        found = _SHORT.match(division.name)
+        if found is None:  # 「环县」「岷县」: no shorter form
+            short, typed_forms = division.name, {division.name}
+        else:
+            short = found.group(1)
+            typed_forms = {division.name, short, short + division.name[-1]}
+        for typed in typed_forms:
+            with pytest.raises(ValidationError, match="是地区名称"):
+                compose_name(UNIT, typed)
+        # A unit named after its region plus its own name is fine.
+        assert compose_name(UNIT, f"{short}第一中学") == f"{short}第一中学科技志愿服务队"
 
 
 BRANCH_TABLE = [

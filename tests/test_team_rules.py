@@ -284,6 +284,9 @@ def test_only_a_registered_volunteer_registers_a_team_and_becomes_its_captain(
     assert team is not None
     assert (team.captain_name, team.captain_phone) == ("张三", "13812345678")
     assert "成员：1人" in wechat_user.say("我的队伍")
+    with db.Session() as session:  # the 队长 is not counted among the 管理员
+        assert teams.captain_openid(session, team) == wechat_user.openid
+        assert teams.counted_admins(session, team) == 0
 
 
 @pytest.mark.parametrize(
@@ -305,19 +308,31 @@ def test_admin_quota_grows_with_the_team(members: int, quota: int) -> None:
     assert teams.admin_quota(members) == quota
 
 
-def test_a_small_team_has_its_registrant_and_one_admin(
+def test_the_captain_is_not_one_of_the_admins_a_registrant_for_another_captain_is(
     app: Flask, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
 ) -> None:
-    volunteer(app, wechat_user)
-    team = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    volunteer(app, wechat_user)  # 张三, 13812345678
     first, second = make_user(), make_user()
     first_no = add_volunteer(app, first.openid, name="吴六")
     second_no = add_volunteer(app, second.openid, name="郑七")
+    # Registered as 「我是队长」: the 队长 and, for up to 100 members, one 管理员.
+    led = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid, captain=("张三", "13812345678"))
     assert "设为" in wechat_user.say(f"添加管理员 {first_no}")
     refused = wechat_user.say(f"添加管理员 {second_no}")
-    assert "本队现有成员2人，除注册人外可设管理员1名，已达上限" in refused
+    assert "本队现有成员2人，除队长外可设管理员1名，已达上限" in refused
     with db.Session() as session:
-        assert len(teams.admins(session, team.id)) == 2
+        assert len(teams.admins(session, led.id)) == 2
+        assert teams.captain_openid(session, led) == wechat_user.openid
+        assert teams.counted_admins(session, led) == 1
+    # Registered for another captain (李队长): the registrant is that one 管理员 already.
+    other = make_user()
+    add_volunteer(app, other.openid, name="周八", phone="13600001111")
+    helped = add_team(db, "甘肃省作物学会科技志愿服务队", registrant=other.openid)
+    other.say("选择队伍 1")
+    assert "除队长外可设管理员1名，已达上限" in other.say(f"添加管理员 {second_no}")
+    with db.Session() as session:
+        assert teams.captain_openid(session, helped) is None
+        assert teams.counted_admins(session, helped) == 1
 
 
 def test_any_approved_team_may_have_branches_and_any_branch_squads(
@@ -398,6 +413,42 @@ def test_the_team_above_decides_its_branches_and_squads_in_chat(
         with pytest.raises(teams.InvalidDecision, match="只有「"):
             teams.decide_sub_team(session, squad.id, wechat_user.openid, approve_it=True)
     assert "已通过「" in first.say("批准下级 1")
+
+
+def test_team_admins_see_what_waits_for_them_under_pending_in_chat(
+    app: Flask,
+    db: Database,
+    wechat_user: WeChatUser,
+    make_user: Callable[..., WeChatUser],
+) -> None:
+    society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
+    assert "目前没有待审核的下级队伍注册" in wechat_user.say("待审核")
+    add_team(
+        db,
+        f"{SOCIETY_TEAM}植物保护专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        registrant=make_user().openid,
+    )
+    add_team(
+        db,
+        f"{SOCIETY_TEAM}土壤肥料专委会支队",
+        kind="committee",
+        parent_id=society.id,
+        registrant=make_user().openid,
+        approved=False,
+    )
+    asking = volunteer(app, make_user())
+    asking.say(f"加入 {society.invite_code}")
+    card = wechat_user.say("我的队伍")
+    assert "待审核下级队伍：1 支（回复「待审核」查看并审核）" in card
+    waiting = wechat_user.say("待审核")
+    assert "待审核的入队申请（1 条）" in waiting and "张三" in waiting
+    assert "待审核的下级队伍注册（1 支）" in waiting
+    assert f"2. {SOCIETY_TEAM}土壤肥料专委会支队（支队，学会的专业委员会）" in waiting
+    assert "植物保护" not in waiting  # approved already
+    assert "已通过「" in wechat_user.say("批准下级 2")  # the number shown is the one to use
+    assert "待审核下级队伍" not in wechat_user.say("我的队伍")
 
 
 def test_a_registrant_withdraws_a_pending_registration_which_frees_the_name(

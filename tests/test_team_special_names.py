@@ -57,7 +57,7 @@ def team_with_two_admins(
     """A society team whose registrant asked for SPECIAL, and a second admin."""
     seed_root(db)
     add_volunteer(app, captain.openid, name="王队长")
-    team = add_team(db, SOCIETY_TEAM, registrant=captain.openid)
+    team = add_team(db, SOCIETY_TEAM, registrant=captain.openid, captain=("王队长", "13812345678"))
     second = make_user()
     number = add_volunteer(app, second.openid, name="赵管理")
     assert "设为" in captain.say(f"添加管理员 {number}")

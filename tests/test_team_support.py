@@ -69,8 +69,11 @@ def add_team(
     prefecture_code: str | None = "620000",
     county_code: str | None = None,
     auto_approve: bool = False,
+    captain: tuple[str, str] = ("李队长", "13900001111"),
 ) -> Team:
-    """A team registered (and approved) through the services, as the flow and CLI would."""
+    """A team registered (and approved) through the services, as the flow and CLI would.
+    `captain` (name, phone): give the registrant's to make them the 队长 (「我是队长」); by
+    default the captain is someone else and the registrant is one of the 管理员."""
     with db.Session.begin() as session:
         form = teams.TeamForm(
             kind=kind,
@@ -79,8 +82,8 @@ def add_team(
             prefecture_code=prefecture_code,
             county_code=county_code,
             host_org="测试单位",
-            captain_name="李队长",
-            captain_phone="13900001111",
+            captain_name=captain[0],
+            captain_phone=captain[1],
             contact_phone="0931-8812345",
             description="测试队伍",
             service_areas=("科学普及",),

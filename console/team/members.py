@@ -54,7 +54,7 @@ def members_page(team_id: int) -> ResponseReturnValue:
             skill=skill,
             skills=SKILLS,
             count=count,
-            admin_count=len(teams.admins(session, team.id)),
+            admin_count=teams.counted_admins(session, team),
             admin_limit=team_console_members.admin_limit(count),
             format_hours=format_hours,
         )

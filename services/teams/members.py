@@ -78,10 +78,11 @@ def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin
         raise AdminError(f"{volunteer.name}（{volunteer.volunteer_no}）已经是本队管理员。")
     members = member_count(session, team_id)
     quota = admin_quota(members)
-    if len(current) >= 1 + quota:  # the registrant (队长) and the quota of 管理员
+    if counted_admins(session, team) >= quota:  # the 队长 is not one of the 管理员
         raise AdminError(
-            f"本队现有成员{members}人，除注册人外可设管理员{quota}名，已达上限"
+            f"本队现有成员{members}人，除队长外可设管理员{quota}名，已达上限"
             "（成员1–100人1名，101–200人2名，201–300人3名，301–400人4名，401人以上5名）。"
+            "请先移除一名管理员。"
         )
     admin = TeamAdmin(team_id=team.id, openid=volunteer.openid, volunteer_id=volunteer.id)
     session.add(admin)
@@ -97,8 +98,33 @@ def add_admin(session: Session, team_id: int, volunteer: Volunteer) -> TeamAdmin
 
 
 def admin_quota(members: int) -> int:
-    """管理员 a team may have besides its registrant, by its size (the national platform's rule)."""
+    """管理员 a team may have besides its 队长, by its size (the national platform's rule:
+    1–100 members 1, 101–200 2, 201–300 3, 301–400 4, 401 and more 5)."""
     return min(MAX_ADMINS_PER_TEAM, max(1, math.ceil(members / 100)))
+
+
+def captain_openid(session: Session, team: Team) -> str | None:
+    """The admin who is the team's 队长: the registrant, when the captain the team carries is
+    them (their real name and phone, as 「我是队长」 records it). A registrant who registered
+    for another captain is one of the 管理员."""
+    openid = team.registrant_openid
+    if not openid or not team.captain_phone:
+        return None
+    volunteer = session.scalar(
+        select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
+    )
+    if volunteer is None or (volunteer.name, volunteer.phone) != (
+        team.captain_name,
+        team.captain_phone,
+    ):
+        return None
+    return openid
+
+
+def counted_admins(session: Session, team: Team) -> int:
+    """The team's 管理员, counted against admin_quota: every admin but the 队长."""
+    captain = captain_openid(session, team)
+    return sum(1 for admin in admins(session, team.id) if admin.openid != captain)
 
 
 def remove_admin(session: Session, team_id: int, openid: str) -> None:
