@@ -5,28 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from console.forms import ActivityForm, SelectChoice, region_options
+from console import activity_forms
+from console.forms import ActivityForm
 from console.team.blueprint import bp, client_ip, managed, services, who
-from console.views.activities import after_change
-from domain import clock
 from domain.errors import ValidationError
-from models.activity import CANCELLED, FINISHED, RECRUITING, Activity
+from models.activity import Activity
 from models.team import Team
 from services import activities, team_console, team_console_activities
-from services.operators import Scope
-
-DONE = {
-    RECRUITING: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
-    FINISHED: "活动已标记为结束。",
-    CANCELLED: "活动已取消。",
-}
 
 
 @contextmanager
@@ -52,52 +42,12 @@ def _form(team: Team, activity: Activity | None = None) -> ActivityForm:
         else ActivityForm()
     )
     form.team_id.choices = [(str(team.id), team.name)]
-    form.region.choices = region_options(team_console_activities.team_scope(team))
-    form.required_region.choices = [SelectChoice("", "（不限）"), *region_options(Scope())[1:]]
+    activity_forms.region_choices(form, team_console_activities.team_scope(team))
     if request.method == "GET":
         form.team_id.data = str(team.id)
         if activity is not None:
-            form.region.data = activity.county_code or activity.prefecture_code or ""
-            form.starts_at.data = _typed(activity.starts_at)
-            form.ends_at.data = _typed(activity.ends_at)
-            form.signup_deadline.data = _typed(activity.signup_deadline)
+            activity_forms.fill(form, activity)
     return form
-
-
-def _values(form: ActivityForm) -> dict[str, Any]:
-    return {
-        "title": form.title.data,
-        "type": form.type.data,
-        "key_date": form.key_date.data,
-        "region": form.region.data,
-        "place": form.place.data,
-        "starts_at": _stored(form.starts_at.data),
-        "ends_at": _stored(form.ends_at.data),
-        "capacity": form.capacity.data,
-        "signup_deadline": _stored(form.signup_deadline.data),
-        "description": form.description.data,
-        "contact": form.contact.data,
-        "service_field": form.service_field.data,
-        "latitude": form.latitude.data,
-        "longitude": form.longitude.data,
-        "required_skills": form.required_skills.data,
-        "required_region": form.required_region.data,
-        "cover": form.cover.data,
-    }
-
-
-def _stored(typed: datetime | None) -> datetime | None:
-    return clock.from_beijing(typed) if typed is not None else None
-
-
-def _typed(stored: datetime | None) -> datetime | None:
-    return clock.to_beijing(stored).replace(tzinfo=None) if stored is not None else None
-
-
-def _form_errors(form: ActivityForm) -> None:
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}：{error}", "error")
 
 
 @bp.get("/t/<int:team_id>/activities", endpoint="activities")
@@ -117,7 +67,7 @@ def activity_new(team_id: int) -> ResponseReturnValue:
         try:
             with managed(team_id, write=True) as (session, team):
                 activity = team_console_activities.create(
-                    session, who(), team, _values(form), client_ip()
+                    session, who(), team, activity_forms.values(form), client_ip()
                 )
                 activity_id = activity.id
         except ValidationError as exc:
@@ -126,7 +76,7 @@ def activity_new(team_id: int) -> ResponseReturnValue:
             flash("活动已保存为草稿，确认无误后点击「发布」。")
             return redirect(url_for("team.activity", activity_id=activity_id))
     elif request.method == "POST":
-        _form_errors(form)
+        activity_forms.flash_errors(form)
     with managed(team_id) as (_session, team):
         return render_template("team/activity_form.html", team=team, form=form, activity=None)
 
@@ -139,16 +89,16 @@ def activity_edit(activity_id: int) -> ResponseReturnValue:
         try:
             with managed_activity(activity_id, write=True) as (session, activity, team):
                 outcome = team_console_activities.update(
-                    session, who(), team, activity, _values(form), client_ip()
+                    session, who(), team, activity, activity_forms.values(form), client_ip()
                 )
         except ValidationError as exc:
             flash(exc.hint, "error")
         else:
-            after_change(activity_id, outcome)
-            flash("已保存。" + ("已通知报名的志愿者。" if outcome.message else ""))
+            activity_forms.after_change(services(), activity_id, outcome)
+            flash(activity_forms.saved_text(outcome))
             return redirect(url_for("team.activity", activity_id=activity_id))
     elif request.method == "POST":
-        _form_errors(form)
+        activity_forms.flash_errors(form)
     with managed_activity(activity_id) as (_session, activity, team):
         return render_template("team/activity_form.html", team=team, form=form, activity=activity)
 
@@ -162,10 +112,7 @@ def activity_page(activity_id: int) -> ResponseReturnValue:
             activity=activity,
             region_text=activities.region_text(activity),
             when_text=activities.when_text(activity),
-            transitions=[
-                (status, activities.ACTION_LABELS[status])
-                for status in activities.TRANSITIONS.get(activity.status, ())
-            ],
+            transitions=activity_forms.transitions(activity),
         )
 
 
@@ -179,6 +126,6 @@ def activity_status(activity_id: int, status: str) -> ResponseReturnValue:
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
-        after_change(activity_id, outcome)
-        flash(DONE.get(status, "已更新。") + ("已通知报名的志愿者。" if outcome.message else ""))
+        activity_forms.after_change(services(), activity_id, outcome)
+        flash(activity_forms.status_text(status, outcome))
     return redirect(url_for("team.activity", activity_id=activity_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -11,29 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
+from console import activity_forms
 from console.blueprint import bp, client_ip, services, user
-from console.forms import ActionForm, ActivityForm, region_options, team_options
-from domain import clock
+from console.forms import ActionForm, ActivityForm, team_options
 from domain.errors import ValidationError
-from models.activity import (
-    CANCELLED,
-    FINISHED,
-    RECRUITING,
-    STATUS_LABELS,
-    Activity,
-)
+from models.activity import STATUS_LABELS, Activity
 from models.team import Team
-from services import activities, activity_messages, signups
-from services.activity_messages import Messenger
-from services.operators import Scope
-from worker.reminders import schedule_reminder
+from services import activities, signups
 
 PAGE_SIZE = 50
-DONE = {
-    RECRUITING: "活动已发布，志愿者可在「活动 → 近期活动」中看到。",
-    FINISHED: "活动已标记为结束。",
-    CANCELLED: "活动已取消。",
-}
 
 
 def _activity(session: Session, activity_id: int, *, lock: bool = False) -> Activity:
@@ -48,49 +33,11 @@ def _choices(form: ActivityForm, session: Session) -> None:
     kexie = activities.organiser_region_name(scope.code)
     form.team_id.choices = team_options(activities.teams_for(session, scope), "（请选择）")
     form.team_id.choices.insert(1, SelectChoice(activities.ORGANISER_KEXIE, f"{kexie}（本级科协）"))
-    form.region.choices = region_options(scope)
-    form.required_region.choices = [SelectChoice("", "（不限）"), *region_options(Scope())[1:]]
+    activity_forms.region_choices(form, scope)
 
 
 def _values(form: ActivityForm) -> dict[str, Any]:
-    return {
-        "title": form.title.data,
-        "type": form.type.data,
-        "key_date": form.key_date.data,
-        "team_id": form.team_id.data,
-        "region": form.region.data,
-        "place": form.place.data,
-        "starts_at": _stored(form.starts_at.data),
-        "ends_at": _stored(form.ends_at.data),
-        "capacity": form.capacity.data,
-        "signup_deadline": _stored(form.signup_deadline.data),
-        "description": form.description.data,
-        "contact": form.contact.data,
-        "service_field": form.service_field.data,
-        "latitude": form.latitude.data,
-        "longitude": form.longitude.data,
-        "required_skills": form.required_skills.data,
-        "required_region": form.required_region.data,
-        "cover": form.cover.data,
-    }
-
-
-def _stored(typed: datetime | None) -> datetime | None:
-    """A time typed in Beijing time, as stored (UTC)."""
-    return clock.from_beijing(typed) if typed is not None else None
-
-
-def _typed(stored: datetime | None) -> datetime | None:
-    """A stored time as the form shows it (Beijing wall-clock time)."""
-    return clock.to_beijing(stored).replace(tzinfo=None) if stored is not None else None
-
-
-def after_change(activity_id: int, outcome: activities.Outcome) -> None:
-    """After the commit: tell the people signed up, and (re)schedule the day-before reminder
-    (a job whose start no longer matches does nothing)."""
-    svc = services()
-    activity_messages.deliver(Messenger(svc.api, svc.db, svc.settings), activity_id, outcome)
-    schedule_reminder(svc, activity_id)
+    return {**activity_forms.values(form), "team_id": form.team_id.data}
 
 
 @bp.get("/activities", endpoint="activities")
@@ -151,10 +98,7 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
                 str(activity.team_id) if activity.team_id else activities.ORGANISER_KEXIE
             )
             form.required_region.data = activity.required_region_code or ""
-            form.region.data = activity.county_code or activity.prefecture_code or ""
-            form.starts_at.data = _typed(activity.starts_at)
-            form.ends_at.data = _typed(activity.ends_at)
-            form.signup_deadline.data = _typed(activity.signup_deadline)
+            activity_forms.fill(form, activity)
         _choices(form, session)
     if form.validate_on_submit():
         try:
@@ -165,8 +109,8 @@ def activities_edit(activity_id: int) -> ResponseReturnValue:
         except ValidationError as exc:
             flash(exc.hint, "error")
         else:
-            after_change(activity_id, outcome)
-            flash("已保存。" + ("已通知报名的志愿者。" if outcome.message else ""))
+            activity_forms.after_change(svc, activity_id, outcome)
+            flash(activity_forms.saved_text(outcome))
             return redirect(url_for("console.activities_show", activity_id=activity_id))
     return render_template("console/activity_form.html", form=form, activity=activity)
 
@@ -184,10 +128,7 @@ def activities_show(activity_id: int) -> ResponseReturnValue:
         roster=roster,
         region_text=activities.region_text(activity),
         when_text=activities.when_text(activity),
-        transitions=[
-            (status, activities.ACTION_LABELS[status])
-            for status in activities.TRANSITIONS.get(activity.status, ())
-        ],
+        transitions=activity_forms.transitions(activity),
         action_form=ActionForm(),
     )
 
@@ -207,6 +148,6 @@ def activities_status(activity_id: int, status: str) -> ResponseReturnValue:
     except ValidationError as exc:
         flash(exc.hint, "error")
     else:
-        after_change(activity_id, outcome)
-        flash(DONE[status] + ("已通知报名的志愿者。" if outcome.message else ""))
+        activity_forms.after_change(services(), activity_id, outcome)
+        flash(activity_forms.status_text(status, outcome))
     return redirect(url_for("console.activities_show", activity_id=activity_id))
