@@ -17,6 +17,7 @@ printed with MariaDB's EXPLAIN.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import time
@@ -33,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import Engine, event, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, event, text  # noqa: E402
 
 from bench.console_targets import Page, pages_for, team_pages  # noqa: E402
 from bench.seed_data import PASSWORD, PII_KEY, SERVER, database_url, settings_for  # noqa: E402
@@ -102,9 +103,10 @@ def request(client: FlaskClient, page: Page) -> int:
 
 
 def time_page(
-    client: FlaskClient, log: QueryLog, who: str, page: Page, repeat: int
+    client: FlaskClient, log: QueryLog, who: str, page: Page, repeat: int, warmup: bool = True
 ) -> Timing:
-    request(client, page)  # warm up (and the CSRF page, for a POST)
+    if warmup:
+        request(client, page)  # warm up (and the CSRF page, for a POST)
     runs: list[tuple[float, int, list[Statement]]] = []
     for _ in range(repeat):
         if page.method == "POST":  # the form page's own request is not part of the timing
@@ -187,7 +189,7 @@ def print_plans(engine: Engine, timings: list[Timing], top: int) -> None:
             continue
         try:
             rows = explain(engine, statement)
-        except Exception as exc:  # noqa: BLE001 - a plan we cannot show is reported, not fatal
+        except Exception as exc:
             print(f"   (no plan: {exc})")
             continue
         for row in rows:
@@ -200,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", default=SERVER)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-warmup", action="store_true", help="time the first request too")
     parser.add_argument("--top", type=int, default=8, help="slowest statements to EXPLAIN")
     parser.add_argument("--only", default="", help="only pages whose label contains this")
     parser.add_argument("--audience", action="store_true", help="also measure recipient RSS")
+    parser.add_argument(
+        "--max-statement-seconds", type=float, default=30.0,
+        help="MariaDB max_statement_time: a page whose query runs longer fails (shown as 500)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     from app import create_app
@@ -213,10 +220,19 @@ def main(argv: list[str] | None = None) -> int:
         redis_prefix=f"kjzy-bench-console:{uuid.uuid4().hex[:8]}:"
     )
     app = create_app(settings)
+    logging.getLogger("console.errors").setLevel(logging.CRITICAL)  # timeouts: shown as 500
     app.config.update(WTF_CSRF_ENABLED=True)
     engine: Engine = app.extensions["services"].db.engine
+    plain = create_engine(url)  # the bench's own look-ups: no statement time limit
     log = QueryLog()
     log.attach(engine)
+    limit = args.max_statement_seconds
+
+    @event.listens_for(engine, "connect")
+    def _statement_limit(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET SESSION max_statement_time = {limit:.1f}")
+
     timings: list[Timing] = []
     try:
         with engine.connect() as conn:
@@ -224,18 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"database {args.db}: {volunteers:,} volunteers")
         for who, username in (("province", "bench_province"), ("兰州", "bench_lanzhou")):
             client = login(app, username)
-            for page in pages_for(engine, who, settings.pii_encryption_key):
+            for page in pages_for(plain, who, settings.pii_encryption_key):
                 if args.only and args.only not in page.label:
                     continue
-                timing = time_page(client, log, who, page, args.repeat)
+                timing = time_page(client, log, who, page, args.repeat, not args.no_warmup)
                 timings.append(timing)
                 print(f"  {who:<9} {page.label[:70]:<70} {timing.ms:8.1f} ms", flush=True)
-        openid, pages = team_pages(engine)
+        openid, pages = team_pages(plain)
         client = team_login(app, openid)
         for page in pages:
             if args.only and args.only not in page.label:
                 continue
-            timing = time_page(client, log, "team", page, args.repeat)
+            timing = time_page(client, log, "team", page, args.repeat, not args.no_warmup)
             timings.append(timing)
             print(f"  {'team':<9} {page.label[:70]:<70} {timing.ms:8.1f} ms", flush=True)
         print_timings(timings)

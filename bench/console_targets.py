@@ -5,6 +5,7 @@ and activity) are read from the seeded database."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -37,6 +38,7 @@ def _one(engine: Engine, sql: str, **params: object) -> object:
         return conn.execute(text(sql), params).scalar()
 
 
+@functools.cache
 def facts(engine: Engine, region: str | None) -> dict[str, object]:
     where = "AND prefecture_code = :region" if region else ""
     params = {"region": region} if region else {}
@@ -108,8 +110,14 @@ def pages_for(engine: Engine, who: str, pii_key: str) -> list[Page]:
         _get("volunteers team deep", v, team_id=f["team"], page=20),
         _get("volunteers since/until", v, since="2025-01-01", until="2025-06-30"),
         _get("volunteers since deep", v, since="2024-01-01", page=300),
-        _get("volunteers all filters", v, region=LANZHOU, skill=SKILLS[0],
-             education=EDUCATION_LEVELS[2], since="2024-01-01"),  # fmt: skip
+        _get(
+            "volunteers all filters",
+            v,
+            region=LANZHOU,
+            skill=SKILLS[0],
+            education=EDUCATION_LEVELS[2],
+            since="2024-01-01",
+        ),
         _get("teams", "/console/teams"),
         _get("activities", "/console/activities"),
         *(_get(f"activities status={s}", "/console/activities", status=s) for s in STATUS_LABELS),
@@ -134,8 +142,10 @@ def pages_for(engine: Engine, who: str, pii_key: str) -> list[Page]:
         ("skill", {"skills": SKILLS[1]}),
         ("time", {"service_times": SERVICE_TIMES[2]}),
         ("activity signed up", {"audience_activity": str(f["activity"])}),
-        ("activity checked in", {"audience_activity": str(f["activity"]),
-                                 "activity_state": "checked_in"}),  # fmt: skip
+        (
+            "activity checked in",
+            {"audience_activity": str(f["activity"]), "activity_state": "checked_in"},
+        ),
     ]
     for name, values in audiences:
         data = {"action": "preview", "data-thing1": "科普讲座", "data-time2": "2026年12月5日",

@@ -6,34 +6,99 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from bench.seed_rows import PLACES, SKILLS, TITLES, World, _name, _phone, esc, line, ts
 from models.activity import ACTIVITY_TYPES, KEY_DATES
 
-ACTIVITY_COLUMNS = (
-    "id title type key_date service_field team_id organiser_region_code prefecture_code "
-    "county_code place latitude longitude starts_at ends_at capacity signup_deadline "
-    "required_skills required_region_code description contact cover status cancel_reason "
-    "created_by created_by_openid published_at cancelled_at created_at updated_at"
-).split()
-SIGNUP_COLUMNS = (
-    "id activity_id volunteer_id status waitlist_position created_at promoted_at cancelled_at "
-    "cancelled_by reminded_at"
-).split()
-ATTENDANCE_COLUMNS = (
-    "id activity_id volunteer_id walk_in checked_in_at check_in_method checked_out_at "
-    "check_out_method created_at updated_at"
-).split()
-RECORD_COLUMNS = (
-    "id activity_id volunteer_id status hours measured_hours adjustment_reason activity_title "
-    "service_date place content organiser recorder evaluation recorded_at created_at updated_at"
-).split()
-CORRECTION_COLUMNS = (
-    "id record_id volunteer_id reason requested_at status hours_before hours_after decided_by "
-    "decision_reason decided_at"
-).split()
+ACTIVITY_COLUMNS = [
+    "id",
+    "title",
+    "type",
+    "key_date",
+    "service_field",
+    "team_id",
+    "organiser_region_code",
+    "prefecture_code",
+    "county_code",
+    "place",
+    "latitude",
+    "longitude",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "signup_deadline",
+    "required_skills",
+    "required_region_code",
+    "description",
+    "contact",
+    "cover",
+    "status",
+    "cancel_reason",
+    "created_by",
+    "created_by_openid",
+    "published_at",
+    "cancelled_at",
+    "created_at",
+    "updated_at",
+]
+SIGNUP_COLUMNS = [
+    "id",
+    "activity_id",
+    "volunteer_id",
+    "status",
+    "waitlist_position",
+    "created_at",
+    "promoted_at",
+    "cancelled_at",
+    "cancelled_by",
+    "reminded_at",
+]
+ATTENDANCE_COLUMNS = [
+    "id",
+    "activity_id",
+    "volunteer_id",
+    "walk_in",
+    "checked_in_at",
+    "check_in_method",
+    "checked_out_at",
+    "check_out_method",
+    "created_at",
+    "updated_at",
+]
+RECORD_COLUMNS = [
+    "id",
+    "activity_id",
+    "volunteer_id",
+    "status",
+    "hours",
+    "measured_hours",
+    "adjustment_reason",
+    "activity_title",
+    "service_date",
+    "place",
+    "content",
+    "organiser",
+    "recorder",
+    "evaluation",
+    "recorded_at",
+    "created_at",
+    "updated_at",
+]
+CORRECTION_COLUMNS = [
+    "id",
+    "record_id",
+    "volunteer_id",
+    "reason",
+    "requested_at",
+    "status",
+    "hours_before",
+    "hours_after",
+    "decided_by",
+    "decision_reason",
+    "decided_at",
+]
 
 
 def activity_rows(world: World) -> Iterator[tuple[str, str]]:
@@ -42,7 +107,9 @@ def activity_rows(world: World) -> Iterator[tuple[str, str]]:
     rng = world.rng
     count = int(100_000 * world.scale)
     span = world.span()
-    by_member: list[int] = [t for t, ids in world.members.items() for _ in range(len(ids) // 10 + 1)]
+    by_member: list[int] = [
+        t for t, ids in world.members.items() for _ in range(len(ids) // 10 + 1)
+    ]
     team_region = {t[0]: (t[2], t[3]) for t in world.teams}
     ids = {"signups": 0, "attendances": 0, "service_records": 0, "record_corrections": 0}
 
@@ -151,12 +218,37 @@ def activity_rows(world: World) -> Iterator[tuple[str, str]]:
 
 # -- needs, notices, audit ------------------------------------------------------------------
 
-NEED_COLUMNS = (
-    "id need_no poster_openid requester_name requester_kind prefecture_code county_code field "
-    "description starts_on ends_on people_needed contact_name contact_phone status "
-    "reject_reason merged_into_id claimed_team_id activity_id reviewed_by satisfaction feedback "
-    "reviewed_at published_at claimed_at done_at feedback_at created_at updated_at"
-).split()
+NEED_COLUMNS = [
+    "id",
+    "need_no",
+    "poster_openid",
+    "requester_name",
+    "requester_kind",
+    "prefecture_code",
+    "county_code",
+    "field",
+    "description",
+    "starts_on",
+    "ends_on",
+    "people_needed",
+    "contact_name",
+    "contact_phone",
+    "status",
+    "reject_reason",
+    "merged_into_id",
+    "claimed_team_id",
+    "activity_id",
+    "reviewed_by",
+    "satisfaction",
+    "feedback",
+    "reviewed_at",
+    "published_at",
+    "claimed_at",
+    "done_at",
+    "feedback_at",
+    "created_at",
+    "updated_at",
+]
 
 
 def needs(world: World) -> Iterator[str]:
@@ -185,15 +277,42 @@ def needs(world: World) -> Iterator[str]:
         ])  # fmt: skip
 
 
-NOTICE_COLUMNS = (
-    "id template_id activity_id data url audience audience_text prefecture_code county_code "
-    "status stop_reason resume_at created_by created_at updated_at queued_at started_at "
-    "finished_at"
-).split()
-RECIPIENT_COLUMNS = (
-    "id notice_id openid volunteer_id status attempts next_attempt_at claimed_by claimed_at "
-    "msgid errcode delivery sent_at delivered_at"
-).split()
+NOTICE_COLUMNS = [
+    "id",
+    "template_id",
+    "activity_id",
+    "data",
+    "url",
+    "audience",
+    "audience_text",
+    "prefecture_code",
+    "county_code",
+    "status",
+    "stop_reason",
+    "resume_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "queued_at",
+    "started_at",
+    "finished_at",
+]
+RECIPIENT_COLUMNS = [
+    "id",
+    "notice_id",
+    "openid",
+    "volunteer_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_by",
+    "claimed_at",
+    "msgid",
+    "errcode",
+    "delivery",
+    "sent_at",
+    "delivered_at",
+]
 
 
 def notices(world: World) -> Iterator[tuple[str, str]]:
@@ -230,9 +349,18 @@ def notices(world: World) -> Iterator[tuple[str, str]]:
             ])  # fmt: skip
 
 
-AUDIT_COLUMNS = (
-    "id created_at operator_id actor action target_type target_id summary detail ip"
-).split()
+AUDIT_COLUMNS = [
+    "id",
+    "created_at",
+    "operator_id",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "summary",
+    "detail",
+    "ip",
+]
 AUDIT_ACTIONS = ("team.approve", "team.reject", "volunteer.export", "notice.create", "login")
 
 

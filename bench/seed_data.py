@@ -209,7 +209,9 @@ def seed(
     with tempfile.TemporaryDirectory(prefix="kjzy-seed-") as folder:
         loader = Loader(server, name, Path(folder))
         steps: list[Callable[[], None]] = [
-            lambda: loader.table("volunteers", rows.VOLUNTEER_COLUMNS, rows.volunteers(world, pii_key, jobs)),
+            lambda: loader.table(
+                "volunteers", rows.VOLUNTEER_COLUMNS, rows.volunteers(world, pii_key, jobs)
+            ),
             lambda: loader.table("followers", rows.FOLLOWER_COLUMNS, rows.followers(world)),
             lambda: loader.table("teams", rows.TEAM_COLUMNS, rows.teams(world)),
             lambda: loader.table(

@@ -21,7 +21,6 @@ from domain import regions
 from domain.choices import EDUCATION_LEVELS, OCCUPATIONS, SERVICE_TIMES, SKILLS
 from domain.idcard import compute_check_digit, mask_id_number
 from domain.pii import PiiCipher
-from models.activity import ACTIVITY_TYPES, KEY_DATES
 from services.volunteers import ID_CONTEXT
 
 N = "\\N"
@@ -158,12 +157,34 @@ def _id_number(i: int, area: str, births: list[str]) -> str:
 # -- volunteers and followers ---------------------------------------------------------------
 
 
-VOLUNTEER_COLUMNS = (
-    "id volunteer_no openid status name id_number_cipher id_number_hash id_number_masked gender "
-    "birth_date phone education prefecture_code county_code employer occupation skills specialty "
-    "service_times skills_visible consent_version consented_at imported_at created_at updated_at "
-    "deregistered_at"
-).split()
+VOLUNTEER_COLUMNS = [
+    "id",
+    "volunteer_no",
+    "openid",
+    "status",
+    "name",
+    "id_number_cipher",
+    "id_number_hash",
+    "id_number_masked",
+    "gender",
+    "birth_date",
+    "phone",
+    "education",
+    "prefecture_code",
+    "county_code",
+    "employer",
+    "occupation",
+    "skills",
+    "specialty",
+    "service_times",
+    "skills_visible",
+    "consent_version",
+    "consented_at",
+    "imported_at",
+    "created_at",
+    "updated_at",
+    "deregistered_at",
+]
 
 
 def volunteers(world: World, pii_key: str, jobs: int = 2) -> Iterator[str]:
@@ -249,10 +270,16 @@ def _volunteer_lines(
         yield "\t".join(map(str, fields)) + "\n"
 
 
-FOLLOWER_COLUMNS = (
-    "id openid subscribed refuses_notices subscribe_scene first_seen_at last_seen_at "
-    "unsubscribed_at"
-).split()
+FOLLOWER_COLUMNS = [
+    "id",
+    "openid",
+    "subscribed",
+    "refuses_notices",
+    "subscribe_scene",
+    "first_seen_at",
+    "last_seen_at",
+    "unsubscribed_at",
+]
 
 
 def followers(world: World) -> Iterator[str]:
@@ -277,12 +304,33 @@ def followers(world: World) -> Iterator[str]:
 
 # -- teams, admins and memberships ----------------------------------------------------------
 
-TEAM_COLUMNS = (
-    "id team_no name name_key kind level parent_id prefecture_code county_code host_org "
-    "captain_name captain_phone contact_phone description service_areas invite_code status "
-    "reject_reason needs_guidance auto_approve notices_allowed registrant_openid created_at "
-    "updated_at approved_at"
-).split()
+TEAM_COLUMNS = [
+    "id",
+    "team_no",
+    "name",
+    "name_key",
+    "kind",
+    "level",
+    "parent_id",
+    "prefecture_code",
+    "county_code",
+    "host_org",
+    "captain_name",
+    "captain_phone",
+    "contact_phone",
+    "description",
+    "service_areas",
+    "invite_code",
+    "status",
+    "reject_reason",
+    "needs_guidance",
+    "auto_approve",
+    "notices_allowed",
+    "registrant_openid",
+    "created_at",
+    "updated_at",
+    "approved_at",
+]
 SUBJECTS = ("农学", "医学", "化学", "物理", "计算机", "林学", "水利", "地质", "气象", "药学")
 # (kind, level, share of the teams below the region teams, what its parent is)
 TEAM_PLAN = (
@@ -373,7 +421,9 @@ def teams(world: World) -> Iterator[str]:
                 ) or [root]
                 parent = rng.choice(pool)
                 parent_name, pref, county = info[parent]
-                word = "专委会支队" if kind == "committee" else ("分队" if level == "分队" else "支队")
+                word = (
+                    "专委会支队" if kind == "committee" else ("分队" if level == "分队" else "支队")
+                )
                 name = f"{parent_name[:60]}{rng.choice(SUBJECTS)}{tid + 1}{word}"
             yield emit(kind, level, name, parent, pref, county, status, created_s)
     # Heavy-tailed team sizes: a few teams have thousands of members, most a few dozen.
@@ -383,7 +433,7 @@ def teams(world: World) -> Iterator[str]:
     world.big_team = region_team[world.prefectures[0]]
 
 
-MEMBERSHIP_COLUMNS = "id team_id volunteer_id status created_at decided_at".split()
+MEMBERSHIP_COLUMNS = ["id", "team_id", "volunteer_id", "status", "created_at", "decided_at"]
 
 
 def memberships(world: World) -> Iterator[str]:
@@ -421,7 +471,7 @@ def memberships(world: World) -> Iterator[str]:
             yield line([mid, team_id, i, status, ts(joined_at), decided])
 
 
-ADMIN_COLUMNS = "id team_id openid volunteer_id created_at selected_at".split()
+ADMIN_COLUMNS = ["id", "team_id", "openid", "volunteer_id", "created_at", "selected_at"]
 
 
 def team_admins(world: World) -> Iterator[str]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from wtforms import (
     DateTimeLocalField,
     DecimalField,
+    Field,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -21,7 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain.choices import EDUCATION_LEVELS, OCCUPATIONS, SERVICE_TIMES, SKILLS
 from models.activity import ACTIVITY_TYPES, KEY_DATES
-from models.team import Team
+from models.team import STATUS_APPROVED, Team
 from services.operators import Scope
 
 REQUIRED = "必填"
@@ -49,6 +53,38 @@ def region_options(scope: Scope) -> list[SelectChoice]:
 
 def team_options(teams: Iterable[Team], empty: str) -> list[SelectChoice]:
     return options([("", empty)] + [(str(t.id), t.name) for t in teams])
+
+
+# A province has some 20,000 teams: more than this many in the operator's scope and a filter
+# asks for the team's number (KT…) instead of offering a menu nobody could scroll.
+TEAM_MENU_LIMIT = 300
+
+
+def team_menu(session: Session, scope: Scope, empty: str) -> list[SelectChoice] | None:
+    """The approved teams of the scope as menu choices (by name), or None when there are more
+    than TEAM_MENU_LIMIT (see team_number_box)."""
+    where = (scope.where(Team.prefecture_code, Team.county_code), Team.status == STATUS_APPROVED)
+    if (session.scalar(select(func.count(Team.id)).where(*where)) or 0) > TEAM_MENU_LIMIT:
+        return None
+    rows = session.execute(select(Team.id, Team.name).where(*where).order_by(Team.name)).all()
+    return options([("", empty)] + [(str(team_id), name) for team_id, name in rows])
+
+
+class _TeamNumberBox:
+    """Renders a team filter as a text box for the team's number (or its id, as links give)."""
+
+    def __call__(self, field: Field, **kwargs: object) -> Markup:
+        value = "" if field.data is None else str(field.data)
+        return Markup(
+            f'<input type="text" id="{escape(field.id)}" name="{escape(field.name)}" '
+            f'value="{escape(value)}" placeholder="服务队编号，如 KT12345678" maxlength="16">'
+        )
+
+
+def team_number_box(field: SelectField) -> None:
+    """Turn a team menu into a box for the team number (the menu would be too long)."""
+    field.choices = []
+    field.widget = _TeamNumberBox()
 
 
 class MultiCheckboxField(SelectMultipleField):

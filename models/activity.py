@@ -74,6 +74,7 @@ class Activity(Base):
     """One activity. `capacity` is the quota (None: no limit)."""
 
     __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_status_starts", "status", "starts_at"),)
 
     id: Mapped[IntPk]
     title: Mapped[str] = mapped_column(String(60))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String
+from sqlalchemy import Boolean, DateTime, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IntPk, OpenId, utcnow
@@ -12,6 +12,8 @@ class Follower(Base):
     """Everyone who has ever followed the account, one row per openid."""
 
     __tablename__ = "followers"
+    # Covers the audience's "may receive notices" check (services.notices.audience).
+    __table_args__ = (Index("ix_followers_receives", "openid", "subscribed", "refuses_notices"),)
 
     id: Mapped[IntPk]
     openid: Mapped[OpenId] = mapped_column(unique=True)

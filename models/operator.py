@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, Created, IntPk, Updated, utcnow
@@ -38,6 +38,7 @@ class AuditEntry(Base):
     """Who changed what, when. Written in the same transaction as the change itself."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor", "actor"),)
 
     id: Mapped[IntPk]
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

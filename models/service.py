@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Text,
@@ -104,7 +105,18 @@ class ServiceRecord(Base):
     """A confirmed service record (or an absence), written by the organiser."""
 
     __tablename__ = "service_records"
-    __table_args__ = (UniqueConstraint("activity_id", "volunteer_id"),)
+    __table_args__ = (
+        UniqueConstraint("activity_id", "volunteer_id"),
+        # Hours by date, activity and volunteer for the reports (covering).
+        Index(
+            "ix_service_records_status_date",
+            "status",
+            "service_date",
+            "activity_id",
+            "volunteer_id",
+            "hours",
+        ),
+    )
 
     id: Mapped[IntPk]
     activity_id: Mapped[int] = mapped_column(BigId, ForeignKey("activities.id"), index=True)

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.team_names import (
@@ -146,7 +156,12 @@ class Membership(Base):
     """A volunteer in a team: pending (asked to join), joined, left, or rejected."""
 
     __tablename__ = "team_memberships"
-    __table_args__ = (UniqueConstraint("team_id", "volunteer_id"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "volunteer_id"),
+        # A team's members by status, and members per team (covering: no row look-ups).
+        Index("ix_team_memberships_team_status", "team_id", "status", "volunteer_id"),
+        Index("ix_team_memberships_status_team", "status", "team_id"),
+    )
 
     id: Mapped[IntPk]
     team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"))

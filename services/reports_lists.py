@@ -115,18 +115,29 @@ def volunteer_conditions(
         conditions.append(Volunteer.education == filters.education)
     if filters.occupation:
         conditions.append(Volunteer.occupation == filters.occupation)
-    if filters.team_id.isdigit():
+    team = team_reference(filters.team_id)
+    if team is not None:
         conditions.append(
             exists(
                 select(literal(1)).where(
                     Membership.volunteer_id == Volunteer.id,
-                    Membership.team_id == int(filters.team_id),
+                    Membership.team_id == team,
                     Membership.status == MEMBERSHIP_JOINED,
                 )
             )
         )
     conditions.extend(date_conditions(Volunteer.created_at, filters.since, filters.until))
     return conditions
+
+
+def team_reference(text: str) -> Any:
+    """A team filter's value: the team's id (menus and links) or its number (KT…, typed when
+    the scope has too many teams for a menu). None for anything else (no team filter)."""
+    if text.isdigit():
+        return int(text)
+    if text.upper().startswith("KT"):
+        return select(Team.id).where(Team.team_no == text.upper()).scalar_subquery()
+    return None
 
 
 def date_conditions(column: Any, since: str, until: str) -> list[ColumnElement[bool]]:

@@ -6,10 +6,11 @@ from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from console.blueprint import bp, province_only, services
 from models.operator import AuditEntry
+from services import paging
 
 PAGE_SIZE = 100
 
@@ -26,15 +27,13 @@ def audit_log() -> ResponseReturnValue:
     if action:
         conditions.append(AuditEntry.action == action)
     with services().db.Session() as session:
-        total = int(session.scalar(select(func.count(AuditEntry.id)).where(*conditions)) or 0)
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        total = paging.count(session, AuditEntry.id, conditions)
+        window = paging.Window.of(total, page, PAGE_SIZE)
+        ids = paging.page_ids(session, AuditEntry.id, conditions, window)
         entries = session.scalars(
-            select(AuditEntry)
-            .where(*conditions)
-            .order_by(AuditEntry.id.desc())
-            .offset((min(page, pages) - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
+            select(AuditEntry).where(AuditEntry.id.in_(ids)).order_by(AuditEntry.id.desc())
         ).all()
+        page, pages = window.page, window.pages
 
     def page_args(n: int) -> str:
         return urlencode(
@@ -46,7 +45,7 @@ def audit_log() -> ResponseReturnValue:
         entries=entries,
         actor=actor,
         action=action,
-        page=min(page, pages),
+        page=page,
         pages=pages,
         total=total,
         page_args=page_args,

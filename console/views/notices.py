@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from console.blueprint import bp, client_ip, services, user
-from console.forms import ActionForm, AudienceForm, region_options, team_options
+from console.forms import ActionForm, AudienceForm, region_options, team_menu, team_number_box
 from domain.errors import ValidationError
 from models.activity import LISTED_STATUSES, PUBLISHED, Activity
 from models.notice import (
@@ -24,6 +24,7 @@ from models.notice import (
     NoticeRecipient,
     NoticeTemplate,
 )
+from models.team import Team
 from services import activities, needs_notices, notices, operators
 from wechat.errors import WeChatAPIError
 from worker.queue import NoticeQueue
@@ -80,15 +81,31 @@ def notices_list() -> ResponseReturnValue:
 def _audience_choices(form: AudienceForm, session: Session) -> None:
     scope = user().scope
     form.region.choices = region_options(scope)
-    form.team_id.choices = team_options(notices.teams_in(session, scope), "（不限）")
+    menu = team_menu(session, scope, "（不限）")
+    if menu is None:
+        team_number_box(form.team_id)
+    else:
+        form.team_id.choices = menu
 
 
-def _audience(form: AudienceForm) -> notices.Audience:
-    team = form.team_id.data or ""
+def _team_id(session: Session, text: str) -> int | None:
+    """The menu's team id, or the id of a team number typed in the box (many teams)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if not text:
+        return None
+    found = session.scalar(select(Team.id).where(Team.team_no == text.upper()))
+    if found is None:
+        raise ValidationError("没有这个服务队编号，请核对。")
+    return int(found)
+
+
+def _audience(form: AudienceForm, session: Session) -> notices.Audience:
     activity = form.audience_activity.data or ""
     return notices.Audience(
         region=form.region.data or None,
-        team_id=int(team) if team.isdigit() else None,
+        team_id=_team_id(session, form.team_id.data or ""),
         skills=tuple(form.skills.data or ()),
         service_times=tuple(form.service_times.data or ()),
         activity_id=int(activity) if activity.isdigit() else None,
@@ -185,7 +202,7 @@ def _submit(
     scope = user().scope
     action = request.form.get("action", "preview")
     try:
-        audience = _audience(form)
+        audience = _audience(form, session)
         draft = notices.check_draft(
             session,
             scope,

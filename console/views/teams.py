@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.team import Team
 from services import operators, teams
+from services.teams.tree_pages import tree_page
 
 
 def _team_in_scope(session: Session, team_id: int) -> Team:
@@ -24,21 +27,25 @@ def _team_in_scope(session: Session, team_id: int) -> Team:
 @bp.get("/teams", endpoint="teams")
 def teams_page() -> ResponseReturnValue:
     scope = user().scope
+    page = max(1, request.args.get("page", 1, type=int) or 1)
     with services().db.Session() as session:
         waiting = [t for t in teams.pending(session) if teams.may_decide(t, scope)]
         renames = teams.pending_special_names(session) if scope.is_province else []
-        parents = {t.id: teams.parent_of(session, t) for t in waiting}
-        tree = [
-            row
-            for row in teams.tree(session)
-            if scope.allows(row.team.prefecture_code, row.team.county_code)
-        ]
+        above = {t.parent_id for t in waiting if t.parent_id}
+        found = session.scalars(select(Team).where(Team.id.in_(above))).all() if above else []
+        by_id = {t.id: t for t in found}
+        parents = {t.id: by_id.get(t.parent_id) if t.parent_id else None for t in waiting}
+        tree, window = tree_page(session, scope.allows, page)
     return render_template(
         "console/teams.html",
         waiting=waiting,
         renames=renames,
         parents=parents,
         tree=tree,
+        page=window.page,
+        pages=window.pages,
+        total=window.total,
+        page_args=lambda n: urlencode({"page": n}),
         action_form=ActionForm(),
         reject_form=RejectForm(),
     )

@@ -7,15 +7,15 @@ from urllib.parse import urlencode
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from console.blueprint import bp, services, user
-from console.forms import VolunteerFilterForm, region_options, team_options
+from console.forms import VolunteerFilterForm, region_options, team_menu, team_number_box
 from domain import clock
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.volunteer import Volunteer
-from services.notices import teams_in
+from services import paging
 from services.reports_lists import (
     ID_NUMBER_LIKE,
     PHONE_LIKE,
@@ -42,7 +42,11 @@ def volunteers() -> ResponseReturnValue:
     page = max(1, source.get("page", 1, type=int) or 1)
     error = None
     with services().db.ReadSession() as session:  # the read replica, when there is one
-        form.team_id.choices = team_options(teams_in(session, scope), "（全部）")
+        menu = team_menu(session, scope, "（全部）")
+        if menu is None:
+            team_number_box(form.team_id)
+        else:
+            form.team_id.choices = menu
         filters = VolunteerFilters.from_args(source)
         try:
             conditions = volunteer_conditions(session, scope, filters, services().pii)
@@ -51,15 +55,12 @@ def volunteers() -> ResponseReturnValue:
             conditions = volunteer_conditions(
                 session, scope, replace(filters, region="", since="", until=""), services().pii
             )
-        total = int(session.scalar(select(func.count(Volunteer.id)).where(*conditions)) or 0)
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-        page = min(page, pages)
+        total = paging.count(session, Volunteer.id, conditions)
+        window = paging.Window.of(total, page, PAGE_SIZE)
+        page, pages = window.page, window.pages
+        ids = paging.page_ids(session, Volunteer.id, conditions, window)
         found = session.scalars(
-            select(Volunteer)
-            .where(*conditions)
-            .order_by(Volunteer.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
+            select(Volunteer).where(Volunteer.id.in_(ids)).order_by(Volunteer.id.desc())
         ).all()
         rows = [
             {

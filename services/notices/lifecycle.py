@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
@@ -31,9 +31,9 @@ from models.notice import (
     Notice,
     NoticeRecipient,
 )
-from models.volunteer import Volunteer
 from services.notices.audience import Audience, recipient_conditions
 from services.notices.compose import notice_scope
+from services.notices.recipients import insert_recipients
 from services.operators import Actor, audit
 
 log = logging.getLogger("services.notices")
@@ -53,8 +53,9 @@ def rowcount(result: Result[Any]) -> int:
 
 
 def prepare(session: Session, notice_id: int) -> bool:
-    """Build the recipient rows of a queued notice in one INSERT ... SELECT and mark it
-    sending. Only one caller wins (the status update is the guard); False for the others."""
+    """Build the recipient rows of a queued notice (INSERT ... SELECT in keyset batches, see
+    services.notices.recipients) and mark it sending. Only one caller wins (the status update
+    is the guard); False for the others."""
     now = utcnow()
     won = rowcount(
         session.execute(
@@ -70,14 +71,7 @@ def prepare(session: Session, notice_id: int) -> bool:
     conditions = recipient_conditions(
         session, notice_scope(notice), Audience.from_json(notice.audience)
     )
-    rows = select(
-        literal(notice_id), Volunteer.openid, Volunteer.id, literal(R_QUEUED), literal(0)
-    ).where(*conditions)
-    session.execute(
-        insert(NoticeRecipient).from_select(
-            ["notice_id", "openid", "volunteer_id", "status", "attempts"], rows
-        )
-    )
+    insert_recipients(session, notice_id, conditions)
     return True
 
 
