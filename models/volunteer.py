@@ -22,7 +22,7 @@ class Volunteer(Base):
     """
 
     __tablename__ = "volunteers"
-    # The console's list, filters and counts (migration 0016_scale): the status first, then
+    # The console's list, filters and counts (migration 0017_scale): the status first, then
     # the filter; InnoDB appends the id, which is the list's order.
     __table_args__ = (
         Index("ix_volunteers_status_prefecture", "status", "prefecture_code"),

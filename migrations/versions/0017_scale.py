@@ -1,8 +1,8 @@
 """scale: composite indexes for the console's lists, filters, counts and audiences at a million
 volunteers (measured with bench/console_pages.py on bench/seed_data.py's data)
 
-Revision ID: 0016_scale
-Revises: 0015_teamrules
+Revision ID: 0017_scale
+Revises: 0016_needflag
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0016_scale"
-down_revision: str | None = "0015_teamrules"
+revision: str = "0017_scale"
+down_revision: str | None = "0016_needflag"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
