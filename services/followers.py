@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,9 +55,33 @@ def due_for_seen(client: redis.Redis, keys: Keys, openid: str) -> bool:
     return bool(client.set(keys.follower_seen(openid), b"1", nx=True, ex=SEEN_REFRESH_SECONDS))
 
 
+_table = cast(Table, Follower.__table__)
+_SEEN_UPDATE = (
+    update(_table).where(_table.c.openid == bindparam("o")).values(last_seen_at=bindparam("t"))
+)
+_SEEN_ROW: dict[str, Any] = {
+    "openid": bindparam("o"),
+    "first_seen_at": bindparam("t"),
+    "last_seen_at": bindparam("t"),
+}
+_SEEN_INSERT = {
+    "sqlite": sqlite_insert(_table).values(_SEEN_ROW).on_conflict_do_nothing(),
+    "mysql": mysql_insert(_table).values(_SEEN_ROW).prefix_with("IGNORE"),
+}
+
+
 def seen(session: Session, openid: str) -> None:
-    """Any message: refresh the last-seen time (the row is created for an earlier follower)."""
-    _row(session, openid, utcnow()).last_seen_at = utcnow()
+    """Any message: refresh the last-seen time (the row is created for an earlier follower).
+
+    No read first, and no ORM: an UPDATE, and only when it found no row an INSERT that yields
+    to a row a subscribe event added meanwhile (one statement for someone known, two for a
+    newcomer), both built once."""
+    conn = session.connection()
+    params = {"o": openid, "t": utcnow()}
+    if conn.execute(_SEEN_UPDATE, params).rowcount:
+        return
+    dialect = conn.dialect.name
+    conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params)
 
 
 def _ensure_rows(session: Session, openids: set[str], now: datetime) -> None:

@@ -127,11 +127,12 @@ def test_a_slow_message_keeps_its_leases_on_the_cluster(cluster_app: Flask) -> N
     keys = cluster_app.extensions["services"].keys
     openid = "o_cluster_lease_keeper_000001"
     dedup, lock = keys.dedup(openid, "msg:1"), keys.user_lock(openid)
-    dispatcher.redis.set(dedup, b"pending", px=1000)
-    dispatcher.redis.set(lock, "token-1", px=1000)
+    lease_ms = int(LEASE_SECONDS * 1000)  # as the claim sets them
+    dispatcher.redis.set(dedup, b"pending", px=lease_ms)
+    dispatcher.redis.set(lock, "token-1", px=lease_ms)
     dispatcher.leases.hold("token-1", dedup, b"pending", at_most=30)
     dispatcher.leases.hold("token-1", lock, "token-1", at_most=30)
-    time.sleep(1.5)  # past the first expiry: kept alive by the renewals
+    time.sleep(LEASE_SECONDS + 0.5)  # past the first expiry: kept alive by the renewals
     try:
         assert dispatcher.redis.get(dedup) == b"pending"
         assert dispatcher.redis.get(lock) == b"token-1"

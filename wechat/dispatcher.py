@@ -52,6 +52,9 @@ from config import Settings
 from wechat.client import WeChatAPI
 from wechat.context import Context
 from wechat.conversation.engine import ConversationEngine
+from wechat.conversation.store import Pending
+from wechat.dispatch_scripts import CHECK_PAIR, CLAIM, FINISH
+from wechat.fastredis import FastRedis, FastScript
 from wechat.keys import WeChatKeys
 from wechat.leases import LEASE_SECONDS, LeaseKeeper
 from wechat.messages import Inbound, Reply, as_reply
@@ -76,46 +79,6 @@ _MAX_UNFINISHED = 10_000
 # Context.first_message_this_hour: the user's first message within this many seconds.
 SEEN_WINDOW_SECONDS = 3600
 
-# KEYS: dedup, user lock, the request's (timestamp, nonce) pair, conversation, user seen.
-# ARGV: lease (ms), lock token, lease (ms), pending marker, message fingerprint ('' = no pair to
-# check here), pair ttl, seen window (s), '1' to read the conversation and mark the first message
-# of the hour ('0' on a cluster, where those keys sit in other slots).
-# The dedup marker and the lock are leases (wechat.leases): renewed while this process handles
-# the message, so they outlive a slow handler but not a dead process.
-# Returns {code, conversation document, first}: code -1: the (timestamp, nonce) pair came before
-# with another message (a replay); 0: a repeat; 1: a new message, the user lock is held by
-# another; 2: new, and the lock is ours (then the conversation document, read under the lock,
-# and first = 1 for the user's first message in the seen window).
-_CLAIM = """
-if ARGV[5] ~= '' then
-  local seen = redis.call('GET', KEYS[3])
-  if not seen then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
-  elseif seen ~= ARGV[5] then return {-1} end
-end
-if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then return {0} end
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {1} end
-if ARGV[8] ~= '1' then return {2} end
-local first = 0
-if redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[7]) then first = 1 end
-return {2, redis.call('GET', KEYS[4]), first}
-"""
-# The same replay check, alone (on a cluster). KEYS: the pair. ARGV: fingerprint, its ttl.
-_CHECK_PAIR = """
-local seen = redis.call('GET', KEYS[1])
-if not seen then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-elseif seen ~= ARGV[1] then return -1 end
-return 1
-"""
-# KEYS: user lock, dedup. ARGV: lock token, the answer for retries, dedup ttl (s).
-# Returns 1 if the lock was ours.
-_FINISH = """
-local held = redis.call('GET', KEYS[1]) == ARGV[1]
-if held then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-if held then return 1 end
-return 0
-"""
-
 
 @dataclass
 class _Job:
@@ -137,6 +100,15 @@ class _Job:
     prefetched: bool = False
     document: bytes | None = None
     first_this_hour: bool | None = None
+
+
+def _stored(outcome: Outcome, late: bool) -> bytes:
+    """What the dedup key keeps for retries of the message."""
+    if late:
+        return _LATE
+    if outcome.reply is None:
+        return _NO_REPLY
+    return _REPLY_PREFIX + outcome.reply.to_json().encode()
 
 
 @dataclass(frozen=True)
@@ -197,12 +169,14 @@ class Dispatcher(Generic[S]):
         # Called once per message with its outcome and seconds taken (metrics); must be cheap.
         self.listeners: list[Callable[[Inbound, Outcome, float], None]] = []
         self.leases = LeaseKeeper(self.redis)
-        self._claim = self.redis.register_script(_CLAIM)
+        # The message path's scripts, without redis-py's per-command overhead (wechat.fastredis).
+        self.fast = FastRedis(self.redis)
+        self._claim = FastScript(self.fast, CLAIM)
         # On a Redis Cluster a script may only touch keys of one slot: the user's keys share
         # the {openid} tag, the request's (timestamp, nonce) key cannot.
         self._on_cluster = isinstance(self.redis, RedisCluster)
-        self._check_pair = self.redis.register_script(_CHECK_PAIR)
-        self._finish_script = self.redis.register_script(_FINISH)
+        self._check_pair = FastScript(self.fast, CHECK_PAIR)
+        self._finish_script = FastScript(self.fast, FINISH)
         self._unfinished: dict[str, _Unfinished] = {}
         self._unfinished_lock = threading.Lock()
 
@@ -272,9 +246,10 @@ class Dispatcher(Generic[S]):
             job.prefetched = self.conversations.store.primable
             job.document, job.first_this_hour = claimed[1], bool(claimed[2])
         at_most = settings.user_lock_seconds
-        self.leases.hold(job.token, dedup_key, _PENDING, at_most=at_most)
+        held: dict[str, bytes | str] = {dedup_key: _PENDING}
         if job.locked:
-            self.leases.hold(job.token, lock_key, job.token, at_most=at_most)
+            held[lock_key] = job.token
+        self.leases.hold_all(job.token, held, at_most=at_most)
         if self._instant(msg, job):
             # Nothing to wait for (no database, no API): no hand-off to a dispatch thread.
             outcome = self._process(msg, dedup_key, job)
@@ -341,7 +316,8 @@ class Dispatcher(Generic[S]):
                     )
                 )
             if job.prefetched:
-                store.prime(msg.openid, job.document)
+                # The handler's writes to the document go with the lock release (_finish).
+                store.prime(msg.openid, job.document, defer=True)
             outcome = (
                 self._route(msg, bool(job.first_this_hour))
                 if job.locked
@@ -352,9 +328,8 @@ class Dispatcher(Generic[S]):
             log.error("redis lost while handling openid=%s: %s", msg.openid, type(exc).__name__)
             outcome = Outcome(Reply(text=UNAVAILABLE), "", "unavailable")
         finally:
-            store.unprime()
-        self._finish(msg, dedup_key, lock_key, job, outcome)
-        return outcome
+            pending = store.unprime()
+        return self._finish(msg, dedup_key, lock_key, job, outcome, pending)
 
     def _wait_in_line(self, openid: str, lock_key: str, token: str) -> bool:
         """Wait for the user's lock, unless too many of their messages wait already: one person
@@ -382,29 +357,47 @@ class Dispatcher(Generic[S]):
         return False
 
     def _finish(
-        self, msg: Inbound, dedup_key: str, lock_key: str, job: _Job, outcome: Outcome
-    ) -> None:
-        """Release the user lock and keep the answer for retries (one round trip)."""
+        self,
+        msg: Inbound,
+        dedup_key: str,
+        lock_key: str,
+        job: _Job,
+        outcome: Outcome,
+        pending: Pending | None = None,
+    ) -> Outcome:
+        """Write the handler's change to the conversation, release the user lock and keep the
+        answer for retries (one round trip). If Redis is lost here, a change to the
+        conversation is dropped and the user told we are under maintenance (their answer was
+        not kept); the lock release and the answer are retried later."""
         with job.lock:
             late = job.late
             if not late:
                 job.outcome = outcome
-        if late:
-            value = _LATE
-        elif outcome.reply is None:
-            value = _NO_REPLY
-        else:
-            value = _REPLY_PREFIX + outcome.reply.to_json().encode()
         self.leases.release(job.token)
+        # A pending change exists only when the claim read the document (never on a cluster).
+        conversation_key = self.keys.conversation(msg.openid) if pending else dedup_key
+        state: list[str | int] = ["", "", 0]
+        if pending is not None:
+            state = (
+                ["del", "", 0]
+                if pending.payload is None
+                else ["set", pending.payload, pending.ttl_seconds]
+            )
         try:
             released = self._finish_script(
-                keys=[lock_key, dedup_key],
-                args=[job.token, value, self.settings.dedup_ttl_seconds],
+                keys=[lock_key, dedup_key, conversation_key],
+                args=[job.token, _stored(outcome, late), self.settings.dedup_ttl_seconds, *state],
             )
         except RedisError as exc:
             log.error(
                 "redis lost, lock release deferred openid=%s: %s", msg.openid, type(exc).__name__
             )
+            if pending is not None:
+                outcome = Outcome(Reply(text=UNAVAILABLE), outcome.route, "unavailable")
+                with job.lock:
+                    if not late:
+                        job.outcome = outcome
+            value = _stored(outcome, late)
             self._defer(_Unfinished(lock_key, job.token, dedup_key, value, time.monotonic()))
         else:
             if job.locked and not released:
@@ -413,6 +406,7 @@ class Dispatcher(Generic[S]):
             if outcome.reply is not None:
                 self._deliver_later(msg.openid, outcome.reply)
             self._log(msg, Outcome(outcome.reply, outcome.route, "late"), job.started)
+        return outcome
 
     def _defer(self, unfinished: _Unfinished) -> None:
         with self._unfinished_lock:
@@ -430,8 +424,8 @@ class Dispatcher(Generic[S]):
                 lock_key, item = next(iter(pending.items()))
                 if item.since > fresh_after:
                     self._finish_script(
-                        keys=[item.lock_key, item.dedup_key],
-                        args=[item.token, item.value, self.settings.dedup_ttl_seconds],
+                        keys=[item.lock_key, item.dedup_key, item.dedup_key],
+                        args=[item.token, item.value, self.settings.dedup_ttl_seconds, "", "", 0],
                     )
                 del pending[lock_key]
         finally:

@@ -7,8 +7,9 @@ answer that will never come. A live process keeps them however long its handler 
 bound given per hold (the user lock's longest hold), so a stuck handler cannot lock a user out
 for ever.
 
-One Redis round trip per RENEW_SECONDS per process, only while messages are in flight; none on
-a message's own path.
+One Redis round trip per RENEW_SECONDS per process, only while messages older than
+RENEW_SECONDS are in flight: a message answered in a few milliseconds is never renewed, and costs
+its path only a dict entry (no thread wake-up, no round trip).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ return 1
 @dataclass
 class _Hold:
     values: dict[str, bytes]
+    since: float
     until: float
 
 
@@ -57,13 +59,18 @@ class LeaseKeeper:
 
     def hold(self, owner: str, key: str, value: bytes | str, *, at_most: float) -> None:
         """Keep `key` (holding `value`) alive for `owner`, for `at_most` seconds at most."""
-        raw = value.encode() if isinstance(value, str) else value
+        self.hold_all(owner, {key: value}, at_most=at_most)
+
+    def hold_all(self, owner: str, values: dict[str, bytes | str], *, at_most: float) -> None:
+        """`hold` for several keys at once."""
+        raw = {k: v.encode() if isinstance(v, str) else v for k, v in values.items()}
+        now = time.monotonic()
         with self._lock:
             held = self._holds.get(owner)
             if held is None:
-                self._holds[owner] = _Hold({key: raw}, time.monotonic() + at_most)
+                self._holds[owner] = _Hold(raw, now, now + at_most)
             else:
-                held.values[key] = raw
+                held.values.update(raw)
             if self._thread is None or not self._thread.is_alive():
                 # Started in the process that handles messages (after gunicorn forked).
                 self._thread = threading.Thread(
@@ -85,11 +92,14 @@ class LeaseKeeper:
                 log.warning("lease renewal failed: %s", type(exc).__name__)
 
     def renew(self) -> None:
+        """Extend the leases held for RENEW_SECONDS or more: the rest were set (with a full
+        lease) less than RENEW_SECONDS ago, and the next tick comes before they run out."""
         now = time.monotonic()
+        born_before = now - RENEW_SECONDS
         with self._lock:
             for owner in [o for o, h in self._holds.items() if h.until <= now]:
                 del self._holds[owner]  # held too long: let it expire
-            groups = [dict(held.values) for held in self._holds.values()]
+            groups = [dict(h.values) for h in self._holds.values() if h.since <= born_before]
         if not self._per_owner:
             groups = [{key: value for group in groups for key, value in group.items()}]
         for group in groups:

@@ -194,6 +194,8 @@ class Reply:
         return rendered
 
     def to_json(self) -> str:
+        if not self.articles and not self.image_media_id:
+            return _text_json(self.text)  # the common case: one string, no dataclass walk
         return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
@@ -204,6 +206,13 @@ class Reply:
             articles=tuple(Article(**a) for a in data.get("articles", ())),
             image_media_id=data.get("image_media_id", ""),
         )
+
+
+_json_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _text_json(text: str) -> str:
+    return f'{{"text":{_json_string(text)},"articles":[],"image_media_id":""}}'
 
 
 def _cdata_safe(value: str) -> str:

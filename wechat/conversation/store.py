@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
@@ -41,6 +42,9 @@ class RedisStore:
 
     def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
         payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        self.put_raw(openid, payload, ttl_seconds)
+
+    def put_raw(self, openid: str, payload: str, ttl_seconds: int) -> None:
         self.client.set(self.keys.conversation(openid), payload, ex=ttl_seconds)
 
     def delete(self, openid: str) -> None:
@@ -76,12 +80,23 @@ class MemoryStore:
             self._docs.pop(openid, None)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A write the handler made to the primed user's document, not sent yet: the dispatcher
+    sends it with the lock release, in the same round trip. `payload` None: delete."""
+
+    payload: str | None
+    ttl_seconds: int = 0
+
+
 class PrimableStore:
     """A store that can be handed the document the dispatcher already read (in the same Redis
     round trip as its dedup claim), so that handling a message need not read it again.
 
     Primed per thread and per user, only while the user's lock is held; writes through this
-    store keep the primed copy current.
+    store keep the primed copy current. Primed with `defer`, the user's writes are kept (the
+    last one wins) and handed back by `unprime`, for the dispatcher to send with the lock
+    release: one round trip fewer per message that changes the document.
     """
 
     def __init__(self, inner: ConversationStore) -> None:
@@ -93,11 +108,16 @@ class PrimableStore:
         """Only documents kept in Redis can be read by the dispatcher's script."""
         return isinstance(self.inner, RedisStore)
 
-    def prime(self, openid: str, raw: bytes | None) -> None:
-        self._local.openid, self._local.raw = openid, raw
+    def prime(self, openid: str, raw: bytes | str | None, *, defer: bool = False) -> None:
+        local = self._local
+        local.openid, local.raw, local.defer, local.pending = openid, raw, defer, None
 
-    def unprime(self) -> None:
-        self._local.openid = None
+    def unprime(self) -> Pending | None:
+        """Stop priming; the deferred write, if any (the caller must send it)."""
+        local = self._local
+        pending: Pending | None = getattr(local, "pending", None)
+        local.openid, local.pending = None, None
+        return pending
 
     def _primed(self, openid: str) -> bool:
         return getattr(self._local, "openid", None) == openid
@@ -115,11 +135,31 @@ class PrimableStore:
         return doc if isinstance(doc, dict) else None
 
     def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
-        self.inner.put(openid, doc, ttl_seconds)
-        if self._primed(openid):
-            self._local.raw = json.dumps(doc, ensure_ascii=False)
+        if not self._primed(openid):
+            self.inner.put(openid, doc, ttl_seconds)
+            return
+        payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        if self._local.defer:
+            self._local.pending = Pending(payload, ttl_seconds)
+        else:
+            self.inner.put(openid, doc, ttl_seconds)
+        self._local.raw = payload
 
     def delete(self, openid: str) -> None:
-        self.inner.delete(openid)
-        if self._primed(openid):
-            self._local.raw = None
+        if not self._primed(openid):
+            self.inner.delete(openid)
+            return
+        if self._local.defer:
+            self._local.pending = Pending(None)
+        else:
+            self.inner.delete(openid)
+        self._local.raw = None
+
+    def write(self, openid: str, pending: Pending) -> None:
+        """Send a deferred write on its own (when it cannot go with the lock release)."""
+        if pending.payload is None:
+            self.inner.delete(openid)
+        elif isinstance(self.inner, RedisStore):
+            self.inner.put_raw(openid, pending.payload, pending.ttl_seconds)
+        else:
+            self.inner.put(openid, json.loads(pending.payload), pending.ttl_seconds)

@@ -1,0 +1,69 @@
+"""The message path's Redis calls (wechat.fastredis): the same answers as redis-py, a script the
+server does not know yet, a connection the server closed, and redis-py's own errors."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from config import Settings
+from wechat.fastredis import FastRedis, FastScript
+
+
+@pytest.fixture
+def fast(redis_client: redis.Redis) -> FastRedis:
+    fast = FastRedis(redis_client)
+    if not fast.enabled:
+        pytest.skip("needs a Redis server (TEST_REDIS_URL), not the in-process stand-in")
+    return fast
+
+
+def test_commands_answer_as_the_server_does(fast: FastRedis, settings: Settings) -> None:
+    key = f"{settings.redis_prefix}fast:one"
+    assert fast.call("SET", key, "值", "EX", 60) == b"OK"
+    assert fast.call("GET", key).decode() == "值"
+    assert fast.call("SET", key, "x", "NX") is None
+    assert fast.client.ttl(key) > 50
+
+
+def test_a_script_the_server_never_saw_is_sent_with_its_source(
+    fast: FastRedis, settings: Settings
+) -> None:
+    # A source no one loaded before: EVALSHA answers NOSCRIPT, the call still succeeds.
+    script = FastScript(fast, f"-- {secrets.token_hex(8)}\nreturn {{KEYS[1], ARGV[1]}}")
+    key = f"{settings.redis_prefix}fast:script"
+    assert script(keys=[key], args=["a"]) == [key.encode(), b"a"]
+    assert fast.client.script_exists(script.sha) == [True]
+    assert script(keys=[key], args=["b"]) == [key.encode(), b"b"]
+
+
+def test_a_connection_the_server_closed_is_replaced(fast: FastRedis, settings: Settings) -> None:
+    mine = fast.call("CLIENT", "ID")
+    fast.client.client_kill_filter(_id=mine)
+    key = f"{settings.redis_prefix}fast:after-kill"
+    assert fast.call("SET", key, "1") == b"OK"
+    assert fast.call("CLIENT", "ID") != mine
+
+
+def test_errors_are_redis_pys_own(fast: FastRedis, settings: Settings) -> None:
+    key = f"{settings.redis_prefix}fast:error"
+    fast.call("SET", key, "text")
+    with pytest.raises(ResponseError):
+        fast.call("INCR", key)
+    assert fast.call("GET", key) == b"text"  # the connection is still good
+    lost = FastRedis(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1))
+    with pytest.raises(RedisConnectionError):
+        lost.call("GET", key)
+
+
+def test_the_in_process_stand_in_goes_through_redis_py() -> None:
+    import fakeredis
+
+    fake = FastRedis(fakeredis.FakeRedis())
+    assert not fake.enabled
+    script = FastScript(fake, "return ARGV[1]")
+    assert script(keys=[], args=["x"]) == b"x"
