@@ -10,7 +10,7 @@ from models.operator import AuditEntry, Operator
 from models.recognition import Recognition
 from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
 from models.team import FormerName, Membership, Team, TeamAdmin
-from models.volunteer import Volunteer
+from models.volunteer import Volunteer, VolunteerSkill
 
 __all__ = [
     "Activity",
@@ -35,4 +35,5 @@ __all__ = [
     "Team",
     "TeamAdmin",
     "Volunteer",
+    "VolunteerSkill",
 ]

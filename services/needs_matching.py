@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -25,8 +25,7 @@ from models.activity import CANCELLED, DRAFT, Activity
 from models.need import Need, Pairing
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
-from models.volunteer import ACTIVE, Volunteer
-from services.notices.audience import json_array_contains
+from models.volunteer import Volunteer, VolunteerSkill
 
 __all__ = ["Suggestion", "Suggestions", "matched_volunteer_ids", "needed_times", "suggest"]
 
@@ -83,22 +82,63 @@ def _place(need: Need, prefecture: str | None, county: str | None) -> str:
     return "outside"
 
 
-def _place_score(need: Need, prefecture: Any, county: Any) -> ColumnElement[int]:
-    return case(
-        (county == (need.county_code or ""), PLACE_POINTS["county"]),
-        (prefecture == need.prefecture_code, PLACE_POINTS["prefecture"]),
-        (prefecture.is_not(None) & (prefecture != regions.OUTSIDE_GANSU), PLACE_POINTS["province"]),
-        else_=0,
+def _tiers(need: Need) -> list[ColumnElement[bool]]:
+    """Conditions on a volunteer's mirrored region (VolunteerSkill), one per place from the
+    nearest (same 县区, same 市州, the province, 省外 or unknown), each excluding the ones before:
+    the candidates are read tier by tier in id order, each tier from the (skill, region) index."""
+    rows = VolunteerSkill
+    county = need.county_code or ""
+    not_county = or_(rows.county_code.is_(None), rows.county_code != county)
+    not_prefecture = or_(
+        rows.prefecture_code.is_(None), rows.prefecture_code != need.prefecture_code
     )
-
-
-def _volunteer_conditions(session: Session, need: Need) -> list[ColumnElement[bool]]:
-    """Active volunteers with the need's field among their skills."""
     return [
-        Volunteer.status == ACTIVE,
-        Volunteer.openid.is_not(None),
-        json_array_contains(session, Volunteer.skills, need.field),
+        rows.county_code == county,
+        and_(rows.prefecture_code == need.prefecture_code, not_county),
+        and_(
+            rows.prefecture_code.is_not(None),
+            rows.prefecture_code != regions.OUTSIDE_GANSU,
+            not_county,
+            not_prefecture,
+        ),
+        and_(
+            or_(rows.prefecture_code.is_(None), rows.prefecture_code == regions.OUTSIDE_GANSU),
+            not_county,
+            not_prefecture,
+        ),
     ]
+
+
+def _matching(need: Need) -> list[ColumnElement[bool]]:
+    """Matchable volunteers (active, registered in chat) with the need's field among their
+    skills: the skill rows' own columns, so that counting reads only indexes."""
+    return [
+        VolunteerSkill.skill == need.field,
+        VolunteerSkill.matchable.is_(True),
+        Volunteer.id == VolunteerSkill.volunteer_id,
+    ]
+
+
+def _candidates(session: Session, need: Need) -> list[Any]:
+    """The first CANDIDATES named volunteers by place, then by id."""
+    columns = (
+        Volunteer.id,
+        Volunteer.name,
+        Volunteer.prefecture_code,
+        Volunteer.county_code,
+        Volunteer.service_times,
+    )
+    found: list[Any] = []
+    for tier in _tiers(need):
+        if len(found) >= CANDIDATES:
+            break
+        found += session.execute(
+            select(*columns)
+            .where(*_matching(need), Volunteer.skills_visible.is_(True), tier)
+            .order_by(VolunteerSkill.volunteer_id)
+            .limit(CANDIDATES - len(found))
+        ).all()
+    return found
 
 
 def _hours_by_volunteer(session: Session, ids: list[int], since: date) -> dict[int, Decimal]:
@@ -117,23 +157,10 @@ def _hours_by_volunteer(session: Session, ids: list[int], since: date) -> dict[i
 
 
 def suggest_volunteers(session: Session, need: Need, now: datetime) -> tuple[list[Suggestion], int]:
-    conditions = _volunteer_conditions(session, need)
-    place = _place_score(need, Volunteer.prefecture_code, Volunteer.county_code)
-    rows = session.execute(
-        select(
-            Volunteer.id,
-            Volunteer.name,
-            Volunteer.prefecture_code,
-            Volunteer.county_code,
-            Volunteer.service_times,
-        )
-        .where(*conditions, Volunteer.skills_visible.is_(True))
-        .order_by(place.desc(), Volunteer.id)
-        .limit(CANDIDATES)
-    ).all()
+    rows = _candidates(session, need)
     unnamed = int(
         session.scalar(
-            select(func.count(Volunteer.id)).where(*conditions, Volunteer.skills_visible.is_(False))
+            select(func.count()).where(*_matching(need), Volunteer.skills_visible.is_(False))
         )
         or 0
     )
@@ -173,33 +200,51 @@ def paired_team_ids(session: Session, county_code: str | None) -> set[int]:
     )
 
 
-def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestion]:
-    skilled = (
-        select(func.count(Membership.id))
-        .join(Volunteer, Volunteer.id == Membership.volunteer_id)
+def _members_with_skill(session: Session, field: str) -> dict[int, int]:
+    """Joined members with the skill, by team (one grouped query over the skill's rows)."""
+    rows = session.execute(
+        select(Membership.team_id, func.count())
+        .join(VolunteerSkill, VolunteerSkill.volunteer_id == Membership.volunteer_id)
+        .where(VolunteerSkill.skill == field, Membership.status == MEMBERSHIP_JOINED)
+        .group_by(Membership.team_id)
+    ).all()
+    return {int(team_id): int(count) for team_id, count in rows}
+
+
+def _recent_activities(session: Session, team_ids: list[int], now: datetime) -> dict[int, int]:
+    if not team_ids:
+        return {}
+    rows = session.execute(
+        select(Activity.team_id, func.count())
         .where(
-            Membership.team_id == Team.id,
-            Membership.status == MEMBERSHIP_JOINED,
-            json_array_contains(session, Volunteer.skills, need.field),
-        )
-        .scalar_subquery()
-    )
-    recent = (
-        select(func.count(Activity.id))
-        .where(
-            Activity.team_id == Team.id,
+            Activity.team_id.in_(team_ids),
             Activity.status.not_in((DRAFT, CANCELLED)),
             Activity.starts_at >= now - timedelta(days=ACTIVITY_WINDOW_DAYS),
         )
-        .scalar_subquery()
-    )
-    paired = paired_team_ids(session, need.county_code)
-    rows = session.execute(
-        select(Team.id, Team.name, Team.prefecture_code, Team.county_code, skilled, recent).where(
-            Team.status == STATUS_APPROVED,
-            or_(skilled > 0, Team.id.in_(paired or {-1}), literal(False)),
-        )
+        .group_by(Activity.team_id)
     ).all()
+    return {team_id: int(count) for team_id, count in rows if team_id is not None}
+
+
+def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestion]:
+    skilled = _members_with_skill(session, need.field)
+    paired = paired_team_ids(session, need.county_code)
+    wanted = sorted(set(skilled) | paired)
+    teams = (
+        session.execute(
+            select(Team.id, Team.name, Team.prefecture_code, Team.county_code).where(
+                Team.id.in_(wanted), Team.status == STATUS_APPROVED
+            )
+        ).all()
+        if wanted
+        else []
+    )
+    recent = _recent_activities(session, [row.id for row in teams], now)
+    rows = [
+        (row.id, row.name, row.prefecture_code, row.county_code, skilled.get(row.id, 0),
+         recent.get(row.id, 0))
+        for row in teams
+    ]  # fmt: skip
     found: list[Suggestion] = []
     for team_id, name, prefecture, county, members, activities in rows:
         where = _place(need, prefecture, county)
@@ -231,6 +276,4 @@ def matched_volunteer_ids(session: Session, need: Need) -> Select[int]:
     match it and agreed to show their skills to teams, the ones the suggestions name. A query,
     not a list: the notice pipeline counts it and inserts its recipient rows from it in the
     database (services.notices.audience), so no row is loaded into memory."""
-    return select(Volunteer.id).where(
-        *_volunteer_conditions(session, need), Volunteer.skills_visible.is_(True)
-    )
+    return select(Volunteer.id).where(*_matching(need), Volunteer.skills_visible.is_(True))
