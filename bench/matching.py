@@ -20,6 +20,7 @@ ratios), the load average, and EXPLAIN plus ANALYZE FORMAT=JSON times of every q
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from domain import regions  # noqa: E402
@@ -57,7 +58,10 @@ SKILL_WEIGHTS = {
     "科学普及": 30, "农业技术": 14, "医疗卫生": 12, "信息技术": 12, "生态环保": 8,
     "应急安全": 9, "工程技术": 7, "教育培训": 14, "文化传播": 6, "其他": 2,
 }  # fmt: skip
-NULL = "NULL"  # LOAD DATA with ESCAPED BY '' reads the bare word NULL as NULL
+PREFECTURES = list(POPULATION)
+CUMULATIVE = list(itertools.accumulate(POPULATION.values()))
+COUNTIES = {p: [c.code for c in regions.counties(p)] for p in POPULATION}
+NULL = "\\N"  # LOAD DATA's NULL (with the default escape character, backslash)
 
 
 @dataclass(frozen=True)
@@ -89,20 +93,14 @@ def need_cases(today: date) -> list[NeedCase]:
 def cell(value: Any) -> str:
     if value is None:
         return NULL
-    return str(int(value)) if isinstance(value, bool) else str(value)
+    return str(int(value)) if isinstance(value, bool) else str(value).replace("\\", "\\\\")
 
 
 def tsv(path: Path, rows: Iterator[tuple[Any, ...]]) -> int:
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for row in rows:
-            out.write(
-                "\t".join(
-                    NULL if v is None else str(int(v) if v is True or v is False else v)
-                    for v in row
-                )
-                + "\n"
-            )
+            out.write("\t".join(cell(v) for v in row) + "\n")
             count += 1
     return count
 
@@ -116,8 +114,8 @@ def pick_place(rng: random.Random) -> tuple[str, str | None]:
     roll = rng.random()
     if roll < 0.03:
         return regions.OUTSIDE_GANSU, None
-    prefecture = rng.choices(list(POPULATION), weights=list(POPULATION.values()))[0]
-    counties = [c.code for c in regions.counties(prefecture)]
+    prefecture = rng.choices(PREFECTURES, cum_weights=CUMULATIVE)[0]
+    counties = COUNTIES[prefecture]
     if not counties or roll < 0.05:
         return prefecture, None
     # The seat (first county) has about three times the share of the others.
@@ -147,6 +145,7 @@ def volunteer_rows(
         own = sorted(set(rng.choices(skills, weights=weights, k=rng.choice((1, 1, 2, 2, 3)))))
         times = sorted(set(rng.choices(SERVICE_TIMES, k=rng.choice((1, 2, 2, 3)))))
         imported = roll < 0.03
+        visible = rng.random() < 0.30 and not imported
         mirror += VolunteerSkill.rows_for(
             [
                 {
@@ -156,6 +155,7 @@ def volunteer_rows(
                     "county_code": county,
                     "status": "active",
                     "openid": None if imported else vid,
+                    "skills_visible": visible,
                 }
             ]
         )
@@ -164,7 +164,7 @@ def volunteer_rows(
             f"志愿者{vid}", "6201**********123X", rng.choice("男女"),
             date(1960, 1, 1) + timedelta(days=rng.randrange(16000)), "13812345678",
             rng.choice(("本科", "大专", "硕士研究生", "高中")), prefecture, county, "其他",
-            js(own), js(times), int(rng.random() < 0.30 and not imported), "2026-11",
+            js(own), js(times), int(visible), "2026-11",
             None if imported else created, created if imported else None, created, created, None,
         )  # fmt: skip
 
@@ -214,7 +214,7 @@ def generate(folder: Path, args: argparse.Namespace, now: datetime) -> dict[str,
 
 LOADS = {
     "volunteers": VOLUNTEER_COLUMNS,
-    "volunteer_skills": "volunteer_id, skill, prefecture_code, county_code, matchable",
+    "volunteer_skills": "volunteer_id, skill, prefecture_code, county_code, matchable, visible",
     "teams": "id, team_no, name, name_key, kind, level, prefecture_code, county_code,"
     " invite_code, status, needs_guidance, auto_approve, notices_allowed, created_at, updated_at",
     "team_memberships": "team_id, volunteer_id, status, created_at",
@@ -234,7 +234,7 @@ def load(engine: Engine, folder: Path) -> None:
         for table, columns in LOADS.items():
             cursor.execute(
                 f"LOAD DATA LOCAL INFILE '{folder / (table + '.tsv')}' INTO TABLE {table}"
-                f" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY ''"
+                f" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t'"
                 f" LINES TERMINATED BY '\\n' ({columns})"
             )
         raw.commit()
@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mysql", default=os.environ.get("BENCH_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
     )
+    parser.add_argument("--keep", action="store_true", help="keep the database (to inspect)")
     args = parser.parse_args(argv)
 
     from config import Settings
@@ -362,6 +363,22 @@ def main(argv: list[str] | None = None) -> int:
                     .limit(CANDIDATES)
                 ).all()
 
+        def json_count(field: str) -> int:
+            """The unnamed count as it was defined before the skill rows: JSON_SEARCH over
+            every volunteer (a check that the loaded rows mirror the JSON exactly)."""
+            with db.Session() as session:
+                return int(
+                    session.scalar(
+                        select(func.count()).where(
+                            Volunteer.status == "active",
+                            Volunteer.openid.is_not(None),
+                            Volunteer.skills_visible.is_(False),
+                            func.json_search(Volunteer.skills, "one", field).is_not(None),
+                        )
+                    )
+                    or 0
+                )
+
         results = []
         for case, need_id in zip(cases, need_ids, strict=True):
             recorder.on, recorder.statements = True, []
@@ -377,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
                 ratios.append(ms / floor_ms)
             results.append((case, cold, warm, floors, ratios, found, statements))
         load_after = os.getloadavg()
+        for case, *_rest, found, _statements in results:
+            reference = json_count(case.field)
+            if reference != found.unnamed:
+                print(f"MISMATCH {case.label}: unnamed {found.unnamed}, JSON_SEARCH {reference}")
+                return 2
 
         print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
               f"(1-min; {os.cpu_count()} cores)\n")  # fmt: skip
@@ -401,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if worst < GOAL_MS else 1
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            if args.keep:
+                print(f"kept database {name}")
+            else:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
 
 

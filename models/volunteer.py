@@ -4,36 +4,64 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Result,
+    String,
+    Text,
+    delete,
+    event,
+    false,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+)
 
 from models.base import Base, BigId, Created, IntPk, Updated
 
 ACTIVE = "active"
 DEREGISTERED = "deregistered"
 
-# The columns VolunteerSkill mirrors (with the volunteer's id).
-MIRRORED = ("skills", "prefecture_code", "county_code", "status", "openid")
+# The volunteer's columns VolunteerSkill mirrors (with its id).
+MIRRORED = ("skills", "prefecture_code", "county_code", "status", "openid", "skills_visible")
 
 
 def matchable(status: str | None, openid: str | None) -> bool:
-    """Suggested for needs and reachable by notices: active (the column's default) and
-    registered in chat (imported volunteers have no openid until they claim their record)."""
+    """Suggested for needs: active (the column's default) and registered in chat (imported
+    volunteers have no openid until they claim their record)."""
     return (status or ACTIVE) == ACTIVE and openid is not None
 
 
 class VolunteerSkill(Base):
-    """One of a volunteer's skills with the volunteer's region and whether they can be matched
-    (`matchable()`): `Volunteer.skills` (a JSON list) as rows, so that skill filters (matching a need, a notice's audience) use an index instead
-    of searching every volunteer's JSON. Written only by `Volunteer` itself (its validator below,
-    for every ORM write: registration, claim, profile edit, import, de-registration); code that
-    inserts volunteers without the ORM adds `VolunteerSkill.rows_for(...)` in the same
-    transaction."""
+    """One of a volunteer's skills, with the volunteer's region, whether they can be matched
+    (`matchable()`) and named (`skills_visible`): `Volunteer.skills` (a JSON list) as rows, so
+    that skill filters (matching a need, a notice's audience) read an index instead of every
+    volunteer's JSON.
+
+    Written only here, by `Volunteer`: its validator for every ORM object write (registration,
+    claim, profile edit, import, de-registration, the consent), and `_mirror_bulk_writes` for
+    ORM-enabled bulk INSERT/UPDATE statements on volunteers. Plain SQL that writes volunteers
+    must write these rows too (`VolunteerSkill.rows_for`)."""
 
     __tablename__ = "volunteer_skills"
     __table_args__ = (
-        Index("ix_volunteer_skills_skill_county", "skill", "matchable", "county_code"),
-        Index("ix_volunteer_skills_skill_prefecture", "skill", "matchable", "prefecture_code"),
+        Index("ix_volunteer_skills_county", "skill", "matchable", "visible", "county_code"),
+        Index("ix_volunteer_skills_prefecture", "skill", "matchable", "visible", "prefecture_code"),
     )
 
     volunteer_id: Mapped[int] = mapped_column(
@@ -46,19 +74,24 @@ class VolunteerSkill(Base):
     prefecture_code: Mapped[str | None] = mapped_column(String(12))
     county_code: Mapped[str | None] = mapped_column(String(12))
     matchable: Mapped[bool] = mapped_column(Boolean)
+    visible: Mapped[bool] = mapped_column(Boolean)
+
+    @staticmethod
+    def values_for(volunteer: Mapping[str, Any]) -> dict[str, Any]:
+        """The columns every row of this volunteer carries, from its mirrored columns."""
+        return {
+            "prefecture_code": volunteer.get("prefecture_code"),
+            "county_code": volunteer.get("county_code"),
+            "matchable": matchable(volunteer.get("status"), volunteer.get("openid")),
+            "visible": bool(volunteer.get("skills_visible")),
+        }
 
     @staticmethod
     def rows_for(volunteers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The rows for volunteers written without the ORM (dicts with `id` and the mirrored
-        columns), for a bulk INSERT."""
+        """The rows of volunteers (mappings with `id` and the mirrored columns), for a bulk
+        INSERT."""
         return [
-            {
-                "volunteer_id": v["id"],
-                "skill": skill,
-                "prefecture_code": v.get("prefecture_code"),
-                "county_code": v.get("county_code"),
-                "matchable": matchable(v.get("status"), v.get("openid")),
-            }
+            {"volunteer_id": v["id"], "skill": skill, **VolunteerSkill.values_for(v)}
             for v in volunteers
             for skill in dict.fromkeys(v.get("skills") or ())
         ]
@@ -107,10 +140,7 @@ class Volunteer(Base):
 
     # Consent (我的信息, off by default): teams may see this volunteer's name and skills among
     # the suggestions for a need (services.needs_matching); otherwise they are only counted.
-    # Indexed: the matching count probes (skills_visible, id) without reading the row.
-    skills_visible: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false(), index=True
-    )
+    skills_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consented_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Set for volunteers imported by an operator (services.imports): they have no openid and
@@ -160,8 +190,9 @@ class Volunteer(Base):
 
     @validates(*MIRRORED)
     def _mirror_skills(self, key: str, value: Any) -> Any:
-        """Keep `skill_rows` equal to `skills` with the current region, whichever of them is
-        set (the constructor sets them one by one; edits and de-registration set them again)."""
+        """Keep `skill_rows` equal to `skills` with the current region and flags, whichever
+        mirrored column is set (the constructor sets them one by one; edits, the consent and
+        de-registration set them again)."""
         current = {column: getattr(self, column) for column in MIRRORED}
         current[key] = value
         existing = {row.skill: row for row in self.skill_rows}
@@ -169,11 +200,11 @@ class Volunteer(Base):
             existing.get(skill) or VolunteerSkill(skill=skill)
             for skill in dict.fromkeys(current["skills"] or ())
         ]
-        can_match = matchable(current["status"], current["openid"])
+        values = VolunteerSkill.values_for(current)
         for row in rows:
-            row.prefecture_code = current["prefecture_code"]
-            row.county_code = current["county_code"]
-            row.matchable = can_match
+            for column, mirrored in values.items():
+                if getattr(row, column) != mirrored:
+                    setattr(row, column, mirrored)
         if rows != self.skill_rows:
             self.skill_rows = rows
         return value
@@ -182,3 +213,40 @@ class Volunteer(Base):
     def awaiting_claim(self) -> bool:
         """Imported by an operator and not yet claimed (with consent) by its owner in chat."""
         return self.imported_at is not None and self.consented_at is None
+
+
+BATCH = 1000
+
+
+def resync_skill_rows(session: Session, condition: ColumnElement[bool]) -> None:
+    """Rewrite the skill rows of the volunteers matching `condition` from their own columns."""
+    columns = [Volunteer.id, *(getattr(Volunteer, column) for column in MIRRORED)]
+    found = [row._asdict() for row in session.execute(select(*columns).where(condition))]
+    for start in range(0, len(found), BATCH):
+        batch = found[start : start + BATCH]
+        session.execute(
+            delete(VolunteerSkill).where(VolunteerSkill.volunteer_id.in_([v["id"] for v in batch]))
+        )
+        rows = VolunteerSkill.rows_for(batch)
+        if rows:
+            session.execute(insert(VolunteerSkill), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mirror_bulk_writes(state: ORMExecuteState) -> Result[Any] | None:
+    """ORM-enabled bulk INSERT and UPDATE statements on volunteers (no objects, so no validator)
+    rewrite the skill rows of the volunteers they wrote."""
+    if not (state.is_insert or state.is_update) or state.bind_mapper is not Volunteer.__mapper__:
+        return None
+    session = state.session
+    if state.is_insert:
+        before = session.scalar(select(func.max(Volunteer.id))) or 0
+        result = state.invoke_statement()
+        resync_skill_rows(session, Volunteer.id > before)
+        return result
+    where = state.statement.whereclause  # type: ignore[attr-defined]
+    ids = list(session.scalars(select(Volunteer.id).where(true() if where is None else where)))
+    result = state.invoke_statement()
+    for start in range(0, len(ids), BATCH):
+        resync_skill_rows(session, Volunteer.id.in_(ids[start : start + BATCH]))
+    return result

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -109,13 +109,14 @@ def _tiers(need: Need) -> list[ColumnElement[bool]]:
     ]
 
 
-def _matching(need: Need) -> list[ColumnElement[bool]]:
-    """Matchable volunteers (active, registered in chat) with the need's field among their
-    skills: the skill rows' own columns, so that counting reads only indexes."""
+def _matching(need: Need, *, named: bool) -> list[ColumnElement[bool]]:
+    """Skill rows of matchable volunteers (active, registered in chat) with the need's field,
+    named (`visible`) or not: equalities on the leading columns of the skill rows' indexes
+    (`= true`, not `IS true`, which MariaDB cannot look up)."""
     return [
         VolunteerSkill.skill == need.field,
-        VolunteerSkill.matchable.is_(True),
-        Volunteer.id == VolunteerSkill.volunteer_id,
+        VolunteerSkill.matchable == true(),
+        VolunteerSkill.visible == (true() if named else false()),
     ]
 
 
@@ -134,7 +135,9 @@ def _candidates(session: Session, need: Need) -> list[Any]:
             break
         found += session.execute(
             select(*columns)
-            .where(*_matching(need), Volunteer.skills_visible.is_(True), tier)
+            .select_from(VolunteerSkill)
+            .join(Volunteer, Volunteer.id == VolunteerSkill.volunteer_id)
+            .where(*_matching(need, named=True), tier)
             .order_by(VolunteerSkill.volunteer_id)
             .limit(CANDIDATES - len(found))
         ).all()
@@ -160,7 +163,7 @@ def suggest_volunteers(session: Session, need: Need, now: datetime) -> tuple[lis
     rows = _candidates(session, need)
     unnamed = int(
         session.scalar(
-            select(func.count()).where(*_matching(need), Volunteer.skills_visible.is_(False))
+            select(func.count()).select_from(VolunteerSkill).where(*_matching(need, named=False))
         )
         or 0
     )
@@ -276,4 +279,4 @@ def matched_volunteer_ids(session: Session, need: Need) -> Select[int]:
     match it and agreed to show their skills to teams, the ones the suggestions name. A query,
     not a list: the notice pipeline counts it and inserts its recipient rows from it in the
     database (services.notices.audience), so no row is loaded into memory."""
-    return select(Volunteer.id).where(*_matching(need), Volunteer.skills_visible.is_(True))
+    return select(VolunteerSkill.volunteer_id).where(*_matching(need, named=True))

@@ -23,7 +23,7 @@ from models.base import utcnow
 from models.follower import Follower
 from models.notice import NoticeTemplate
 from models.team import MEMBERSHIP_JOINED, Membership
-from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
+from models.volunteer import ACTIVE, Volunteer
 from sandbox.fake_wechat import SEED_TEMPLATES, TEMPLATE_ACTIVITY_REMINDER
 from services import operators, teams
 
@@ -127,18 +127,7 @@ def add_volunteers(
     ]
     with db.Session.begin() as session:
         for start in range(0, len(rows), 1000):
-            batch = rows[start : start + 1000]
-            session.execute(insert(Volunteer), batch)
-            ids = dict(
-                session.execute(
-                    select(Volunteer.openid, Volunteer.id).where(
-                        Volunteer.openid.in_([row["openid"] for row in batch])
-                    )
-                ).all()
-            )
-            skill_rows = VolunteerSkill.rows_for({**row, "id": ids[row["openid"]]} for row in batch)
-            if skill_rows:
-                session.execute(insert(VolunteerSkill), skill_rows)
+            session.execute(insert(Volunteer), rows[start : start + 1000])
             if followed:
                 session.execute(insert(Follower), followers[start : start + 1000])
     return [row["openid"] for row in rows]

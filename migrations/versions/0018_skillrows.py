@@ -46,20 +46,21 @@ def upgrade() -> None:
         sa.Column("prefecture_code", sa.String(12), nullable=True),
         sa.Column("county_code", sa.String(12), nullable=True),
         sa.Column("matchable", sa.Boolean(), nullable=False),
+        sa.Column("visible", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("volunteer_id", "skill", name="pk_volunteer_skills"),
         **TABLE_OPTIONS,
     )
-    op.create_index(
-        "ix_volunteer_skills_skill_county", "volunteer_skills", ["skill", "matchable", "county_code"]
-    )
-    op.create_index(
-        "ix_volunteer_skills_skill_prefecture", "volunteer_skills", ["skill", "matchable", "prefecture_code"]
-    )
-    op.create_index("ix_volunteers_skills_visible", "volunteers", ["skills_visible"])
+    for name, region in (("county", "county_code"), ("prefecture", "prefecture_code")):
+        op.create_index(
+            f"ix_volunteer_skills_{name}",
+            "volunteer_skills",
+            ["skill", "matchable", "visible", region],
+        )
     # Backfill in batches by id, reading the JSON in Python (the same on MariaDB and SQLite).
     conn = op.get_bind()
     read = sa.text(
-        "SELECT id, skills, prefecture_code, county_code, status, openid FROM volunteers"
+        "SELECT id, skills, prefecture_code, county_code, status, openid, skills_visible"
+        " FROM volunteers"
         " WHERE id > :after AND skills IS NOT NULL ORDER BY id LIMIT :batch"
     )
     after = 0
@@ -74,8 +75,9 @@ def upgrade() -> None:
                 "prefecture_code": pref,
                 "county_code": county,
                 "matchable": status == "active" and openid is not None,
+                "visible": bool(visible),
             }
-            for vid, value, pref, county, status, openid in found
+            for vid, value, pref, county, status, openid, visible in found
             for skill in _skills(value)
         ]
         if rows:
@@ -84,7 +86,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_volunteer_skills_skill_prefecture", table_name="volunteer_skills")
-    op.drop_index("ix_volunteer_skills_skill_county", table_name="volunteer_skills")
+    op.drop_index("ix_volunteer_skills_prefecture", table_name="volunteer_skills")
+    op.drop_index("ix_volunteer_skills_county", table_name="volunteer_skills")
     op.drop_table("volunteer_skills")
-    op.drop_index("ix_volunteers_skills_visible", table_name="volunteers")

@@ -15,7 +15,7 @@ from domain.errors import ValidationError
 from models.follower import Follower
 from models.need import Need
 from models.team import MEMBERSHIP_JOINED, Membership, Team
-from models.volunteer import ACTIVE, Volunteer
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services import signups
 from services.operators import Scope
 
@@ -172,12 +172,25 @@ def recipient_conditions(
                 )
             )
         )
-    for column, wanted in (
-        (Volunteer.skills, audience.skills),
-        (Volunteer.service_times, audience.service_times),
-    ):
-        if wanted:
-            conditions.append(or_(*(json_array_contains(session, column, v) for v in wanted)))
+    if audience.skills:
+        # The skill rows (models.volunteer.VolunteerSkill): a primary-key probe per volunteer.
+        conditions.append(
+            exists(
+                select(literal(1)).where(
+                    VolunteerSkill.volunteer_id == Volunteer.id,
+                    VolunteerSkill.skill.in_(audience.skills),
+                )
+            )
+        )
+    if audience.service_times:
+        conditions.append(
+            or_(
+                *(
+                    json_array_contains(session, Volunteer.service_times, v)
+                    for v in audience.service_times
+                )
+            )
+        )
     if audience.activity_id:
         conditions.append(signups.audience_condition(audience.activity_id, audience.activity_state))
     if audience.need_id:
