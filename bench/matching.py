@@ -287,6 +287,75 @@ def explain(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
     return lines
 
 
+def check(session: Any, need: Any, found: Any, now: datetime) -> str | None:
+    """Compare with the definitions before the skill rows, computed the slow way: JSON_SEARCH
+    over every volunteer (the unnamed count, the candidates in place-then-id order) and every
+    team's skilled members counted (the teams)."""
+    from sqlalchemy import case
+
+    from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
+    from models.volunteer import Volunteer
+    from services import needs_matching as nm
+
+    def has_skill(column: Any) -> Any:
+        return func.json_search(column, "one", need.field).is_not(None)
+
+    matching = (
+        Volunteer.status == "active",
+        Volunteer.openid.is_not(None),
+        has_skill(Volunteer.skills),
+    )
+    unnamed = session.scalar(
+        select(func.count()).where(*matching, Volunteer.skills_visible.is_(False))
+    )
+    if unnamed != found.unnamed:
+        return f"unnamed {found.unnamed}, JSON_SEARCH {unnamed}"
+    place = case(
+        (Volunteer.county_code == (need.county_code or ""), 3),
+        (Volunteer.prefecture_code == need.prefecture_code, 2),
+        (
+            Volunteer.prefecture_code.is_not(None)
+            & (Volunteer.prefecture_code != regions.OUTSIDE_GANSU),
+            1,
+        ),
+        else_=0,
+    )
+    reference = session.scalars(
+        select(Volunteer.id)
+        .where(*matching, Volunteer.skills_visible.is_(True))
+        .order_by(place.desc(), Volunteer.id)
+        .limit(nm.CANDIDATES)
+    ).all()
+    if [row.id for row in nm._candidates(session, need)] != list(reference):
+        return "candidates differ from the JSON_SEARCH query"
+    skilled = dict(
+        session.execute(
+            select(Membership.team_id, func.count())
+            .join(Volunteer, Volunteer.id == Membership.volunteer_id)
+            .where(Membership.status == MEMBERSHIP_JOINED, has_skill(Volunteer.skills))
+            .group_by(Membership.team_id)
+        ).all()
+    )
+    paired = nm.paired_team_ids(session, need.county_code)
+    recent = nm._recent_activities(session, now)
+    teams = session.execute(
+        select(Team.id, Team.name, Team.prefecture_code, Team.county_code).where(
+            Team.status == STATUS_APPROVED
+        )
+    ).all()
+    every = [
+        nm._team_suggestion(need, t, t.id in paired, skilled.get(t.id, 0), recent.get(t.id, 0))
+        for t in teams
+        if skilled.get(t.id) or t.id in paired
+    ]
+    every.sort(key=lambda s: (-s.score, -s.hours, s.id))
+    if [(s.id, s.score, s.reasons) for s in every[: nm.SHOWN]] != [
+        (s.id, s.score, s.reasons) for s in found.teams
+    ]:
+        return "teams differ from counting every team"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--volunteers", type=int, default=200_000)
@@ -303,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     from domain import clock
     from infra.db import Database
     from infra.migrate import upgrade
+    from models.need import Need
     from models.volunteer import Volunteer
     from services.needs import NeedDraft, post_need, publish_need
     from services.needs_matching import CANDIDATES, suggest
@@ -347,8 +417,6 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
 
         def run_suggest(need_id: int) -> Any:
-            from models.need import Need
-
             with db.Session() as session:
                 return suggest(session, session.get(Need, need_id), now)
 
@@ -362,22 +430,6 @@ def main(argv: list[str] | None = None) -> int:
                     .order_by(Volunteer.id)
                     .limit(CANDIDATES)
                 ).all()
-
-        def json_count(field: str) -> int:
-            """The unnamed count as it was defined before the skill rows: JSON_SEARCH over
-            every volunteer (a check that the loaded rows mirror the JSON exactly)."""
-            with db.Session() as session:
-                return int(
-                    session.scalar(
-                        select(func.count()).where(
-                            Volunteer.status == "active",
-                            Volunteer.openid.is_not(None),
-                            Volunteer.skills_visible.is_(False),
-                            func.json_search(Volunteer.skills, "one", field).is_not(None),
-                        )
-                    )
-                    or 0
-                )
 
         results = []
         for case, need_id in zip(cases, need_ids, strict=True):
@@ -394,11 +446,13 @@ def main(argv: list[str] | None = None) -> int:
                 ratios.append(ms / floor_ms)
             results.append((case, cold, warm, floors, ratios, found, statements))
         load_after = os.getloadavg()
-        for case, *_rest, found, _statements in results:
-            reference = json_count(case.field)
-            if reference != found.unnamed:
-                print(f"MISMATCH {case.label}: unnamed {found.unnamed}, JSON_SEARCH {reference}")
+        for (case, *_rest, found, _statements), need_id in zip(results, need_ids, strict=True):
+            with db.Session() as session:
+                problem = check(session, session.get(Need, need_id), found, now)
+            if problem:
+                print(f"MISMATCH {case.label}: {problem}")
                 return 2
+        print("checked: for every need the suggestions equal the pre-index definitions")
 
         print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
               f"(1-min; {os.cpu_count()} cores)\n")  # fmt: skip

@@ -203,67 +203,94 @@ def paired_team_ids(session: Session, county_code: str | None) -> set[int]:
     )
 
 
-def _members_with_skill(session: Session, field: str) -> dict[int, int]:
-    """Joined members with the skill, by team (one grouped query over the skill's rows)."""
+def _members_with_skill(session: Session, field: str, team_ids: list[int]) -> dict[int, int]:
+    """Joined members with the skill, for these teams (their members, each probed in the skill
+    rows' primary key)."""
     rows = session.execute(
         select(Membership.team_id, func.count())
-        .join(VolunteerSkill, VolunteerSkill.volunteer_id == Membership.volunteer_id)
-        .where(VolunteerSkill.skill == field, Membership.status == MEMBERSHIP_JOINED)
+        .join(
+            VolunteerSkill,
+            and_(
+                VolunteerSkill.volunteer_id == Membership.volunteer_id,
+                VolunteerSkill.skill == field,
+            ),
+        )
+        .where(Membership.team_id.in_(team_ids), Membership.status == MEMBERSHIP_JOINED)
         .group_by(Membership.team_id)
     ).all()
     return {int(team_id): int(count) for team_id, count in rows}
 
 
-def _recent_activities(session: Session, team_ids: list[int], now: datetime) -> dict[int, int]:
-    if not team_ids:
-        return {}
+def _recent_activities(session: Session, now: datetime) -> dict[int, int]:
+    """Activities held in the last half year, by team."""
     rows = session.execute(
         select(Activity.team_id, func.count())
         .where(
-            Activity.team_id.in_(team_ids),
-            Activity.status.not_in((DRAFT, CANCELLED)),
             Activity.starts_at >= now - timedelta(days=ACTIVITY_WINDOW_DAYS),
+            Activity.status.not_in((DRAFT, CANCELLED)),
+            Activity.team_id.is_not(None),
         )
         .group_by(Activity.team_id)
     ).all()
     return {team_id: int(count) for team_id, count in rows if team_id is not None}
 
 
+def _team_suggestion(
+    need: Need, row: Any, paired: bool, members: int, activities: int
+) -> Suggestion:
+    where = _place(need, row.prefecture_code, row.county_code)
+    suggestion = Suggestion("team", row.id, row.name, PLACE_POINTS[where], [])
+    if paired:
+        suggestion.score += PAIRED_POINTS
+        suggestion.reasons.append("与需求所在县区结对")
+    if members:
+        suggestion.score += SKILL_POINTS
+        suggestion.reasons.append(f"{members} 名队员具备「{need.field}」技能")
+    suggestion.reasons.append(f"地区：{PLACE_LABELS[where]}")
+    if activities:
+        suggestion.score += ACTIVE_POINTS
+        suggestion.reasons.append(f"近半年组织活动 {activities} 次")
+    suggestion.hours = Decimal(members)
+    return suggestion
+
+
 def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestion]:
-    skilled = _members_with_skill(session, need.field)
+    """Approved teams with members who have the skill, or paired with the need's 县区.
+
+    Counting every team's skilled members would probe the skill rows once per membership of
+    the province; instead the teams are taken in groups of equal best possible score (as if
+    they had such members), the best group first, and counted group by group until no later
+    group can reach the SHOWN best found (ties included: members break them)."""
     paired = paired_team_ids(session, need.county_code)
-    wanted = sorted(set(skilled) | paired)
-    teams = (
-        session.execute(
-            select(Team.id, Team.name, Team.prefecture_code, Team.county_code).where(
-                Team.id.in_(wanted), Team.status == STATUS_APPROVED
-            )
-        ).all()
-        if wanted
-        else []
-    )
-    recent = _recent_activities(session, [row.id for row in teams], now)
-    rows = [
-        (row.id, row.name, row.prefecture_code, row.county_code, skilled.get(row.id, 0),
-         recent.get(row.id, 0))
-        for row in teams
-    ]  # fmt: skip
+    recent = _recent_activities(session, now)
+    teams = session.execute(
+        select(Team.id, Team.name, Team.prefecture_code, Team.county_code).where(
+            Team.status == STATUS_APPROVED
+        )
+    ).all()
+    groups: dict[int, list[Any]] = {}
+    for row in teams:
+        best = (
+            SKILL_POINTS
+            + PLACE_POINTS[_place(need, row.prefecture_code, row.county_code)]
+            + (PAIRED_POINTS if row.id in paired else 0)
+            + (ACTIVE_POINTS if recent.get(row.id) else 0)
+        )
+        groups.setdefault(best, []).append(row)
     found: list[Suggestion] = []
-    for team_id, name, prefecture, county, members, activities in rows:
-        where = _place(need, prefecture, county)
-        suggestion = Suggestion("team", team_id, name, PLACE_POINTS[where], [])
-        if team_id in paired:
-            suggestion.score += PAIRED_POINTS
-            suggestion.reasons.append("与需求所在县区结对")
-        if members:
-            suggestion.score += SKILL_POINTS
-            suggestion.reasons.append(f"{members} 名队员具备「{need.field}」技能")
-        suggestion.reasons.append(f"地区：{PLACE_LABELS[where]}")
-        if activities:
-            suggestion.score += ACTIVE_POINTS
-            suggestion.reasons.append(f"近半年组织活动 {activities} 次")
-        suggestion.hours = Decimal(members or 0)
-        found.append(suggestion)
+    for best in sorted(groups, reverse=True):
+        scores = sorted((s.score for s in found), reverse=True)
+        if len(scores) >= SHOWN and scores[SHOWN - 1] > best:
+            break
+        group = groups[best]
+        members = _members_with_skill(session, need.field, [row.id for row in group])
+        for row in group:
+            if members.get(row.id) or row.id in paired:
+                found.append(
+                    _team_suggestion(
+                        need, row, row.id in paired, members.get(row.id, 0), recent.get(row.id, 0)
+                    )
+                )
     found.sort(key=lambda s: (-s.score, -s.hours, s.id))
     return found[:SHOWN]
 
