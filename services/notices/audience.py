@@ -16,7 +16,7 @@ from models.follower import Follower
 from models.need import Need
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
-from services import signups
+from services import needs_matching, signups
 from services.operators import Scope
 
 # -- audience --------------------------------------------------------------------------------
@@ -200,9 +200,7 @@ def recipient_conditions(
 
 def _matching_need(session: Session, need_id: int) -> ColumnElement[bool]:
     """The volunteers matched to the need, as a subquery (counted and inserted in the database:
-    nothing is loaded into memory). Imported here: needs_matching uses json_array_contains."""
-    from services import needs_matching
-
+    nothing is loaded into memory)."""
     need = session.get(Need, need_id)
     if need is None:
         return false()
