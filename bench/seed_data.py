@@ -46,6 +46,7 @@ from infra.migrate import upgrade  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.notice import NoticeTemplate  # noqa: E402
 from models.operator import ROLE_PROVINCE, ROLE_REGION, Operator  # noqa: E402
+from models.volunteer import FILL_SKILL_ROWS_MARIADB  # noqa: E402
 from services.operators import PASSWORD_METHOD  # noqa: E402
 
 SERVER = "mysql+pymysql://root@127.0.0.1:3306"
@@ -238,6 +239,11 @@ def seed(
         for step in steps:
             step()
         loader.finish()
+    # The skill rows the Volunteer model writes on ORM writes (models.volunteer.VolunteerSkill).
+    with connect(server, name) as conn, conn.cursor() as cur:
+        cur.execute(FILL_SKILL_ROWS_MARIADB)
+        cur.execute("ANALYZE TABLE volunteer_skills")
+        cur.fetchall()
     elapsed = time.perf_counter() - started
     total = sum(count for _, count, _, _ in loader.figures)
     say(

@@ -217,6 +217,18 @@ class Volunteer(Base):
 
 BATCH = 1000
 
+# For loaders that write volunteers without the ORM in MariaDB (LOAD DATA: bench/seed_data.py):
+# every volunteer's rows in one statement, by the same definition as `VolunteerSkill.rows_for`.
+FILL_SKILL_ROWS_MARIADB = """
+INSERT IGNORE INTO volunteer_skills
+    (volunteer_id, skill, prefecture_code, county_code, matchable, visible)
+SELECT v.id, j.skill, v.prefecture_code, v.county_code,
+       v.status = 'active' AND v.openid IS NOT NULL, v.skills_visible
+FROM volunteers v,
+     JSON_TABLE(v.skills, '$[*]' COLUMNS (skill VARCHAR(20) CHARACTER SET utf8mb4 PATH '$')) j
+WHERE v.skills IS NOT NULL AND j.skill IS NOT NULL
+"""
+
 
 def resync_skill_rows(session: Session, condition: ColumnElement[bool]) -> None:
     """Rewrite the skill rows of the volunteers matching `condition` from their own columns."""
