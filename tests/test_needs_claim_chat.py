@@ -85,6 +85,7 @@ def test_a_team_admin_claims_a_need_in_chat_and_it_becomes_an_activity(
     assert f"已由「{SOCIETY}」认领" in told
     page = app.test_client().get(f"/n/{need_no}").get_data(as_text=True)
     assert "已认领" in page and SOCIETY in page
+    assert f"回复「认领 {need_no}」" not in page  # no longer offered
     detail = make_user().say(f"需求 {need_no}")
     assert "已认领" in detail and f"认领队伍：{SOCIETY}" in detail
     assert need_no not in make_user().say("需求大厅")  # the hall lists open needs only
