@@ -103,7 +103,7 @@ def stale_unflagged(session: Session, now: datetime) -> list[int]:
 
 
 def _changed(session: Session, need_id: int, current: str, **values: object) -> Need | None:
-    """Apply `values` to the need if it is still in `status`; the need, or None if another
+    """Apply `values` to the need if it is still in status `current`; the need, or None if another
     sweep (or a person) changed it first."""
     result = session.execute(
         update(Need)
