@@ -21,6 +21,7 @@ from domain.errors import ValidationError
 from domain.recognition import KIND_LABELS, POINT, PROJECT, TEAM, VOLUNTEER, Thresholds
 from models.activity import CANCELLED, DRAFT, Activity
 from models.base import utcnow
+from models.need import Need
 from models.recognition import Recognition
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
@@ -183,7 +184,8 @@ def team_candidates(
 def project_candidates(
     session: Session, year: int, scope: Scope, rules: Thresholds
 ) -> list[Candidate]:
-    """One team's recurring activity (the same title), by activities held and people served."""
+    """One team's recurring activity (the same title), by activities held and people served,
+    with the feedback of the needs it served (Need.satisfaction of needs linked to them)."""
     count = func.count(distinct(Activity.id))
     found = session.execute(
         select(Team.id, Team.name, Activity.title, Team.prefecture_code, count)
@@ -201,6 +203,14 @@ def project_candidates(
             .join(Activity, Activity.id == ServiceRecord.activity_id)
             .where(*records_in(year, scope), Activity.team_id == team_id, Activity.title == title)
         ).one()
+        rated = session.execute(
+            select(func.count(Need.satisfaction), func.avg(Need.satisfaction))
+            .join(Activity, Activity.id == Need.activity_id)
+            .where(*held_in(year), Activity.team_id == team_id, Activity.title == title)
+        ).one()
+        feedback: dict[str, Any] = {"feedbacks": int(rated[0])}
+        if rated[0]:
+            feedback["satisfaction"] = round(float(rated[1]), 1)
         result.append(
             Candidate(
                 PROJECT,
@@ -211,7 +221,7 @@ def project_candidates(
                     "activities": int(n),
                     "people": int(served[0]),
                     "hours": hours(served[1]),
-                    "feedback": "暂无",
+                    **feedback,
                 },
                 team_id=team_id,
             )

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from config import Settings
 from domain import team_names
-from domain.recognition import POINT, Thresholds
+from domain.recognition import POINT, PROJECT, Thresholds
 from infra.db import Database
 from models.activity import CANCELLED, Activity
 from models.need import DONE, MERGED
@@ -106,6 +106,16 @@ def test_service_points_by_activities_and_feedback(app: Flask, db: Database) -> 
     ]  # fmt: skip
     assert points(db, Scope(), rules(RECOGNITION_POINT_MIN_ACTIVITIES="7")) == []
     assert points(db, Scope(), Thresholds(), year=2025) == []
+
+    # Projects (a team's recurring activity) show the feedback of the needs they served.
+    with db.Session() as session:
+        found = recognition.candidates(session, 2026, Scope(), Thresholds())[PROJECT]
+        projects = {c.name: c.figures for c in found}
+    assert projects["兰州市科技志愿服务队「东岗科普」"] == {
+        "activities": 6, "people": 6, "hours": 11.0, "feedbacks": 5, "satisfaction": 4.6,
+    }  # fmt: skip
+    assert projects["兰州市科技志愿服务队「下乡」"]["feedbacks"] == 2
+    assert projects["兰州市科技志愿服务队「下乡」"]["satisfaction"] == 4.5
 
     # Each operator sees the points of their region.
     assert points(db, Scope("620100"), Thresholds()) == [dong_gang]
