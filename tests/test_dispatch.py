@@ -267,7 +267,8 @@ def test_slow_handler_answers_success_and_the_reply_follows_by_the_api(
     # Answered once the budget ran out, while the handler was still running (no speed claim:
     # a loaded machine may answer later than the budget, but never only after the handler).
     assert 0.3 <= elapsed < recorder.delay
-    assert recorder.active == 1
+    # The handler has not finished (on a loaded machine it may not even have started yet).
+    assert recorder.runs - recorder.active == 0
     assert fake_wechat.messages(user.openid) == []
 
     # WeChat's retry while the handler still runs: also success, nothing extra.
