@@ -42,7 +42,6 @@ __all__ = [
     "find_need",
     "is_stale",
     "merge_need",
-    "needs_in_scope",
     "needs_of_poster",
     "pending_needs",
     "post_need",
@@ -209,16 +208,6 @@ def merge_need(need: Need, into: Need, scope: Scope, reviewer: str) -> None:
     need.merged_into_id = into.id
     need.reviewed_by = reviewer
     need.reviewed_at = clock.utcnow()
-
-
-def needs_in_scope(session: Session, scope: Scope, limit: int = 200) -> Sequence[Need]:
-    """Reviewed needs of a scope (not 待审核), newest first."""
-    return session.scalars(
-        select(Need)
-        .where(Need.status != PENDING, scope.where(Need.prefecture_code, Need.county_code))
-        .order_by(Need.id.desc())
-        .limit(limit)
-    ).all()
 
 
 def is_stale(need: Need, now: datetime | None = None) -> bool:

@@ -219,6 +219,7 @@ def test_every_team_figure_links_to_its_list_and_downloads(
     assert 'id="chart-members_month"' in page and "<summary>表格</summary>" in page
     found = links(page)
 
+    assert 'class="active">统计</a>' in page_text(a.client, found["members_month"]["2026-02"])
     total, rows = listed(a.client, found["members_month"]["2026-02"])
     assert total == "共 2 条"
     assert {r[1][:2] for r in rows} == {"甲队"} and {r[6] for r in rows} == {"2026-02-01"}
