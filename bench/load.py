@@ -226,7 +226,7 @@ class Server:
             self.process = subprocess.Popen(
                 self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine boots workers slowly
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
@@ -238,7 +238,7 @@ class Server:
                 return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not start in 30 s; see {self.log_path}")
+        raise RuntimeError(f"{self.name} did not start in 90 s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

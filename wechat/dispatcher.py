@@ -280,8 +280,11 @@ class Dispatcher(Generic[S]):
             route = self.table.global_route(msg.text)
             if route is not None:
                 return route.instant
-        if not job.prefetched or job.document is not None:
+        if not job.prefetched:
             return False
+        if job.document is not None:
+            # A conversation: its questions with plain parsers are answered from memory.
+            return msg.is_text and self.conversations.from_memory(job.document)
         route, _ = self.table.resolve(msg.msg_type, msg.event, msg.event_key, msg.text)
         return route is not None and route.instant
 

@@ -170,9 +170,14 @@ class Protocol:
             raise SignatureError("encrypted message but no EncodingAESKey configured")
         return base64.b64decode(self.aes_key + "=")
 
-    def _cipher(self) -> Cipher[modes.CBC]:
+    @cached_property
+    def _cipher_once(self) -> Cipher[modes.CBC]:
         key = self._key
         return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+
+    def _cipher(self) -> Cipher[modes.CBC]:
+        """Built once (the IV is fixed): each message takes its own encryptor/decryptor."""
+        return self._cipher_once
 
     def seal(self, xml: str) -> str:
         """WeChat's message encryption: random(16) + length(4, big-endian) + XML + AppID,

@@ -10,6 +10,7 @@ left by tapping another menu, so nothing is lost silently.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import time
@@ -121,6 +122,25 @@ class ConversationEngine:
         if state is None or not state.flow:
             return None
         return state
+
+    def from_memory(self, raw: bytes | str) -> bool:
+        """Whether a text message (not a global word) to the conversation in the document `raw`
+        is answered without the database or the API: the current question has a plain parser
+        (so not the summary, where 确认 saves, nor a question whose parser looks something up),
+        or the conversation has expired or its flow is gone. The dispatcher then answers it on
+        the request thread."""
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return False
+        if not isinstance(doc, dict):
+            return False
+        state = State.from_doc(doc)
+        if not state.flow or state.expired or state.flow not in self.flows:
+            return bool(state.flow)
+        flow = self.flows[state.flow]
+        step = self._current_step(flow, state)
+        return step is not None and step.parse_in_context is None
 
     def _save(self, openid: str, state: State) -> None:
         state.version += 1
