@@ -196,7 +196,9 @@ def notice_send(
                 activity_id=activity_id,
             )
             count = notices.count_recipients(session, scope, chosen)
-            click.echo(f"受众：{chosen.describe(scope, draft.team_name)}，共 {count} 人")
+            click.echo(
+                f"受众：{chosen.describe(scope, draft.team_name, draft.need_no)}，共 {count} 人"
+            )
             if count == 0:
                 _fail("没有符合条件的接收人")
             if not yes and not click.confirm("确认发送？"):

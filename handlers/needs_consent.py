@@ -1,6 +1,8 @@
 """The consent to show one's skills to teams (off by default): 「技能展示」 shows it,
-「同意展示技能」 / 「取消展示技能」 change it. Teams see the name of a volunteer among the
-suggestions for a need only with it (services.needs_matching); others are only counted."""
+「同意展示技能」 / 「取消展示技能」 change it; it is also the line 「技能对队伍可见」 of 我的信息,
+changed in 修改信息 (handlers/volunteer.py). Teams see the name of a volunteer among the
+suggestions for a need only with it (services.needs_matching), and only such volunteers get the
+notices about matched needs (services.needs_notices); others are only counted."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ router = Router("needs_consent")
 
 NOT_REGISTERED = "您还不是注册志愿者。点击「志愿者 → 注册」注册后即可设置。"
 EXPLAIN = (
-    "同意后，科技志愿服务队和科协在为服务需求匹配志愿者时可以看到您的姓名、专业领域和可服务时间；"
-    "不同意时只计入人数，不显示您的信息。"
+    "同意后，科技志愿服务队和科协在为服务需求匹配志愿者时可以看到您的姓名、专业领域和可服务时间，"
+    "您也会收到与您技能相符的需求通知；不同意时只计入人数，不显示您的信息。"
 )
 
 
@@ -29,7 +31,10 @@ def show(ctx: Context) -> str:
             return NOT_REGISTERED
         visible = volunteer.skills_visible
     action = "回复「取消展示技能」撤回" if visible else "回复「同意展示技能」同意"
-    return f"向服务队展示专业技能：{_state(visible)}。\n{EXPLAIN}\n{action}。"
+    return (
+        f"向服务队展示专业技能：{_state(visible)}。\n{EXPLAIN}\n{action}"
+        "（也可在「我的信息」→「修改信息」中修改「技能对队伍可见」）。"
+    )
 
 
 def _set(ctx: Context, visible: bool) -> str:
@@ -37,7 +42,7 @@ def _set(ctx: Context, visible: bool) -> str:
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return NOT_REGISTERED
-        volunteer.skills_visible = visible
+        volunteers.change_settings(session, volunteer, {"skills_visible": visible})
     if visible:
         return "已同意向服务队展示您的专业技能。回复「取消展示技能」可随时撤回。"
     return "已撤回，服务队匹配需求时不再显示您的信息。"

@@ -265,3 +265,20 @@ def test_a_suggested_team_may_notify_and_a_switched_off_team_may_not(db: Databas
                 url=None,
                 region="620502",
             )
+
+
+def test_the_cli_sends_to_a_need_s_matched_set(
+    runner: Any,
+    db: Database,
+    notice_queue: Any,  # noqa: F811
+) -> None:
+    add_template(db)
+    people = matched_set(db)
+    need_id = published_need(db)
+    args = ["notice", "send", "--template", "kjzyActivityReminder00000000000000000000002"]
+    for key, value in REMINDER_DATA.items():
+        args += ["--data", f"{key}={value}"]
+    result = runner.invoke(args=[*args, "--audience", f"need={need_id}", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "匹配需求 XQ" in result.output
+    assert f"共 {len(people['province'])} 人" in result.output
