@@ -11,8 +11,8 @@ them with ordinary notices by skill). As with every notice, only followers who d
 notices are sent to, within the notice's scope and the region chosen.
 
 - Operators: a published (or claimed) need in their scope; the notice is in their scope.
-- Team admins: their team is paired (结对) with the need's 县区 or among the teams suggested
-  for it, and may send notices (teams.notices_allowed). Their notice is sent in the need's 市州
+- Team admins: their team is paired (结对) with a published need's 县区 or among the teams
+  suggested for it, or claimed the need, and may send notices (teams.notices_allowed). Their notice is sent in the need's 市州
   (or only its 县区) and is listed for that 市州's operators.
 """
 
@@ -77,8 +77,11 @@ def region_choices(need: Need) -> list[tuple[str, str]]:
 
 
 def team_may_notify(session: Session, team: Team, need: Need) -> bool:
-    """The team is paired with the need's 县区, or among the teams suggested for it."""
-    if need.status not in NOTIFIABLE:
+    """A published need: the team is paired with its 县区, or among the teams suggested for
+    it. A claimed need: only the team that claimed it."""
+    if need.status == CLAIMED:
+        return need.claimed_team_id == team.id
+    if need.status != PUBLISHED:
         return False
     if team.id in needs_matching.paired_team_ids(session, need.county_code):
         return True
@@ -86,11 +89,13 @@ def team_may_notify(session: Session, team: Team, need: Need) -> bool:
 
 
 def needs_for_team(session: Session, team: Team) -> list[Need]:
-    """Needs this team may notify about: those of its paired 县区 first, then the recent needs
-    of its area for which it is suggested."""
-    open_needs = select(Need).where(Need.status.in_(NOTIFIABLE)).order_by(Need.id.desc())
+    """Needs this team may notify about: those it claimed and those of its paired 县区 first,
+    then the recent needs of its area for which it is suggested."""
+    claimed = select(Need).where(Need.status == CLAIMED, Need.claimed_team_id == team.id)
+    found: list[Need] = list(session.scalars(claimed.order_by(Need.id.desc())))
+    open_needs = select(Need).where(Need.status == PUBLISHED).order_by(Need.id.desc())
     counties = select(Pairing.county_code).where(Pairing.team_id == team.id)
-    found: list[Need] = list(session.scalars(open_needs.where(Need.county_code.in_(counties))))
+    found += session.scalars(open_needs.where(Need.county_code.in_(counties)))
     seen = {need.id for need in found}
     area = team_scope(team)
     recent = session.scalars(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from domain.errors import ValidationError
 from infra.db import Database
-from models.need import Need, Pairing
+from models.need import CLAIMED, PUBLISHED, Need, Pairing
 from models.notice import Notice
 from models.operator import AuditEntry
 from models.team import Team
@@ -244,6 +244,13 @@ def test_a_suggested_team_may_notify_and_a_switched_off_team_may_not(db: Databas
         teams = {t: session.get(Team, t) for t in (suggested, paired, unrelated)}
         may = {t: needs_notices.team_may_notify(session, team, need) for t, team in teams.items()}
         assert may == {suggested: True, paired: True, unrelated: False}
+        # Once claimed, only the claiming team may notify about it.
+        need.status, need.claimed_team_id = CLAIMED, unrelated
+        may = {t: needs_notices.team_may_notify(session, team, need) for t, team in teams.items()}
+        assert may == {suggested: False, paired: False, unrelated: True}
+        assert [n.id for n in needs_notices.needs_for_team(session, teams[unrelated])] == [need_id]
+        assert needs_notices.needs_for_team(session, teams[paired]) == []
+        need.status, need.claimed_team_id = PUBLISHED, None
         teams[paired].notices_allowed = False
         with pytest.raises(ValidationError, match="关闭"):
             needs_notices.team_draft(
