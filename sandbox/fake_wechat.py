@@ -491,22 +491,13 @@ def create_fake_wechat(app_id: str, app_secret: str) -> Flask:
     return app
 
 
+# (path, method, handler, needs a token). The POST handlers read only the JSON body, never
+# flask.request: sandbox.fake_wechat_fast answers them without Flask.
+API_ROUTES: list[tuple[str, str, Handler, bool]] = []
+
+
 def _register_api(app: Flask, state: FakeWeChatState) -> None:
-    routes: list[tuple[str, str, Handler, bool]] = [
-        ("/cgi-bin/token", "GET", _token, False),
-        ("/cgi-bin/stable_token", "POST", _stable_token, False),
-        ("/cgi-bin/menu/create", "POST", _menu_create, True),
-        ("/cgi-bin/get_current_selfmenu_info", "GET", _selfmenu_info, True),
-        ("/cgi-bin/menu/get", "GET", _menu_get, True),
-        ("/cgi-bin/menu/delete", "GET", _menu_delete, True),
-        ("/cgi-bin/message/template/send", "POST", _template_send, True),
-        ("/cgi-bin/message/custom/send", "POST", _custom_send, True),
-        ("/cgi-bin/user/info", "GET", _user_info, True),
-        ("/cgi-bin/qrcode/create", "POST", _qrcode_create, True),
-        ("/cgi-bin/template/get_all_private_template", "GET", _templates, True),
-        ("/sns/oauth2/access_token", "GET", _oauth_access_token, False),
-    ]
-    for path, method, handler, needs_token in routes:
+    for path, method, handler, needs_token in API_ROUTES:
         app.add_url_rule(
             path,
             endpoint=path,
@@ -528,34 +519,55 @@ def _api_view(
         delay = state.delay_for(path)
         if delay > 0:
             time.sleep(delay)
-        raw = request.get_data().decode("utf-8", "replace")
-        body: Any = None
-        try:
-            if needs_token:
-                state.check_token(request.args.get("access_token"))
-            injected = state.take_failure(path)
-            if injected is not None:
-                raise FakeError(injected)
-            if request.method == "POST":
-                body = _parse_json(raw)
-            answer = state.take_odd_answer(path) or handler(state, body)
-        except FakeError as error:
-            answer = {"errcode": error.errcode, "errmsg": error.errmsg}
-        call = Call(
-            api=path,
-            method=request.method,
-            query=dict(request.args),
-            json=body,
-            body=raw,
-            errcode=int(answer.get("errcode", 0)),
-            time=time.time(),
-            received=received,
+        answer = answer_call(
+            state,
+            (path, request.method, handler, needs_token),
+            dict(request.args),
+            request.get_data().decode("utf-8", "replace"),
+            received,
+            generation,
         )
-        state.record(call, generation)
         return _json_response(answer)
 
     view.__name__ = "api_" + path.strip("/").replace("/", "_")
     return view
+
+
+def answer_call(
+    state: FakeWeChatState,
+    route: tuple[str, str, Handler, bool],
+    query: dict[str, str],
+    raw: str,
+    received: float,
+    generation: int,
+) -> dict[str, Any]:
+    """Answer one API call (after its delay) and record it; `received`: when it arrived,
+    `generation`: the state's generation then."""
+    path, method, handler, needs_token = route
+    body: Any = None
+    try:
+        if needs_token:
+            state.check_token(query.get("access_token"))
+        injected = state.take_failure(path)
+        if injected is not None:
+            raise FakeError(injected)
+        if method == "POST":
+            body = _parse_json(raw)
+        answer = state.take_odd_answer(path) or handler(state, body)
+    except FakeError as error:
+        answer = {"errcode": error.errcode, "errmsg": error.errmsg}
+    call = Call(
+        api=path,
+        method=method,
+        query=query,
+        json=body,
+        body=raw,
+        errcode=int(answer.get("errcode", 0)),
+        time=time.time(),
+        received=received,
+    )
+    state.record(call, generation)
+    return answer
 
 
 def _parse_json(raw: str) -> Any:
@@ -870,6 +882,24 @@ def _oauth_access_token(state: FakeWeChatState, _body: Any) -> dict[str, Any]:
 
 def _templates(state: FakeWeChatState, _body: Any) -> dict[str, Any]:
     return {"template_list": state.templates}
+
+
+API_ROUTES.extend(
+    [
+        ("/cgi-bin/token", "GET", _token, False),
+        ("/cgi-bin/stable_token", "POST", _stable_token, False),
+        ("/cgi-bin/menu/create", "POST", _menu_create, True),
+        ("/cgi-bin/get_current_selfmenu_info", "GET", _selfmenu_info, True),
+        ("/cgi-bin/menu/get", "GET", _menu_get, True),
+        ("/cgi-bin/menu/delete", "GET", _menu_delete, True),
+        ("/cgi-bin/message/template/send", "POST", _template_send, True),
+        ("/cgi-bin/message/custom/send", "POST", _custom_send, True),
+        ("/cgi-bin/user/info", "GET", _user_info, True),
+        ("/cgi-bin/qrcode/create", "POST", _qrcode_create, True),
+        ("/cgi-bin/template/get_all_private_template", "GET", _templates, True),
+        ("/sns/oauth2/access_token", "GET", _oauth_access_token, False),
+    ]
+)
 
 
 # ---- HTTP controls ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import redis
 from config import Settings
 from infra.redis import Keys
 from sandbox.fake_wechat import FakeWeChatServer, FakeWeChatState
+from sandbox.fake_wechat_fast import FastFakeWeChatServer
 from wechat.client import WeChatAPI
 
 # The credentials tests/conftest.py puts in Settings.
@@ -20,6 +21,15 @@ TEST_APP_SECRET = "test-app-secret"
 @pytest.fixture(scope="session")
 def fake_wechat_server() -> Iterator[FakeWeChatServer]:
     with FakeWeChatServer(TEST_APP_ID, TEST_APP_SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fast_fake_wechat_server(
+    fake_wechat_server: FakeWeChatServer,
+) -> Iterator[FastFakeWeChatServer]:
+    """The same fake (the same state) served by the asyncio server the benchmarks use."""
+    with FastFakeWeChatServer(fake_wechat_server.app) as server:
         yield server
 
 

@@ -44,11 +44,19 @@ class FakeClient:
         return str(self.stable_token()["access_token"])
 
 
-@pytest.fixture
+@pytest.fixture(params=["threaded", "asyncio"])
 def client(
-    fake_wechat_server: FakeWeChatServer, fake_wechat: FakeWeChatState
+    request: pytest.FixtureRequest,
+    fake_wechat_server: FakeWeChatServer,
+    fake_wechat: FakeWeChatState,
 ) -> Iterator[FakeClient]:
-    http = FakeClient(fake_wechat_server.url)
+    """Each test runs against both servers of the one fake: the threaded one of the tests and
+    the asyncio one of the benchmarks."""
+    if request.param == "threaded":
+        url = fake_wechat_server.url
+    else:
+        url = request.getfixturevalue("fast_fake_wechat_server").url
+    http = FakeClient(url)
     yield http
     http.http.close()
 

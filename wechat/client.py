@@ -96,6 +96,10 @@ class WeChatAPI:
     def access_token(self) -> str:
         return self._cached_token() or self._refresh_token(failed=None)
 
+    def refresh_token(self, failed: str) -> str:
+        """WeChat rejected `failed` (40001/40014/42001): a new token, fetched once for all."""
+        return self._refresh_token(failed=failed)
+
     def _cached_token(self) -> str | None:
         value = self._redis.get(self._token_key)
         if value is None:
@@ -318,15 +322,7 @@ class WeChatAPI:
             errcode = error.errcode
             raise
         finally:
-            observer = _call_observer
-            if observer is not None:
-                observer(api, errcode)
-            log.info(
-                "wechat api %s errcode=%s duration_ms=%d",
-                api,
-                errcode,
-                (time.monotonic() - started) * 1000,
-            )
+            report_call(api, errcode, started)
 
     def _send(
         self, method: str, api: str, params: dict[str, str], body: JSONDict | None
@@ -349,6 +345,20 @@ class WeChatAPI:
         if not isinstance(result, dict):
             raise WeChatUnavailableError("the answer is not a JSON object", api)
         return result
+
+
+def report_call(api: str, errcode: int | None, started: float) -> None:
+    """Tell the metrics and the log about one API call (`started`: time.monotonic())."""
+    observer = _call_observer
+    if observer is not None:
+        observer(api, errcode)
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "wechat api %s errcode=%s duration_ms=%d",
+            api,
+            errcode,
+            (time.monotonic() - started) * 1000,
+        )
 
 
 def _cache_seconds(expires_in: int) -> int:

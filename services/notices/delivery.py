@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import redis
-from sqlalchemy import Table, bindparam, exists, or_, select, update
+from sqlalchemy import Table, bindparam, exists, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
@@ -194,11 +194,49 @@ def record(
     keys: Keys,
 ) -> None:
     """Write outcomes, each only if the row is still claimed by `token` (a row whose lease ran
-    out may have been taken over and recorded by another worker); keep the followers' table
+    out may have been taken over and recorded by another worker): the sent rows with one
+    UPDATE (their msgid by a CASE on the id; plain SQL text, as SQLAlchemy would compile each
+    new length of the CASE anew), the others one by one. Keep the followers' table
     up to date; stop or pause the notice when WeChat says so."""
     if not outcomes:
         return
     now = utcnow()
+    table = cast(Table, NoticeRecipient.__table__)
+    sent = [o for o in outcomes if o.kind == SENT and o.msgid is not None]
+    if sent:  # the common case: one statement for all, its text built here (ids are ints)
+        ids = [int(o.row.id) for o in sent]
+        msgids = " ".join(
+            f"WHEN {row_id} THEN {int(o.msgid or 0)}" for row_id, o in zip(ids, sent, strict=True)
+        )
+        statement = text(
+            f"UPDATE {table.name} SET status = :sent, "
+            f"attempts = attempts + 1, msgid = CASE id {msgids} END, errcode = NULL, "
+            "sent_at = :now, next_attempt_at = NULL, claimed_by = NULL, claimed_at = NULL "
+            f"WHERE id IN ({', '.join(map(str, ids))}) AND status = :sending "
+            "AND claimed_by = :token"
+        ).bindparams(bindparam("now", type_=table.c.sent_at.type))
+        session.execute(
+            statement, {"sent": R_SENT, "now": now, "sending": R_SENDING, "token": token}
+        )
+    others = [o for o in outcomes if o.kind != SENT or o.msgid is None]
+    if others:
+        _record_each(session, token, others, now, policy)
+    followers.unreachable(
+        session,
+        unsubscribed=[o.row.openid for o in outcomes if o.errcode == UNSUBSCRIBED_ERRCODE],
+        refusing=[o.row.openid for o in outcomes if o.errcode == REFUSED_ERRCODE],
+    )
+    stop = next((o for o in outcomes if o.kind == STOP), None)
+    if stop is not None:
+        lifecycle.stop(session, notice_id, stop.errcode or 0)
+    elif any(o.kind == QUOTA for o in outcomes):
+        lifecycle.pause_for_quota(session, notice_id)
+    apply_early_deliveries(session, client, keys, [o.msgid for o in sent if o.msgid is not None])
+
+
+def _record_each(
+    session: Session, token: str, outcomes: Sequence[Outcome], now: datetime, policy: RetryPolicy
+) -> None:
     params = [{**_row_update(outcome, now, policy), "token": token} for outcome in outcomes]
     table = cast(Table, NoticeRecipient.__table__)
     statement = (
@@ -220,18 +258,6 @@ def record(
         )
     )
     session.connection().execute(statement, params)
-    followers.unreachable(
-        session,
-        unsubscribed=[o.row.openid for o in outcomes if o.errcode == UNSUBSCRIBED_ERRCODE],
-        refusing=[o.row.openid for o in outcomes if o.errcode == REFUSED_ERRCODE],
-    )
-    stop = next((o for o in outcomes if o.kind == STOP), None)
-    if stop is not None:
-        lifecycle.stop(session, notice_id, stop.errcode or 0)
-    elif any(o.kind == QUOTA for o in outcomes):
-        lifecycle.pause_for_quota(session, notice_id)
-    sent = [o.msgid for o in outcomes if o.kind == SENT and o.msgid is not None]
-    apply_early_deliveries(session, client, keys, sent)
 
 
 # -- delivery reports (TEMPLATESENDJOBFINISH) -----------------------------------------------
