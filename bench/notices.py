@@ -13,10 +13,10 @@ What it does (loopback only):
 3. floors with no database, in this process: the workers' send path (one asyncio loop, as many
    sends in flight as the 2 workers together) and, for comparison, WeChatAPI.send_template
    (wechatpy over requests) from 16 threads; sends/s and CPU per send of each;
-4. for 1 and 2 workers (`flask --app app worker --burst`): a notice to every volunteer with the
-   rate limit out of reach; sends/s at the fake from the first to the last send, the workers'
-   CPU per send (their start-up taken off) and the fake's, their peak RSS, and a check at the
-   fake that every recipient got exactly one message;
+4. for 1 and 2 workers (`flask --app app worker`, queued to once they all listen): a notice to
+   every volunteer with the rate limit out of reach; sends/s at the fake from the first to the
+   last send, the workers' CPU per send and the fake's, their peak RSS, and a check at the fake
+   that every recipient got exactly one message;
 5. memory: one worker with a tenth of the recipients, to compare its peak RSS;
 6. limit: two workers with NOTICE_SENDS_PER_SECOND set (each of `--limits`), the achieved rate
    and the busiest one-second window at the fake;
@@ -54,7 +54,6 @@ from bench.notices_parts import (  # noqa: E402
     reset,
     run_workers,
     say,
-    startup_cpu,
 )
 from config import Settings  # noqa: E402
 from infra.db import Database  # noqa: E402
@@ -204,8 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"for comparison: WeChatAPI.send_template (wechatpy, requests), 16 threads: "
                     f"{old['rate']:,.0f} sends/s, {old['cpu_ms']:.2f} ms CPU per send"
                 )
-            start_cpu = startup_cpu(env())
-            say(f"a worker's start and exit alone: {start_cpu:.2f} s CPU ({load()})\n")
+            say("")
 
             results: dict[int, dict[str, Any]] = {}
             for workers in (1, 2):
@@ -217,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
                 seen = at_the_fake(fake.url, args.recipients)
                 results[workers] = result
-                worker_ms = (result["cpu"] - workers * start_cpu) * 1000 / max(result["sent"], 1)
+                worker_ms = result["cpu"] * 1000 / max(result["sent"], 1)
                 ratio = f" ({seen['rate'] / floor:.2f}x the floor)" if floor else ""
                 say(
                     f"{workers} worker(s), limit off: {result['sent']:,} sent in "

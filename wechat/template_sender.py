@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,8 +32,18 @@ TOKEN_RECHECK_SECONDS = 1.0
 
 
 def _json(value: Any) -> bytes:
-    # WeChat shows \\u escapes literally, so the body is sent as raw UTF-8.
+    # WeChat shows \u escapes literally, so the body is sent as raw UTF-8.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]*")
+
+
+def _json_string(value: str) -> bytes:
+    """A JSON string; openids and client_msg_ids need no escaping, so no encoder is run."""
+    if _PLAIN.fullmatch(value):
+        return b'"' + value.encode("ascii") + b'"'
+    return _json(value)
 
 
 class TemplateMessage:
@@ -48,9 +59,9 @@ class TemplateMessage:
         self._tail = b"," + _json(common)[1:]  # the object's members and its closing brace
 
     def body(self, openid: str, client_msg_id: str | None = None) -> bytes:
-        head = b'{"touser":' + _json(openid)
+        head = b'{"touser":' + _json_string(openid)
         if client_msg_id is not None:
-            head += b',"client_msg_id":' + _json(client_msg_id)
+            head += b',"client_msg_id":' + _json_string(client_msg_id)
         return head + self._tail
 
 

@@ -87,44 +87,32 @@ class SendRateLimiter:
 
 
 class SlotPacer:
-    """The limiter for the sends of one event loop: one Redis call reserves the slots of all
-    the sends waiting at that moment, or of as many as were sent in the last LATE_SECONDS
-    (those about to come, when sends do not wait for slots), at most a chunk; each send
-    sleeps until its own slot."""
+    """The limiter for the sends of one event loop, taken by one dispatcher at a time: one
+    Redis call reserves the slots of the sends queued at that moment (at most a chunk), in the
+    loop's executor so that the sends in flight go on meanwhile; each send sleeps until its
+    own slot."""
 
     def __init__(self, limiter: SendRateLimiter) -> None:
         self._limiter = limiter
         self._slots: deque[tuple[float, float]] = deque()  # (start, deadline)
-        self._taken: deque[float] = deque()  # when the recent slots were taken
-        self._waiting = 0
         self.reservations = 0  # Redis calls so far
         self.late = 0  # slots given up: their send woke too late
 
-    async def wait(self) -> None:
-        self._waiting += 1
-        try:
-            while True:
-                now = time.monotonic()
-                while self._slots and self._slots[0][1] < now:
-                    self._slots.popleft()  # nobody took it in time
-                if not self._slots:
-                    self._reserve(now)
-                start, deadline = self._slots.popleft()
-                wait = start - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                now = time.monotonic()
-                if now <= deadline:
-                    self._taken.append(now)
-                    return
-                self.late += 1
-        finally:
-            self._waiting -= 1
-
-    def _reserve(self, now: float) -> None:
-        while self._taken and now - self._taken[0] > LATE_SECONDS:
-            self._taken.popleft()
-        wanted = min(max(self._waiting, len(self._taken)), self._limiter.chunk)
-        # A blocking call from the loop: one short Redis round trip per run of slots.
-        self._slots.extend(self._limiter.reserve(wanted))
-        self.reservations += 1
+    async def wait(self, queued: int = 1) -> None:
+        """Until the next slot; `queued`: how many sends wait for slots, this one included."""
+        while True:
+            now = time.monotonic()
+            while self._slots and self._slots[0][1] < now:
+                self._slots.popleft()  # nobody took it in time
+            if not self._slots:
+                wanted = max(1, min(queued, self._limiter.chunk))
+                loop = asyncio.get_running_loop()
+                self._slots.extend(await loop.run_in_executor(None, self._limiter.reserve, wanted))
+                self.reservations += 1
+            start, deadline = self._slots.popleft()
+            wait = start - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if time.monotonic() <= deadline:
+                return
+            self.late += 1

@@ -27,7 +27,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -41,7 +40,7 @@ from services.notices.delivery import QUOTA, SENT, STOP, Outcome, Row
 from wechat.client import WeChatAPI
 from wechat.template_sender import TemplateMessage
 from worker.ratelimit import SendRateLimiter
-from worker.sendloop import SendLoop
+from worker.sendloop import SendLoop, Ticket
 
 log = logging.getLogger("worker.sender")
 
@@ -129,8 +128,8 @@ class NoticeSender:
         if status is None:
             return "missing"
         message = self._message(notice_id)
-        in_flight: dict[Future[Outcome], tuple[str, Row]] = {}  # send -> (claim token, row)
-        finished: list[tuple[str, Outcome]] = []  # not yet recorded
+        in_flight: set[Ticket] = set()  # claimed rows, queued or being sent
+        finished: list[Ticket] = []  # sent, not yet recorded
         finished_at = checked_at = claimed_empty_at = 0.0
         renewed_at = time.monotonic()
         renew_every = self.settings.notice_lease_seconds / 4
@@ -161,12 +160,13 @@ class NoticeSender:
                 if not in_flight and not finished:
                     return self._final(notice_id, result)
             elif wants_rows:
-                rows = self._claim(notice_id)
-                if rows:
-                    futures = self.sends.submit(
-                        message, [(row, client_msg_id(notice_id, row.openid)) for _, row in rows]
-                    )
-                    in_flight.update(zip(futures, rows, strict=True))
+                tickets = [
+                    Ticket(token, row, message, client_msg_id(notice_id, row.openid))
+                    for token, row in self._claim(notice_id)
+                ]
+                if tickets:
+                    self.sends.submit(tickets)
+                    in_flight.update(tickets)
                 else:
                     claimed_empty_at = now
                     if not in_flight and not finished:
@@ -180,16 +180,15 @@ class NoticeSender:
             if now - renewed_at >= renew_every:
                 self._renew(in_flight)
                 renewed_at = now
-            for future in self._completed():
-                entry = in_flight.pop(future, None)
-                if entry is None:  # withdrawn
-                    continue
+            done = self._completed()
+            if done:
                 if not finished:
                     finished_at = time.monotonic()
-                finished.append((entry[0], future.result()))
+                finished += done
+                in_flight.difference_update(done)
 
-    def _completed(self) -> list[Future[Outcome]]:
-        """Sends done (or withdrawn) since the last call: waits up to a tick for the first."""
+    def _completed(self) -> list[Ticket]:
+        """Sends done since the last call: waits up to a tick for the first."""
         try:
             done = [self.sends.completed.get(timeout=TICK_SECONDS)]
         except queue.Empty:
@@ -200,8 +199,8 @@ class NoticeSender:
             except queue.Empty:
                 return done
 
-    def _renew(self, in_flight: dict[Future[Outcome], tuple[str, Row]]) -> None:
-        tokens = sorted({token for token, _ in in_flight.values()})
+    def _renew(self, in_flight: set[Ticket]) -> None:
+        tokens = sorted({ticket.token for ticket in in_flight})
         self.transaction(lambda s: delivery.renew(s, tokens))
 
     def _claim(self, notice_id: int) -> list[tuple[str, Row]]:
@@ -242,33 +241,34 @@ class NoticeSender:
         with self.db.Session() as session:
             return lifecycle.status_of(session, notice_id)
 
-    def _withdraw(self, in_flight: dict[Future[Outcome], tuple[str, Row]]) -> None:
+    def _withdraw(self, in_flight: set[Ticket]) -> None:
         """Stop sends that have not started; their rows go back to the queue."""
         withdrawn: dict[str, list[int]] = {}
-        for future, (token, row) in list(in_flight.items()):
-            if future.cancel():
-                in_flight.pop(future)
-                withdrawn.setdefault(token, []).append(row.id)
+        for ticket in self.sends.withdraw(in_flight):
+            in_flight.discard(ticket)
+            withdrawn.setdefault(ticket.token, []).append(ticket.row.id)
         for token, row_ids in withdrawn.items():
             self.transaction(lambda s, t=token, r=row_ids: delivery.release(s, t, r))  # type: ignore[misc]
 
     # -- recording -----------------------------------------------------------------------
 
-    def _record(self, notice_id: int, finished: list[tuple[str, Outcome]]) -> bool:
+    def _record(self, notice_id: int, finished: list[Ticket]) -> bool:
         """Write the outcomes that came in, in one transaction; True when one of them stopped
         or paused the notice."""
+        outcomes = [ticket.outcome for ticket in finished if ticket.outcome is not None]
         by_token: dict[str, list[Outcome]] = {}
-        for token, outcome in finished:
-            by_token.setdefault(token, []).append(outcome)
+        for ticket in finished:
+            if ticket.outcome is not None:
+                by_token.setdefault(ticket.token, []).append(ticket.outcome)
         redis, keys = self.services.redis, self.services.keys
 
         def write(session: Session) -> None:
-            for token, outcomes in by_token.items():
-                delivery.record(session, notice_id, token, outcomes, self.policy, redis, keys)
+            for token, group in by_token.items():
+                delivery.record(session, notice_id, token, group, self.policy, redis, keys)
 
         self.transaction(write)
-        self.sends.recorded(sum(1 for _, outcome in finished if outcome.counted))
-        for _, outcome in finished:
+        self.sends.recorded(sum(1 for outcome in outcomes if outcome.counted))
+        for outcome in outcomes:
             if outcome.kind != SENT:
                 log.info(
                     "notice %s row %s: %s errcode=%s",
@@ -277,4 +277,4 @@ class NoticeSender:
                     outcome.kind,
                     outcome.errcode,
                 )
-        return any(outcome.kind in (STOP, QUOTA) for _, outcome in finished)
+        return any(outcome.kind in (STOP, QUOTA) for outcome in outcomes)

@@ -3,8 +3,11 @@ sends in flight (NOTICE_SEND_THREADS of them) over keep-alive connections, each 
 the shared rate limit.
 
 The worker's own thread (worker.sender) claims rows and records outcomes; it hands rows over
-with `submit` and gets back a concurrent.futures.Future per row, which it may cancel until the
-send starts (its request is about to be written): a cancelled send never reaches WeChat.
+with `submit` and gets each back on `completed` (a Ticket with its outcome). Until a send
+starts (its slot has come and its request is about to be written) the worker may `withdraw`
+it: a withdrawn send never reaches WeChat. In the loop, one dispatcher takes the tickets in
+order, waits for room (sends in flight, sent but unrecorded) and for the next slot, then starts
+the send as a task of its own.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections import deque
+from collections.abc import Iterable, Sequence
 
 from config import Settings
 from services.notices.delivery import FAILED, QUOTA, RETRY, SENT, STOP, Outcome, Row
@@ -42,9 +45,21 @@ UNKNOWN_ERRCODE = -3
 # Sent but not yet recorded, per send in flight: all a crash can leave for a takeover to resend.
 UNRECORDED_PER_SEND = 2
 CLOSE_SECONDS = 10.0
+QUEUED, STARTED, WITHDRAWN = 0, 1, 2
 
-# What `submit` takes per row: the row and its client_msg_id.
-Item = tuple[Row, str]
+
+class Ticket:
+    """One row to send; `outcome` is set when it comes back on SendLoop.completed."""
+
+    __slots__ = ("message", "msg_id", "outcome", "row", "state", "token")
+
+    def __init__(self, token: str, row: Row, message: TemplateMessage, msg_id: str) -> None:
+        self.token = token  # the claim it belongs to
+        self.row = row
+        self.message = message
+        self.msg_id = msg_id  # client_msg_id
+        self.state = QUEUED
+        self.outcome: Outcome | None = None
 
 
 class SendLoop:
@@ -52,31 +67,34 @@ class SendLoop:
 
     def __init__(self, settings: Settings, api: WeChatAPI, limiter: SendRateLimiter) -> None:
         self.concurrency = settings.notice_send_threads
-        self.completed: queue.SimpleQueue[Future[Outcome]] = queue.SimpleQueue()
+        self.completed: queue.SimpleQueue[Ticket] = queue.SimpleQueue()
         self.sender = TemplateSender(api, settings, connections=self.concurrency)
         self.pacer = SlotPacer(limiter)
-        self._queue: asyncio.Queue[tuple[Future[Outcome], TemplateMessage, Row, str]] = (
-            asyncio.Queue()
-        )
+        self._lock = threading.Lock()  # a ticket's state
+        self._tickets: deque[Ticket] = deque()
+        self._arrived = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(self.concurrency)
         self._unrecorded = asyncio.Semaphore(UNRECORDED_PER_SEND * self.concurrency)
-        self._lanes: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="notice-send", daemon=True
         )
         self._thread.start()
+        self._dispatcher: asyncio.Task[None] | None = None
 
-    def submit(self, message: TemplateMessage, items: Sequence[Item]) -> list[Future[Outcome]]:
-        """Queue sends; each future is put on `completed` once it is done or cancelled."""
-        futures: list[Future[Outcome]] = []
-        for _ in items:
-            future: Future[Outcome] = Future()
-            future.add_done_callback(self.completed.put)
-            futures.append(future)
-        self._loop.call_soon_threadsafe(
-            self._start, message, list(zip(futures, items, strict=True))
-        )
-        return futures
+    def submit(self, tickets: Sequence[Ticket]) -> None:
+        self._loop.call_soon_threadsafe(self._queue, list(tickets))
+
+    def withdraw(self, tickets: Iterable[Ticket]) -> list[Ticket]:
+        """Withdraw the sends that have not started; those withdrawn."""
+        withdrawn = []
+        with self._lock:
+            for ticket in tickets:
+                if ticket.state == QUEUED:
+                    ticket.state = WITHDRAWN
+                    withdrawn.append(ticket)
+        return withdrawn
 
     def recorded(self, count: int) -> None:
         """`count` sent outcomes are in the database: as many more sends may go."""
@@ -96,66 +114,95 @@ class SendLoop:
 
     # -- in the loop's thread ------------------------------------------------------------------
 
-    def _start(self, message: TemplateMessage, work: list[tuple[Future[Outcome], Item]]) -> None:
-        if not self._lanes:  # one coroutine per send in flight, each taking rows in turn
-            self._lanes = [self._loop.create_task(self._lane()) for _ in range(self.concurrency)]
-        for future, (row, msg_id) in work:
-            self._queue.put_nowait((future, message, row, msg_id))
+    def _queue(self, tickets: list[Ticket]) -> None:
+        if self._dispatcher is None:
+            self._dispatcher = self._loop.create_task(self._dispatch())
+        self._tickets.extend(tickets)
+        self._arrived.set()
 
     def _release(self, count: int) -> None:
         for _ in range(count):
             self._unrecorded.release()
 
+    def _start(self, ticket: Ticket) -> bool:
+        with self._lock:
+            if ticket.state != QUEUED:
+                return False
+            ticket.state = STARTED
+            return True
+
+    def _finish(self, ticket: Ticket, outcome: Outcome) -> None:
+        ticket.outcome = outcome
+        self.completed.put(ticket)
+
     async def _shutdown(self) -> None:
-        for task in self._lanes:
+        tasks = [*self._tasks, *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._lanes, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.sender.aclose()
         await self._loop.shutdown_default_executor()
 
-    async def _lane(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
-            future, message, row, msg_id = await self._queue.get()
-            if future.cancelled():  # withdrawn while it waited
+            while not self._tickets:
+                self._arrived.clear()
+                await self._arrived.wait()
+            ticket = self._tickets.popleft()
+            if ticket.state != QUEUED:  # withdrawn while it waited
                 continue
+            await self._in_flight.acquire()  # released when the send is done
             try:
-                outcome = await self._attempt(future, message, row, msg_id)
-            except Exception:  # a bug of ours, or Redis failing under the limiter: try later
-                log.exception("unexpected error sending row %s", row.id)
-                if not future.set_running_or_notify_cancel():
-                    continue
-                outcome = Outcome(row, RETRY, errcode=UNKNOWN_ERRCODE, counted=False)
-            if outcome is not None:
-                future.set_result(outcome)
+                await self._ready(ticket)
+            except BaseException:
+                self._in_flight.release()
+                raise
 
-    async def _attempt(
-        self, future: Future[Outcome], message: TemplateMessage, row: Row, msg_id: str
-    ) -> Outcome | None:
-        """The outcome, or None when the send was withdrawn before it started."""
+    async def _ready(self, ticket: Ticket) -> None:
+        """Wait for the token, room and the slot; then start the send (or give the ticket
+        back with its outcome when it cannot go)."""
+        row = ticket.row
         try:
             # A first call fetches the token: not inside this send's slot, or it would leave
             # late and bunch up with the sends after it.
             await self.sender.token()
         except WeChatAPIError as error:  # no token: nothing was sent
-            if not future.set_running_or_notify_cancel():
-                return None
-            return Outcome(row, RETRY, errcode=error.errcode, counted=False)
+            self._in_flight.release()
+            if self._start(ticket):
+                self._finish(ticket, Outcome(row, RETRY, errcode=error.errcode, counted=False))
+            return
         await self._unrecorded.acquire()  # released once the outcome is recorded
         try:
-            if not future.cancelled():
-                await self.pacer.wait()
-            started = future.set_running_or_notify_cancel()
-        except BaseException:
-            self._unrecorded.release()
+            if ticket.state == QUEUED:
+                await self.pacer.wait(len(self._tickets) + 1)
+        except asyncio.CancelledError:
             raise
-        if not started:
+        except Exception:  # Redis failing under the limiter: nothing was sent
+            log.exception("notice send of row %s: no slot from the rate limit", row.id)
             self._unrecorded.release()
-            return None
-        return await self._post(message, row, msg_id)
+            self._in_flight.release()
+            if self._start(ticket):
+                self._finish(ticket, Outcome(row, RETRY, errcode=UNKNOWN_ERRCODE, counted=False))
+            return
+        if not self._start(ticket):
+            self._unrecorded.release()
+            self._in_flight.release()
+            return
+        task = self._loop.create_task(self._send(ticket))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, message: TemplateMessage, row: Row, msg_id: str) -> Outcome:
+    async def _send(self, ticket: Ticket) -> None:
         try:
-            msgid = await self.sender.send(row.openid, message, msg_id)
+            outcome = await self._post(ticket)
+        finally:
+            self._in_flight.release()
+        self._finish(ticket, outcome)
+
+    async def _post(self, ticket: Ticket) -> Outcome:
+        row = ticket.row
+        try:
+            msgid = await self.sender.send(row.openid, ticket.message, ticket.msg_id)
         except (InvalidTemplateError, TemplateDataError) as error:
             return Outcome(row, STOP, errcode=error.errcode)
         except RateLimitedError as error:

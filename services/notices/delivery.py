@@ -86,36 +86,44 @@ def claim(
     rows. Rows locked by another claim are skipped, never waited for."""
     now = utcnow()
     lease_cutoff = now - timedelta(seconds=lease_seconds)
-    R = NoticeRecipient
+    table = cast(Table, NoticeRecipient.__table__)
+    c = table.c
     claimable = (
-        (R.status == R_SENDING) & (R.claimed_at < lease_cutoff),
-        (R.status == R_RETRY) & (R.next_attempt_at <= now),
-        R.status == R_QUEUED,
+        (c.status == R_SENDING) & (c.claimed_at < lease_cutoff),
+        (c.status == R_RETRY) & (c.next_attempt_at <= now),
+        c.status == R_QUEUED,
     )
-    ids: list[int] = []
+    connection = session.connection()
+    found: list[Row] = []
     for condition in claimable:
-        wanted = batch_size - len(ids)
+        wanted = batch_size - len(found)
         if wanted <= 0:
             break
-        ids += session.scalars(
-            select(R.id)
-            .where(R.notice_id == notice_id, condition)
-            .order_by(R.id)
-            .limit(wanted)
-            .with_for_update(skip_locked=True)
-        ).all()
-    if not ids:
+        found += [
+            Row(row_id, openid, attempts)
+            for row_id, openid, attempts in connection.execute(
+                select(c.id, c.openid, c.attempts)
+                .where(c.notice_id == notice_id, condition)
+                .order_by(c.id)
+                .limit(wanted)
+                .with_for_update(skip_locked=True)
+            )
+        ]
+    if not found:
         return []
-    session.execute(
-        update(R)
-        .where(R.id.in_(ids), or_(*claimable))
-        .values(status=R_SENDING, claimed_by=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    ids = [row.id for row in found]
+    claimed = rowcount(
+        connection.execute(
+            table.update()
+            .where(c.id.in_(ids), or_(*claimable))
+            .values(status=R_SENDING, claimed_by=token, claimed_at=now)
+        )
     )
-    claimed = session.execute(
-        select(R.id, R.openid, R.attempts).where(R.id.in_(ids), R.claimed_by == token)
-    ).all()
-    return [Row(row_id, openid, attempts) for row_id, openid, attempts in claimed]
+    if claimed == len(ids):  # MariaDB: the rows were locked by the SELECT, all are ours
+        return found
+    # SQLite locks no row on a SELECT: another claim may have taken some in between.
+    ours = set(connection.scalars(select(c.id).where(c.id.in_(ids), c.claimed_by == token)))
+    return [row for row in found if row.id in ours]
 
 
 def release(session: Session, token: str, row_ids: Sequence[int]) -> None:
