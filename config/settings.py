@@ -291,8 +291,8 @@ def _notice_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "notice_max_attempts": _int(env, "NOTICE_MAX_ATTEMPTS", 5),
         "notice_resume_check_seconds": _int(env, "NOTICE_RESUME_CHECK_SECONDS", 60),
     }
-    if values["notice_send_threads"] > 64:
-        raise ConfigError("NOTICE_SEND_THREADS", "at most 64")
+    if values["notice_send_threads"] > 256:
+        raise ConfigError("NOTICE_SEND_THREADS", "at most 256")
     if values["notice_batch_size"] > 1000:
         raise ConfigError("NOTICE_BATCH_SIZE", "at most 1000")
     if values["notice_lease_seconds"] > MAX_NOTICE_LEASE_SECONDS:
