@@ -12,6 +12,7 @@ activities held in the last half year.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +38,8 @@ ACTIVE_POINTS = 1
 PAIRED_POINTS = 10
 CANDIDATES = 200
 SHOWN = 20
+# Teams whose skilled members are counted in one query.
+CHUNK = 2 * SHOWN
 HOURS_WINDOW_DAYS = 365
 ACTIVITY_WINDOW_DAYS = 182
 ANY_TIME = "不定期"
@@ -203,22 +206,33 @@ def paired_team_ids(session: Session, county_code: str | None) -> set[int]:
     )
 
 
-def _members_with_skill(session: Session, field: str, team_ids: list[int]) -> dict[int, int]:
-    """Joined members with the skill, for these teams (their members, each probed in the skill
-    rows' primary key)."""
-    rows = session.execute(
-        select(Membership.team_id, func.count())
-        .join(
+def _members(session: Session, team_ids: list[int], field: str | None = None) -> dict[int, int]:
+    """Joined members of these teams, by team; with `field`, only those with that skill (each
+    member probed in the skill rows' primary key)."""
+    query = select(Membership.team_id, func.count()).where(
+        Membership.team_id.in_(team_ids), Membership.status == MEMBERSHIP_JOINED
+    )
+    if field is not None:
+        query = query.join(
             VolunteerSkill,
             and_(
                 VolunteerSkill.volunteer_id == Membership.volunteer_id,
                 VolunteerSkill.skill == field,
             ),
         )
-        .where(Membership.team_id.in_(team_ids), Membership.status == MEMBERSHIP_JOINED)
-        .group_by(Membership.team_id)
-    ).all()
+    rows = session.execute(query.group_by(Membership.team_id)).all()
     return {int(team_id): int(count) for team_id, count in rows}
+
+
+def _sort_key(suggestion: Suggestion) -> tuple[Any, ...]:
+    return (-suggestion.score, -suggestion.hours, suggestion.id)
+
+
+def _shown_key(found: list[Suggestion]) -> tuple[Any, ...]:
+    """The sort key of the last of the SHOWN best found so far (none yet: after every key)."""
+    if len(found) < SHOWN:
+        return (math.inf,)
+    return sorted(map(_sort_key, found))[SHOWN - 1]
 
 
 def _recent_activities(session: Session, now: datetime) -> dict[int, int]:
@@ -260,7 +274,9 @@ def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestio
     Counting every team's skilled members would probe the skill rows once per membership of
     the province; instead the teams are taken in groups of equal best possible score (as if
     they had such members), the best group first, and counted group by group until no later
-    group can reach the SHOWN best found (ties included: members break them)."""
+    group can reach the SHOWN best found (ties included: members break them). A group of more
+    than CHUNK teams is taken by joined members, the most first (skilled members are no more
+    than that), a chunk at a time while its next team could still reach the SHOWN best."""
     paired = paired_team_ids(session, need.county_code)
     recent = _recent_activities(session, now)
     teams = session.execute(
@@ -279,19 +295,39 @@ def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestio
         groups.setdefault(best, []).append(row)
     found: list[Suggestion] = []
     for best in sorted(groups, reverse=True):
-        scores = sorted((s.score for s in found), reverse=True)
-        if len(scores) >= SHOWN and scores[SHOWN - 1] > best:
+        if _shown_key(found) < (-best,):
             break
-        group = groups[best]
-        members = _members_with_skill(session, need.field, [row.id for row in group])
-        for row in group:
-            if members.get(row.id) or row.id in paired:
-                found.append(
-                    _team_suggestion(
-                        need, row, row.id in paired, members.get(row.id, 0), recent.get(row.id, 0)
+        group, totals = groups[best], None
+        if len(group) > CHUNK:
+            # A big group: its teams by joined members (skilled ones are no more), the most
+            # first, counted a chunk at a time while one of them can still make the twenty.
+            totals = _members(session, [row.id for row in group])
+            group = sorted(
+                (row for row in group if totals.get(row.id) or row.id in paired),
+                key=lambda row: (-totals.get(row.id, 0), row.id),  # type: ignore[union-attr]
+            )
+        for start in range(0, len(group), CHUNK):
+            first = group[start]
+            if totals is not None and _shown_key(found) < (
+                -best,
+                -totals.get(first.id, 0),
+                first.id,
+            ):
+                break
+            chunk = group[start : start + CHUNK]
+            members = _members(session, [row.id for row in chunk], need.field)
+            for row in chunk:
+                if members.get(row.id) or row.id in paired:
+                    found.append(
+                        _team_suggestion(
+                            need,
+                            row,
+                            row.id in paired,
+                            members.get(row.id, 0),
+                            recent.get(row.id, 0),
+                        )
                     )
-                )
-    found.sort(key=lambda s: (-s.score, -s.hours, s.id))
+    found.sort(key=_sort_key)
     return found[:SHOWN]
 
 
