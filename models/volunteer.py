@@ -56,7 +56,8 @@ class VolunteerSkill(Base):
     Written only here, by `Volunteer`: its validator for every ORM object write (registration,
     claim, profile edit, import, de-registration, the consent), and `_mirror_bulk_writes` for
     ORM-enabled bulk INSERT/UPDATE statements on volunteers. Plain SQL that writes volunteers
-    must write these rows too (`VolunteerSkill.rows_for`)."""
+    must write these rows too (`VolunteerSkill.rows_for`, or `FILL_SKILL_ROWS_MARIADB` after a
+    bulk load)."""
 
     __tablename__ = "volunteer_skills"
     __table_args__ = (
