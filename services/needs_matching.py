@@ -38,7 +38,7 @@ ACTIVE_POINTS = 1
 PAIRED_POINTS = 10
 CANDIDATES = 200
 SHOWN = 20
-# Teams whose skilled members are counted in one query.
+# Teams of a big group counted in the first query (then twice as many each time).
 CHUNK = 2 * SHOWN
 HOURS_WINDOW_DAYS = 365
 ACTIVITY_WINDOW_DAYS = 182
@@ -276,7 +276,8 @@ def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestio
     they had such members), the best group first, and counted group by group until no later
     group can reach the SHOWN best found (ties included: members break them). A group of more
     than CHUNK teams is taken by joined members, the most first (skilled members are no more
-    than that), a chunk at a time while its next team could still reach the SHOWN best."""
+    than that), in chunks of CHUNK teams, each twice the last (few round trips when nothing can
+    be skipped), while its next team could still reach the SHOWN best."""
     paired = paired_team_ids(session, need.county_code)
     recent = _recent_activities(session, now)
     teams = session.execute(
@@ -300,13 +301,15 @@ def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestio
         group, totals = groups[best], None
         if len(group) > CHUNK:
             # A big group: its teams by joined members (skilled ones are no more), the most
-            # first, counted a chunk at a time while one of them can still make the twenty.
+            # first, counted a chunk at a time (each twice the last) while the next of them
+            # can still make the twenty.
             totals = _members(session, [row.id for row in group])
             group = sorted(
                 (row for row in group if totals.get(row.id) or row.id in paired),
                 key=lambda row: (-totals.get(row.id, 0), row.id),  # type: ignore[union-attr]
             )
-        for start in range(0, len(group), CHUNK):
+        start, size = 0, CHUNK
+        while start < len(group):
             first = group[start]
             if totals is not None and _shown_key(found) < (
                 -best,
@@ -314,7 +317,8 @@ def suggest_teams(session: Session, need: Need, now: datetime) -> list[Suggestio
                 first.id,
             ):
                 break
-            chunk = group[start : start + CHUNK]
+            chunk = group[start : start + size]
+            start, size = start + size, size * 2
             members = _members(session, [row.id for row in chunk], need.field)
             for row in chunk:
                 if members.get(row.id) or row.id in paired:
