@@ -148,7 +148,7 @@ def pages_for(engine: Engine, who: str, pii_key: str) -> list[Page]:
         ),
     ]
     for name, values in audiences:
-        data = {"action": "preview", "data-thing1": "科普讲座", "data-time2": "2026年12月5日",
+        data = {"action": "preview", "data-thing1": "科普讲座", "data-time2": "2026年12月5日 09:00",
                 "activity_state": "signed_up", **values}  # fmt: skip
         pages.append(Page(f"audience count {name}", form, "POST", data, form))
     if who == "province":

@@ -116,6 +116,8 @@ class Volunteer(Base):
         Index("ix_volunteers_status_created", "status", "created_at"),
         Index("ix_volunteers_status_education", "status", "education"),
         Index("ix_volunteers_status_occupation", "status", "occupation"),
+        Index("ix_volunteers_phone", "phone"),
+        Index("ix_volunteers_status_name", "status", "name"),
     )
 
     id: Mapped[IntPk]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, exists, false, literal, or_, select
+from sqlalchemy import ColumnElement, Executable, exists, false, literal, select
 from sqlalchemy.orm import Session
 
 from domain import clock, regions
@@ -76,6 +76,7 @@ class VolunteerFilters:
 
 ID_NUMBER_LIKE = re.compile(r"[0-9０-９]{17}[0-9０-９xXｘＸ]")
 PHONE_LIKE = re.compile(r"[+0-9\s\-]{11,18}")
+VOLUNTEER_NO_LIKE = re.compile(r"[A-Z]{2}[0-9]{6,}")  # KJ0123456789; names have no digits
 
 
 def matching(q: str, pii: PiiCipher | None) -> ColumnElement[bool]:
@@ -94,7 +95,9 @@ def matching(q: str, pii: PiiCipher | None) -> ColumnElement[bool]:
             return Volunteer.phone == parse_mobile(q)
         except ValidationError:
             pass
-    return or_(Volunteer.name.contains(q, autoescape=True), Volunteer.volunteer_no == q.upper())
+    if VOLUNTEER_NO_LIKE.fullmatch(q.upper()):
+        return Volunteer.volunteer_no == q.upper()  # the unique index; no name looks like this
+    return Volunteer.name.contains(q, autoescape=True)
 
 
 def volunteer_conditions(

@@ -23,6 +23,10 @@ INDEXES: tuple[tuple[str, str, list[str]], ...] = (
     ("ix_volunteers_status_created", "volunteers", ["status", "created_at"]),
     ("ix_volunteers_status_education", "volunteers", ["status", "education"]),
     ("ix_volunteers_status_occupation", "volunteers", ["status", "occupation"]),
+    # The search box: a full mobile number, or part of a name (scanned in the index, not the
+    # table).
+    ("ix_volunteers_phone", "volunteers", ["phone"]),
+    ("ix_volunteers_status_name", "volunteers", ["status", "name"]),
     ("ix_followers_receives", "followers", ["openid", "subscribed", "refuses_notices"]),
     ("ix_team_memberships_team_status", "team_memberships", ["team_id", "status", "volunteer_id"]),
     ("ix_team_memberships_status_team", "team_memberships", ["status", "team_id"]),
