@@ -109,7 +109,8 @@ class Volunteer(Base):
 
     __tablename__ = "volunteers"
     # The console's list, filters and counts (migration 0017_scale): the status first, then
-    # the filter; InnoDB appends the id, which is the list's order.
+    # the filter; InnoDB appends the id, which is the list's order. (They replace the
+    # single-column indexes on prefecture_code, county_code and education.)
     __table_args__ = (
         Index("ix_volunteers_status_prefecture", "status", "prefecture_code"),
         Index("ix_volunteers_status_county", "status", "county_code"),
@@ -132,9 +133,9 @@ class Volunteer(Base):
     gender: Mapped[str | None] = mapped_column(String(2))
     birth_date: Mapped[date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))
-    education: Mapped[str | None] = mapped_column(String(20), index=True)
-    prefecture_code: Mapped[str | None] = mapped_column(String(12), index=True)
-    county_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    education: Mapped[str | None] = mapped_column(String(20))
+    prefecture_code: Mapped[str | None] = mapped_column(String(12))
+    county_code: Mapped[str | None] = mapped_column(String(12))
     employer: Mapped[str | None] = mapped_column(String(100))
     occupation: Mapped[str | None] = mapped_column(String(20))
     skills: Mapped[list[str] | None] = mapped_column(JSON)
