@@ -102,12 +102,32 @@ def _rows(session: Session, team_id: int, found: Sequence[Volunteer]) -> list[Me
 def member_list(
     session: Session, team_id: int, *, query: str = "", skill: str = "", page: int = 1
 ) -> MemberList:
-    stmt = _filtered(session, team_id, query, skill)
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    if query.strip() or skill:
+        stmt = _filtered(session, team_id, query, skill)
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        page = min(max(1, page), pages)
+        found = session.scalars(
+            stmt.order_by(Volunteer.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        ).all()
+        return MemberList(_rows(session, team_id, found), total, page, pages)
+    # No filter: count and page the memberships alone (an index walk of (team_id, status,
+    # volunteer_id)), then read only the page's volunteers; a team may have 20,000 members.
+    joined = (Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED)
+    total = int(session.scalar(select(func.count()).where(*joined)) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
+    ids = list(
+        session.scalars(
+            select(Membership.volunteer_id)
+            .where(*joined)
+            .order_by(Membership.volunteer_id)
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
     found = session.scalars(
-        stmt.order_by(Volunteer.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        select(Volunteer).where(Volunteer.id.in_(ids)).order_by(Volunteer.id)
     ).all()
     return MemberList(_rows(session, team_id, found), total, page, pages)
 
