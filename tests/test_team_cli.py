@@ -5,26 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from click.testing import Result
 from flask import Flask
 
 from infra.db import Database
 from sandbox.fake_wechat import FakeWeChatState
 from services import teams
-from tests.test_team_support import add_team, add_volunteer, seed_root
+from tests.test_team_support import (
+    TEMPLATE_ID,
+    add_review_template,
+    add_team,
+    add_volunteer,
+    invoke,
+    seed_root,
+    texts,
+)
 from tests.wechat_user import WeChatUser
 
 REGISTRANT = "oRegistrantCli000000000001"
-TEMPLATE_ID = "kjzyTeamReview000000000000000000000000000001"
-
-
-def invoke(runner: Any, *args: str) -> Result:
-    result: Result = runner.invoke(args=["teams", *args])
-    return result
-
-
-def texts(fake_wechat: FakeWeChatState, openid: str) -> list[str]:
-    return [m["content"] for m in fake_wechat.messages(openid) if m["type"] == "text"]
 
 
 def test_seed_is_idempotent(runner: Any, db: Database) -> None:
@@ -104,17 +101,7 @@ def test_unknown_team(runner: Any, db: Database) -> None:
 def test_template_fallback_outside_the_customer_service_window(
     runner: Any, db: Database, fake_wechat: FakeWeChatState
 ) -> None:
-    fake_wechat.add_template(
-        {
-            "template_id": TEMPLATE_ID,
-            "title": "审核结果通知",
-            "primary_industry": "政府与公共事业",
-            "deputy_industry": "公共事业|非盈利机构",
-            "content": "队伍名称:{{thing1.DATA}}\n审核结果:{{phrase2.DATA}}\n"
-            "审核时间:{{time3.DATA}}\n备注:{{thing4.DATA}}\n",
-            "example": "",
-        }
-    )
+    add_review_template(fake_wechat)
     fake_wechat.fail("/cgi-bin/message/custom/send", 45015)
     team = add_team(db, "甘肃省农学会科技志愿服务队", approved=False, registrant=REGISTRANT)
     result = invoke(runner, "approve", team.team_no, "--template-id", TEMPLATE_ID)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import Result
 from flask import Flask
 
 from infra.db import Database
@@ -16,15 +15,17 @@ from tests.test_console_support import (
     csrf_token,
     province_client,  # noqa: F401  (fixture)
 )
-from tests.test_team_support import add_team, add_volunteer, fill_details, seed_root, team_by_name
+from tests.test_team_support import (
+    add_team,
+    add_volunteer,
+    fill_details,
+    invoke,
+    seed_root,
+    team_by_name,
+)
 from tests.wechat_user import WeChatUser
 
 SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
-
-
-def invoke(runner: Any, *args: str) -> Result:
-    result: Result = runner.invoke(args=["teams", *args])
-    return result
 
 
 def volunteer(app: Flask, user: WeChatUser) -> WeChatUser:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import Result
 from flask import Flask
 from sqlalchemy import select
 
@@ -23,21 +22,20 @@ from tests.test_console_support import (
     login,
     province_client,  # noqa: F401  (fixture)
 )
-from tests.test_team_support import add_team, add_volunteer, seed_root, team_by_name
+from tests.test_team_support import (
+    TEMPLATE_ID,
+    add_review_template,
+    add_team,
+    add_volunteer,
+    invoke,
+    seed_root,
+    team_by_name,
+    texts,
+)
 from tests.wechat_user import WeChatUser
 
 SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
 SPECIAL = "陇原农技先锋队"
-TEMPLATE_ID = "kjzyTeamReview000000000000000000000000000001"
-
-
-def invoke(runner: Any, *args: str) -> Result:
-    result: Result = runner.invoke(args=["teams", *args])
-    return result
-
-
-def texts(fake_wechat: FakeWeChatState, openid: str) -> list[str]:
-    return [m["content"] for m in fake_wechat.messages(openid) if m["type"] == "text"]
 
 
 def name_audits(db: Database) -> list[AuditEntry]:
@@ -206,17 +204,7 @@ def test_a_refusal_outside_the_chat_window_goes_out_as_a_template(
     fake_wechat: FakeWeChatState,
 ) -> None:
     team, second = team_with_two_admins(app, db, wechat_user, make_user)
-    fake_wechat.add_template(
-        {
-            "template_id": TEMPLATE_ID,
-            "title": "审核结果通知",
-            "primary_industry": "政府与公共事业",
-            "deputy_industry": "公共事业|非盈利机构",
-            "content": "队伍名称:{{thing1.DATA}}\n审核结果:{{phrase2.DATA}}\n"
-            "审核时间:{{time3.DATA}}\n备注:{{thing4.DATA}}\n",
-            "example": "",
-        }
-    )
+    add_review_template(fake_wechat)
     fake_wechat.fail("/cgi-bin/message/custom/send", 45015, times=2)
     result = invoke(
         runner, "name-reject", team.team_no, "--reason", "名称过长", "--template-id", TEMPLATE_ID

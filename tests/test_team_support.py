@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from click.testing import Result
 from flask import Flask
 
 from domain import team_names
 from domain.idcard import compute_check_digit, parse_id_number
 from infra.db import Database
 from models.team import Team
+from sandbox.fake_wechat import FakeWeChatState
 from services import teams, volunteers
 from tests.wechat_user import WeChatUser
 
@@ -117,3 +119,32 @@ def fill_details(user: WeChatUser) -> str:
 def team_by_name(db: Database, name: str) -> Team | None:
     with db.Session() as session:
         return teams.find(session, name)
+
+
+# The team notices' template (TEAM_NOTICE_TEMPLATE_ID), for the fallback outside the 48 hours.
+TEMPLATE_ID = "kjzyTeamReview000000000000000000000000000001"
+
+
+def add_review_template(fake_wechat: FakeWeChatState) -> None:
+    fake_wechat.add_template(
+        {
+            "template_id": TEMPLATE_ID,
+            "title": "审核结果通知",
+            "primary_industry": "政府与公共事业",
+            "deputy_industry": "公共事业|非盈利机构",
+            "content": "队伍名称:{{thing1.DATA}}\n审核结果:{{phrase2.DATA}}\n"
+            "审核时间:{{time3.DATA}}\n备注:{{thing4.DATA}}\n",
+            "example": "",
+        }
+    )
+
+
+def invoke(runner: Any, *args: str) -> Result:
+    """flask --app app teams <args>."""
+    result: Result = runner.invoke(args=["teams", *args])
+    return result
+
+
+def texts(fake_wechat: FakeWeChatState, openid: str) -> list[str]:
+    """The customer-service texts `openid` received, oldest first."""
+    return [m["content"] for m in fake_wechat.messages(openid) if m["type"] == "text"]
