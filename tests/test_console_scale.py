@@ -16,9 +16,13 @@ from services.operators import Scope
 from services.teams.tree_pages import tree_page
 from tests.test_console_support import (  # noqa: F401  (fixture)
     add_team,
+    add_template,
     add_volunteers,
+    compose,
+    compose_data,
     join_team,
     province_client,
+    recipient_count,
 )
 
 
@@ -115,6 +119,16 @@ def test_a_region_with_many_teams_filters_by_team_number(
     menu = province_client.get("/console/volunteers").get_data(as_text=True)
     assert 'name="team_id"' in menu and "<select" in menu.split('name="team_id"')[0][-200:]
 
+    _many_teams(db)
+    page = province_client.get("/console/volunteers").get_data(as_text=True)
+    assert 'placeholder="服务队编号' in page and "测试12队" not in page
+    found = province_client.get(f"/console/volunteers?team_id={team_no}").get_data(as_text=True)
+    rows = found.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("队员") == 2 and "路人" not in rows
+    assert f'value="{team_no}"' in found
+
+
+def _many_teams(db: Database) -> None:
     now = utcnow()
     with db.Session.begin() as session:
         session.execute(
@@ -135,9 +149,23 @@ def test_a_region_with_many_teams_filters_by_team_number(
                 for i in range(301)
             ],
         )
-    page = province_client.get("/console/volunteers").get_data(as_text=True)
-    assert 'placeholder="服务队编号' in page and "测试12队" not in page
-    found = province_client.get(f"/console/volunteers?team_id={team_no}").get_data(as_text=True)
-    rows = found.split("<tbody>")[1].split("</tbody>")[0]
-    assert rows.count("队员") == 2 and "路人" not in rows
-    assert f'value="{team_no}"' in found
+
+
+def test_the_notice_audience_takes_a_team_number_when_there_are_many_teams(
+    province_client: FlaskClient,  # noqa: F811
+    db: Database,
+) -> None:
+    team_id = add_team(db, "兰州大学科技志愿服务队", kind="unit", prefecture_code="620100")
+    join_team(db, team_id, add_volunteers(db, 3))
+    add_volunteers(db, 2)
+    _many_teams(db)
+    with db.Session() as session:
+        team_no = session.scalar(select(Team.team_no).where(Team.id == team_id))
+    template = add_template(db)
+    form = province_client.get(f"/console/notices/new?template={template}").get_data(as_text=True)
+    assert 'placeholder="服务队编号' in form
+    answer = compose(province_client, compose_data(template, team_id=str(team_no)))
+    assert recipient_count(answer.data) == 3
+    unknown = compose(province_client, compose_data(template, team_id="KT00000000"))
+    assert recipient_count(unknown.data) is None
+    assert "没有这个服务队编号" in unknown.get_data(as_text=True)
