@@ -78,6 +78,12 @@ def served(
 def fits_the_screen(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width}px wide"
+    # Every tab is visible without scrolling the tab bar sideways.
+    tabs = page.evaluate(
+        "(() => { const n = document.querySelector('nav.tabs');"
+        " return n ? [n.scrollWidth, n.clientWidth] : [0, 0]; })()"
+    )
+    assert tabs[0] <= tabs[1], f"{page.url}: the tabs need {tabs[0]}px of {tabs[1]}px"
 
 
 def test_admin_on_a_phone_approves_publishes_and_confirms(
