@@ -25,8 +25,7 @@ from domain.team_names import kind_label
 from models.notice import DELIVERY_LABELS, RECIPIENT_STATUS_LABELS, Notice, NoticeRecipient
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.team import STATUS_LABELS as TEAM_STATUS_LABELS
-from models.volunteer import ACTIVE, Volunteer
-from services.notices import json_array_contains
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services.operators import Scope
 from services.reports_export import Listing
 from services.volunteers import ID_CONTEXT
@@ -113,7 +112,15 @@ def volunteer_conditions(
     if filters.q:
         conditions.append(matching(filters.q, pii))
     if filters.skill:
-        conditions.append(json_array_contains(session, Volunteer.skills, filters.skill))
+        # The skill rows (VolunteerSkill, primary key (volunteer_id, skill)), not the JSON.
+        conditions.append(
+            exists(
+                select(literal(1)).where(
+                    VolunteerSkill.volunteer_id == Volunteer.id,
+                    VolunteerSkill.skill == filters.skill,
+                )
+            )
+        )
     if filters.education:
         conditions.append(Volunteer.education == filters.education)
     if filters.occupation:
