@@ -21,15 +21,19 @@ steps 4-7 is logged and answered with SORRY; observers' errors other than Redis'
 
 Steps 2-7 run on a worker thread. If they take longer than the reply budget, WeChat is answered
 `success` and the reply follows through the customer-service API when it is ready. A message
-whose route is marked instant (router.instant: answered from memory) and whose observers have
-nothing to write runs on the request thread instead: there is nothing to wait for.
+whose observers have nothing to write runs on the request thread instead when there is nothing
+to wait for: its route is marked instant (router.instant: answered from memory), or it answers a
+conversation's question whose parser needs no lookup (ConversationEngine.from_memory).
 
-Redis round trips per message: one script checks the (timestamp, nonce) pair, claims the dedup
-key and the user lock, marks the user's first message of the hour and reads the conversation
-document under the lock (on a cluster the pair, the mark and the document are separate round
-trips); the handler's own writes; one script releases the lock and stores the answer for
-retries. 「帮助」 from a known user: two round trips, no thread hand-off. A background thread renews the leases of the messages in flight (one round
-trip per 0.5 s per process, wechat.leases).
+Redis round trips per message (wechat.fastredis sends them without redis-py's per-command
+overhead): one script checks the (timestamp, nonce) pair, claims the dedup key and the user lock,
+marks the user's first message of the hour and reads the conversation document under the lock;
+the handler's own writes, except the conversation document, which is written by the script that
+then releases the lock and stores the answer for retries. 「帮助」 from a known user, and an
+answer to a registration question: two round trips, no thread hand-off. On a cluster the pair,
+the mark, the document and its write are separate round trips (other slots). A background
+thread renews the leases of messages in flight for longer than 0.5 s (wechat.leases); a message
+answered sooner never meets it.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
@@ -50,21 +54,22 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from wechat.client import WeChatAPI
-from wechat.context import Context
 from wechat.conversation.engine import ConversationEngine
 from wechat.conversation.store import Pending
+from wechat.dispatch_routing import COMING_SOON as COMING_SOON
+from wechat.dispatch_routing import SORRY as SORRY
+from wechat.dispatch_routing import Outcome as Outcome
+from wechat.dispatch_routing import Routing, S
 from wechat.dispatch_scripts import CHECK_PAIR, CLAIM, FINISH
 from wechat.fastredis import FastRedis, FastScript
 from wechat.keys import WeChatKeys
 from wechat.leases import LEASE_SECONDS, LeaseKeeper
-from wechat.messages import Inbound, Reply, as_reply
-from wechat.router import Route, RouteTable
+from wechat.messages import Inbound, Reply
+from wechat.router import RouteTable
 
 log = logging.getLogger("wechat.dispatch")
 
-SORRY = "抱歉，系统开小差了，请稍后再试。如果问题持续，请回复「帮助」联系我们。"
 BUSY = "您发送得太快了，请稍等片刻再试。"
-COMING_SOON = "该功能即将上线，敬请期待。"
 UNAVAILABLE = "系统维护中，暂时无法处理您的消息，请稍后再试。"
 
 _PENDING = b"pending"
@@ -112,13 +117,6 @@ def _stored(outcome: Outcome, late: bool) -> bytes:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    reply: Reply | None
-    route: str
-    status: str  # "ok", "duplicate", "late", "busy", "error", "unavailable", "replayed"
-
-
-@dataclass(frozen=True)
 class Seen:
     """The request's (timestamp, nonce) and its message: WeChat never reuses a pair for another
     message, so a pair seen with another message is a replay. Remembered for `ttl_seconds`."""
@@ -140,10 +138,7 @@ class _Unfinished:
     since: float
 
 
-S = TypeVar("S")
-
-
-class Dispatcher(Generic[S]):
+class Dispatcher(Routing[S]):
     """`services` is the app's own object, handed to every handler as `ctx.services`."""
 
     def __init__(
@@ -457,89 +452,6 @@ class Dispatcher(Generic[S]):
                 api.send_text(openid, reply.text)
         except Exception:
             log.exception("late reply could not be delivered openid=%s", openid)
-
-    def _route(self, msg: Inbound, first_this_hour: bool = False) -> Outcome:
-        ctx = Context(
-            msg=msg,
-            services=self.services,
-            conversations=self.conversations,
-            api=self.api,
-            first_message_this_hour=first_this_hour,
-        )
-        for observer in self.table.observers:
-            try:
-                observer(ctx)
-            except RedisError:
-                raise
-            except Exception:
-                log.exception("observer failed openid=%s kind=%s", msg.openid, msg.kind)
-        try:
-            route, reply = self._choose_and_run(ctx)
-        except RedisError:
-            raise
-        except Exception:
-            log.exception(
-                "handler failed openid=%s kind=%s route=%s", msg.openid, msg.kind, ctx.route
-            )
-            return Outcome(Reply(text=SORRY), ctx.route, "error")
-        if reply is not None and ctx.notes and not reply.articles:
-            reply = Reply(text="\n\n".join([reply.text, *ctx.notes]))
-        elif reply is None and ctx.notes:
-            reply = Reply(text="\n\n".join(ctx.notes))
-        return Outcome(reply, route, "ok")
-
-    def _choose_and_run(self, ctx: Context[S]) -> tuple[str, Reply | None]:
-        msg = ctx.msg
-        engine = self.conversations
-
-        if msg.is_text:
-            route = self.table.global_route(msg.text)
-            if route is not None:
-                return self._run(route, ctx)
-
-        state = engine.load(msg.openid)
-        if state is not None and state.expired:
-            engine.expire(msg.openid)
-            if msg.is_text:
-                ctx.route = "conversation.timeout"
-                return ctx.route, engine.timeout_reply(state)
-            ctx.notes.append(engine.timeout_reply(state).text)
-        elif state is not None:
-            if msg.is_text:
-                ctx.route = f"conversation.{state.flow}"
-                return ctx.route, engine.handle(ctx, state)
-            if msg.msg_type != "event":
-                ctx.route = f"conversation.{state.flow}.non_text"
-                return ctx.route, engine.non_text_reply(state)
-            if msg.is_click:
-                route, match = self.table.resolve(msg.msg_type, msg.event, msg.event_key, "")
-                if route is None:
-                    return self._coming_soon(ctx)
-                return self._run(route, ctx, conversation=state.flow)
-
-        route, match = self.table.resolve(msg.msg_type, msg.event, msg.event_key, msg.text)
-        if route is None:
-            if msg.is_click:
-                return self._coming_soon(ctx)
-            ctx.route = "unhandled"
-            return ctx.route, None
-        ctx.match = match
-        return self._run(route, ctx)
-
-    def _run(
-        self, route: Route, ctx: Context[S], *, conversation: str | None = None
-    ) -> tuple[str, Reply | None]:
-        ctx.route = route.name
-        reply = as_reply(route.handler(ctx))
-        if conversation is not None:
-            note = self.conversations.kept_note(ctx, conversation)
-            if note:
-                ctx.notes.append(note)
-        return route.name, reply
-
-    def _coming_soon(self, ctx: Context[S]) -> tuple[str, Reply | None]:
-        ctx.route = "coming_soon"
-        return ctx.route, Reply(text=COMING_SOON)
 
     def _log(self, msg: Inbound, outcome: Outcome, started: float) -> None:
         seconds = time.monotonic() - started
