@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT = 5
 CONNECT_TIMEOUT = 3
+# redis-py 8 caps a pool at 100 connections and then raises MaxConnectionsError instead of
+# waiting: a burst of threads in one process (the webhook's gthread threads, the dispatch pool,
+# the notice worker's helpers) must not turn into errors. The server's own limit is far higher.
+MAX_CONNECTIONS = 1000
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -70,6 +74,7 @@ def _plain(url: str) -> redis.Redis:
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
         health_check_interval=30,
+        max_connections=MAX_CONNECTIONS,
     )
 
 

@@ -67,3 +67,38 @@ def test_the_in_process_stand_in_goes_through_redis_py() -> None:
     assert not fake.enabled
     script = FastScript(fake, "return ARGV[1]")
     assert script(keys=[], args=["x"]) == b"x"
+
+
+def test_a_burst_of_threads_leaves_at_most_max_idle_and_close_gives_them_back(
+    fast: FastRedis, settings: Settings
+) -> None:
+    import threading
+
+    from wechat.fastredis import MAX_IDLE
+
+    key = f"{settings.redis_prefix}fast:burst"
+    many = MAX_IDLE * 3
+    ready = threading.Barrier(many)
+    # Each thread holds its connection across a barrier, so `many` are open at once.
+    script = FastScript(fast, "redis.call('INCR', KEYS[1]) return 1")
+    script(keys=[key], args=[])
+
+    def one() -> None:
+        conn = fast._take()
+        ready.wait(timeout=30)
+        fast._put(conn)
+        script(keys=[key], args=[])
+
+    threads = [threading.Thread(target=one) for _ in range(many)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert fast.call("GET", key) == str(many + 1).encode()
+    assert fast.idle() <= MAX_IDLE
+    pool = fast.client.connection_pool
+    # The connections beyond MAX_IDLE went back to the pool: redis-py's commands can use them.
+    assert len(pool._available_connections) >= many - MAX_IDLE  # type: ignore[attr-defined]
+    fast.close()
+    assert fast.idle() == 0
+    assert fast.client.ping()

@@ -474,3 +474,4 @@ class Dispatcher(Routing[S]):
     def shutdown(self) -> None:
         self.leases.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.fast.close()

@@ -5,7 +5,9 @@ observability hooks, response callbacks): on a 「帮助」 that is more than th
 Here a command is packed (hiredis), sent on a connection this object keeps to itself, and its
 answer read: about 15 µs. The connections come from the client's own pool (same address,
 credentials, TLS, timeouts); each is used by one thread at a time (taken from and put back on a
-deque, which is atomic in CPython).
+deque, which is atomic in CPython). At most `MAX_IDLE` are kept here between calls: a burst of
+threads beyond that gives the extra connections back to the pool, so redis-py's own commands
+never find the pool emptied by this object; `close` gives back the rest.
 
 Errors are redis-py's own (RedisError and subclasses). A connection that fails is dropped; a
 ConnectionError (a connection closed while idle, a restarted server) is retried once on a fresh
@@ -31,6 +33,10 @@ from redis.exceptions import NoScriptError, ResponseError
 
 Arg = str | bytes | int | float
 
+# Connections kept between calls: about one per thread that serves messages (gthread's threads
+# plus the dispatch pool) in a process.
+MAX_IDLE = 32
+
 
 def _plain(client: object) -> bool:
     pool = getattr(client, "connection_pool", None)
@@ -55,9 +61,27 @@ class FastRedis:
         except IndexError:
             return self.client.connection_pool.get_connection()
 
+    def _put(self, conn: Any) -> None:
+        if len(self._idle) < MAX_IDLE:
+            self._idle.append(conn)
+        else:
+            self.client.connection_pool.release(conn)
+
     def _drop(self, conn: Any) -> None:
         conn.disconnect()
         self.client.connection_pool.release(conn)
+
+    def close(self) -> None:
+        """Give every idle connection back to the client's pool (which closes them with it)."""
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                return
+            self.client.connection_pool.release(conn)
+
+    def idle(self) -> int:
+        return len(self._idle)
 
     def _send(self, conn: Any, args: tuple[Arg, ...]) -> Any:
         # redis-py encodes each argument in Python before hiredis packs them: hiredis alone will do
@@ -80,12 +104,12 @@ class FastRedis:
                     raise
                 continue
             except ResponseError:  # the server's answer: the connection is fine
-                self._idle.append(conn)
+                self._put(conn)
                 raise
             except BaseException:
                 self._drop(conn)
                 raise
-            self._idle.append(conn)
+            self._put(conn)
             return answer
         raise AssertionError("unreachable")
 
