@@ -119,6 +119,13 @@ class Volunteer(Base):
         Index("ix_volunteers_status_occupation", "status", "occupation"),
         Index("ix_volunteers_phone", "phone"),
         Index("ix_volunteers_status_name", "status", "name"),
+        # 0019_scale2: a 市州 operator's list with a second filter, and the notice audience's
+        # (status, region, openid) read from the index alone.
+        Index("ix_volunteers_status_pref_created", "status", "prefecture_code", "created_at"),
+        Index("ix_volunteers_status_pref_education", "status", "prefecture_code", "education"),
+        Index("ix_volunteers_status_pref_occupation", "status", "prefecture_code", "occupation"),
+        Index("ix_volunteers_status_pref_openid", "status", "prefecture_code", "openid"),
+        Index("ix_volunteers_status_county_openid", "status", "county_code", "openid"),
     )
 
     id: Mapped[IntPk]

@@ -9,12 +9,14 @@ Two things make a deep page cheap:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,27 @@ def page_ids(
     id_column: InstrumentedAttribute[int],
     conditions: Sequence[ColumnElement[bool]],
     window: Window,
+    first_by: InstrumentedAttribute[Any] | None = None,
 ) -> list[int]:
-    """The ids on `window`'s page of the rows matching `conditions`, highest id first."""
+    """The ids on `window`'s page of the rows matching `conditions`, highest id first, or, with
+    `first_by`, highest (`first_by`, id) first: for a range on `first_by` (a registration date
+    range), an index on (…, first_by) then gives the order and the page stops early, where
+    ORDER BY id alone would sort the whole range or walk the primary key through rows outside
+    it."""
     ascending, offset, limit = window.slice_desc()
     if limit <= 0:
         return []
-    order = id_column.asc() if ascending else id_column.desc()
+    keys = [id_column] if first_by is None else [first_by, id_column]
+    order = [k.asc() if ascending else k.desc() for k in keys]
     ids = list(
         session.scalars(
-            select(id_column).where(*conditions).order_by(order).offset(offset).limit(limit)
+            select(id_column).where(*conditions).order_by(*order).offset(offset).limit(limit)
         )
     )
     return ids[::-1] if ascending else ids
+
+
+def in_order(ids: Sequence[int], rows: Sequence[T], key: Callable[[T], int]) -> list[T]:
+    """`rows` (read by id) in the order of `ids`."""
+    by_id = {key(row): row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]

@@ -15,7 +15,7 @@ from domain import clock
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.volunteer import Volunteer
-from services import paging
+from services import paging, volunteer_counts
 from services.reports_lists import (
     ID_NUMBER_LIKE,
     PHONE_LIKE,
@@ -33,6 +33,10 @@ def _personal(q: str) -> bool:
     return bool(ID_NUMBER_LIKE.fullmatch(q) or PHONE_LIKE.fullmatch(q))
 
 
+def _id(volunteer: Volunteer) -> int:
+    return volunteer.id
+
+
 @bp.route("/volunteers", methods=["GET", "POST"])
 def volunteers() -> ResponseReturnValue:
     scope = user().scope
@@ -48,20 +52,22 @@ def volunteers() -> ResponseReturnValue:
         else:
             form.team_id.choices = menu
         filters = VolunteerFilters.from_args(source)
+        applied = filters
         try:
             conditions = volunteer_conditions(session, scope, filters, services().pii)
         except ValidationError as exc:
             error = exc.hint
-            conditions = volunteer_conditions(
-                session, scope, replace(filters, region="", since="", until=""), services().pii
-            )
-        total = paging.count(session, Volunteer.id, conditions)
+            applied = replace(filters, region="", since="", until="")
+            conditions = volunteer_conditions(session, scope, applied, services().pii)
+        total = volunteer_counts.count(session, scope, applied, conditions)
         window = paging.Window.of(total, page, PAGE_SIZE)
         page, pages = window.page, window.pages
-        ids = paging.page_ids(session, Volunteer.id, conditions, window)
-        found = session.scalars(
-            select(Volunteer).where(Volunteer.id.in_(ids)).order_by(Volunteer.id.desc())
-        ).all()
+        ids = paging.page_ids(
+            session, Volunteer.id, conditions, window, volunteer_counts.first_by(applied)
+        )
+        found = paging.in_order(
+            ids, session.scalars(select(Volunteer).where(Volunteer.id.in_(ids))).all(), _id
+        )
         rows = [
             {
                 "no": v.volunteer_no,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from domain import regions
@@ -142,13 +142,17 @@ def json_array_contains(session: Session, column: Any, value: str) -> ColumnElem
 def _can_receive(openid: Any) -> ColumnElement[bool]:
     """A current follower (services.followers keeps the rows) who does not refuse notices:
     someone with no follower row never followed, and WeChat would refuse the send (43004)."""
-    return exists(
-        select(literal(1)).where(
-            Follower.openid == openid,
-            Follower.subscribed.is_(True),
-            Follower.refuses_notices.is_(False),
-        )
+    probe = select(literal(1)).where(
+        Follower.openid == openid,
+        # Equalities (not IS TRUE), so that all three columns of ix_followers_receives are used.
+        Follower.subscribed == true(),
+        Follower.refuses_notices == false(),
     )
+    for dialect in ("mysql", "mariadb"):
+        # MariaDB prefers the unique openid index (then a row read per volunteer) over this
+        # one, which holds the three columns: about half the time per audience count at 1M.
+        probe = probe.with_hint(Follower, "FORCE INDEX (ix_followers_receives)", dialect)
+    return exists(probe)
 
 
 def recipient_conditions(
@@ -173,12 +177,18 @@ def recipient_conditions(
             )
         )
     if audience.skills:
-        # The skill rows (models.volunteer.VolunteerSkill): a primary-key probe per volunteer.
+        # The skill rows (models.volunteer.VolunteerSkill). They mirror the volunteer's region
+        # and `matchable` (active with an openid, which the conditions above ask anyway), so
+        # the database may start from the (skill, matchable, visible, region) index, a few
+        # rows of the region, instead of probing every volunteer of the region.
+        rows = VolunteerSkill
         conditions.append(
             exists(
                 select(literal(1)).where(
-                    VolunteerSkill.volunteer_id == Volunteer.id,
-                    VolunteerSkill.skill.in_(audience.skills),
+                    rows.volunteer_id == Volunteer.id,
+                    rows.skill.in_(audience.skills),
+                    rows.matchable == true(),
+                    region.where(rows.prefecture_code, rows.county_code),
                 )
             )
         )
