@@ -37,16 +37,18 @@ CHOOSE_TEAM = (
 )
 
 
-def managed_team(ctx: Context, session: Session) -> Team | str:
-    """The team to publish for: the only approved team this user administers, or the one chosen
-    with 「选择队伍 N」 in 我的队伍."""
+def managed_team(
+    ctx: Context, session: Session, *, not_admin: str = NOT_ADMIN, choose: str = CHOOSE_TEAM
+) -> Team | str:
+    """The team to act for (publish an activity, claim a need): the only approved team this user
+    administers, or the one chosen with 「选择队伍 N」 in 我的队伍; otherwise what to answer."""
     own = activities.publishable_teams(session, ctx.openid)
     if not own:
-        return NOT_ADMIN
+        return not_admin
     if len(own) == 1:
         return own[0]
     chosen = teams.selected_team(session, ctx.openid)
-    return next((team for team in own if chosen is not None and team.id == chosen.id), CHOOSE_TEAM)
+    return next((team for team in own if chosen is not None and team.id == chosen.id), choose)
 
 
 def _today() -> date:

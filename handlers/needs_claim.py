@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from domain import clock
 from domain.errors import Ineligible
 from domain.text import clip
-from handlers.activity_publish import PUBLISH, STORED
+from handlers.activity_publish import PUBLISH, STORED, managed_team
 from handlers.context import Context
 from models.need import Need
 from models.team import Team
-from services import activities, needs, needs_claim, needs_followup, team_console, teams
+from services import activities, needs, needs_claim, needs_followup, team_console
 from wechat.conversation import Flow, Step
 from wechat.conversation.flow import Data
 from wechat.messages import Reply
@@ -45,15 +45,8 @@ PREFILLED = ("title", "type", "service_field", "capacity", "description", "start
 
 
 def claiming_team(ctx: Context, session: Session) -> Team | str:
-    """The team to claim for: the only approved team this user administers, or the one chosen
-    with 「选择队伍 N」 in 我的队伍; otherwise what to answer."""
-    own = activities.publishable_teams(session, ctx.openid)
-    if not own:
-        return NOT_ADMIN
-    if len(own) == 1:
-        return own[0]
-    chosen = teams.selected_team(session, ctx.openid)
-    return next((team for team in own if chosen is not None and team.id == chosen.id), CHOOSE_TEAM)
+    """The team to claim for, chosen as for publishing an activity."""
+    return managed_team(ctx, session, not_admin=NOT_ADMIN, choose=CHOOSE_TEAM)
 
 
 def _step(name: str) -> Step:
