@@ -161,9 +161,12 @@ def test_two_workers_share_one_rate_limit_spread_evenly(
         assert f"notice {notice_id}" in output
     received = sorted(c.received for c in fake_wechat.calls_to(SEND))
     assert len(received) == 80
-    # As the API sees them: no 1-s window holds more than the limit + 5 % (21 at 20/s), and
-    # the 80 sends span about 79 intervals of 1/20 s (two unshared limits: about 2 s).
-    assert busiest_second(received) <= 21
+    # As the API sees them: the slots put at most 21 sends in any 1-s window at 20/s (paced at
+    # 97 %, a slot given up after 30 ms); the fake stamps arrival, after the client's write and
+    # its own scheduling, which may move one send into the next window: at most 22. Two
+    # unshared limits would put about 40 in a second. The 80 sends span about 79 intervals of
+    # 1/20 s (two unshared limits: about 2 s).
+    assert busiest_second(received) <= 22
     assert received[-1] - received[0] >= 3.7
     per_user = Counter({openid: len(fake_wechat.messages(openid)) for openid in openids})
     assert per_user == Counter(dict.fromkeys(openids, 1))
