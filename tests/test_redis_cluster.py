@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -23,11 +24,14 @@ from tests import redis_cluster
 from tests import volunteer_steps as steps
 from tests.conftest import REDIS_URL, TEST_AES_KEY
 from tests.test_console_auth import add_operator, login
+from tests.test_console_support import add_activity, add_team
 from tests.test_dispatch import text_fields
 from tests.wechat_user import WeChatUser
 from wechat.leases import LEASE_SECONDS
 from wechat.protocol import Mode
+from worker.needs_jobs import schedule_sweep
 from worker.ratelimit import SendRateLimiter
+from worker.reminders import schedule_reminder
 
 
 def test_keys_one_script_touches_share_a_slot() -> None:
@@ -170,6 +174,20 @@ def test_the_queue_is_on_queue_redis_url_and_ready(cluster_app: Flask) -> None:
     body = cluster_app.test_client().get("/readyz").get_json()
     assert body["checks"] == {"database": "ok", "redis": "ok", "queue": "ok"}
     assert body["details"]["queue"]["queued"] == 1
+
+
+def test_jobs_for_later_are_scheduled_on_queue_redis_url(cluster_app: Flask, db: Database) -> None:
+    services = cluster_app.extensions["services"]
+    scheduled = cluster_app.extensions["notice_queue"].queue.scheduled_job_registry
+    at = datetime(2030, 1, 1, 8, 0)
+    sweep = schedule_sweep(services, at, name="cluster")
+    assert sweep == "needs-sweep-cluster"
+    assert scheduled.get_scheduled_time(sweep) == at.replace(tzinfo=UTC)
+    activity_id = add_activity(db, add_team(db, "甘肃省科普作家协会科技志愿服务队"))
+    reminder = schedule_reminder(services, activity_id)
+    assert reminder is not None and reminder in scheduled.get_job_ids()
+    for job_id in (sweep, reminder):
+        scheduled.remove(job_id, delete_job=True)
 
 
 def test_metrics_on_the_cluster(cluster_app: Flask) -> None:

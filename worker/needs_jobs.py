@@ -2,7 +2,7 @@
 become 已完成 and their posters are asked for feedback, needs whose activity was cancelled open
 again, and needs unclaimed for 14 days are flagged to their region's operators.
 
-Like the activity reminders, the job is scheduled with RQ's scheduler (`enqueue_at`) on the
+Like the activity reminders, the job is scheduled with RQ's scheduler (worker.scheduled) on the
 notice queue and run by `flask --app app worker` (`--with-scheduler` moves due jobs to the
 queue). It runs every SWEEP_EVERY: each run schedules the next, and a worker started with the
 scheduler schedules one on start; job ids name their time slot, so scheduling one twice keeps
@@ -16,27 +16,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from rq import Queue
 
 from domain import clock
 from extensions import Services, services_of
-from infra.redis import connect_queue
 from services import needs_followup
+from worker.scheduled import schedule_at
 
 log = logging.getLogger("worker.needs_jobs")
 
 JOB = "worker.needs_jobs.sweep_needs"
 SWEEP_EVERY = timedelta(hours=1)
-JOB_TIMEOUT_SECONDS = 600
-
-
-def _queue(services: Services) -> Queue | None:
-    """The notice queue; None without a Redis server (no worker to run the job)."""
-    settings = services.settings
-    if settings.redis_is_embedded:
-        return None
-    client = connect_queue(settings) if settings.queue_redis_url else services.redis
-    return Queue(services.keys.notice_queue(), connection=client)
 
 
 def _aware(value: datetime) -> datetime:
@@ -45,20 +34,11 @@ def _aware(value: datetime) -> datetime:
 
 def schedule_sweep(services: Services, at: datetime, *, name: str) -> str | None:
     """A sweep at `at` (UTC, naive); `name` makes the job id (one job per name)."""
-    queue = _queue(services)
-    if queue is None:
-        log.info("no Redis server, so no needs sweep job (%s)", name)
-        return None
-    job_id = f"needs-sweep-{name}"
-    queue.enqueue_at(
-        _aware(at),
-        JOB,
-        job_id=job_id,
-        job_timeout=JOB_TIMEOUT_SECONDS,
-        result_ttl=86400,
-        failure_ttl=7 * 86400,
-        description=f"needs sweep ({name})",
+    job_id = schedule_at(
+        services, at, JOB, job_id=f"needs-sweep-{name}", description=f"needs sweep ({name})"
     )
+    if job_id is None:
+        log.info("no Redis server, so no needs sweep job (%s)", name)
     return job_id
 
 

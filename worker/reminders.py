@@ -1,4 +1,4 @@
-"""The day-before reminder of an activity: a job scheduled with RQ's scheduler (`enqueue_at`)
+"""The day-before reminder of an activity: a job scheduled with RQ's scheduler (worker.scheduled)
 on the notice queue, run by `flask --app app worker` (which starts RQ's scheduler), never by a
 thread of the web process.
 
@@ -14,7 +14,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from rq import Queue
 from sqlalchemy import select
 
 from domain import clock
@@ -24,49 +23,17 @@ from models.volunteer import ACTIVE, Volunteer
 from services import activity_messages
 from services.activity_messages import Messenger
 from wechat.errors import WeChatAPIError
+from worker.scheduled import schedule_at
 
 log = logging.getLogger("worker.reminders")
 
 JOB = "worker.reminders.send_reminders"
 AHEAD = timedelta(days=1)
-JOB_TIMEOUT_SECONDS = 600
 
 
 def reminder_time(starts_at: datetime) -> datetime:
     """When the reminder goes out: a day before the start (UTC, aware, as RQ wants it)."""
     return (starts_at - AHEAD).replace(tzinfo=UTC)
-
-
-class Reminders:
-    """Schedules reminder jobs; without a Redis server (`make run` on the embedded defaults)
-    there is no worker to run them, and scheduling only says so in the log."""
-
-    def __init__(self, queue: Queue | None) -> None:
-        self.queue = queue
-
-    def schedule(self, activity_id: int, starts_at: datetime) -> str | None:
-        if self.queue is None:
-            log.info("activity %s: no Redis server, so no reminder job", activity_id)
-            return None
-        job_id = f"activity-reminder-{activity_id}-{int(starts_at.replace(tzinfo=UTC).timestamp())}"
-        self.queue.enqueue_at(
-            reminder_time(starts_at),
-            JOB,
-            activity_id,
-            starts_at.isoformat(),
-            job_id=job_id,
-            job_timeout=JOB_TIMEOUT_SECONDS,
-            result_ttl=86400,
-            failure_ttl=7 * 86400,
-            description=f"reminders for activity {activity_id}",
-        )
-        return job_id
-
-
-def reminders_for(services: Services) -> Reminders:
-    if services.settings.redis_is_embedded:
-        return Reminders(None)
-    return Reminders(Queue(services.keys.notice_queue(), connection=services.redis))
 
 
 def schedule_reminder(services: Services, activity_id: int) -> str | None:
@@ -76,7 +43,18 @@ def schedule_reminder(services: Services, activity_id: int) -> str | None:
         if activity is None or activity.status not in OPEN_STATUSES:
             return None
         starts_at = activity.starts_at
-    return reminders_for(services).schedule(activity_id, starts_at)
+    job_id = schedule_at(
+        services,
+        reminder_time(starts_at),
+        JOB,
+        activity_id,
+        starts_at.isoformat(),
+        job_id=f"activity-reminder-{activity_id}-{int(starts_at.replace(tzinfo=UTC).timestamp())}",
+        description=f"reminders for activity {activity_id}",
+    )
+    if job_id is None:
+        log.info("activity %s: no Redis server, so no reminder job", activity_id)
+    return job_id
 
 
 def send_reminders(activity_id: int, starts_at_iso: str) -> str:
