@@ -88,6 +88,14 @@ def team_may_notify(session: Session, team: Team, need: Need) -> bool:
     return any(s.id == team.id for s in needs_matching.suggest_teams(session, need, clock.utcnow()))
 
 
+def check_team_may_notify(session: Session, team: Team, need: Need) -> None:
+    """The team's notices are not switched off (team_console_notices.check_allowed) and the team
+    may notify about this need (team_may_notify); else ValidationError with the reason."""
+    check_allowed(team)
+    if not team_may_notify(session, team, need):
+        raise ValidationError(NOT_SUGGESTED)
+
+
 def needs_for_team(session: Session, team: Team) -> list[Need]:
     """Needs this team may notify about: those it claimed and those of its paired 县区 first,
     then the recent needs of its area for which it is suggested."""
@@ -118,9 +126,7 @@ def team_draft(
     region: str | None,
 ) -> notices.Draft:
     """A checked draft from a team admin (DraftError / ValidationError with hints)."""
-    check_allowed(team)
-    if not team_may_notify(session, team, need):
-        raise ValidationError(NOT_SUGGESTED)
+    check_team_may_notify(session, team, need)
     if region and region not in {code for code, _ in region_choices(need)}:
         raise ValidationError("只能选择需求所在的市州或县区。")
     return notices.check_draft(
@@ -142,9 +148,7 @@ def team_send(
     ip: str | None,
 ) -> Notice:
     """Store the notice as queued and audit it (the caller enqueues it after commit)."""
-    check_allowed(team)
-    if not team_may_notify(session, team, need):
-        raise ValidationError(NOT_SUGGESTED)
+    check_team_may_notify(session, team, need)
     actor = actor_for(who, team)
     notice = notices.create_notice(
         session, need_scope(need), checked, actor, ip, actor_name=actor.username

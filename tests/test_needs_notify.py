@@ -251,6 +251,8 @@ def test_a_suggested_team_may_notify_and_a_switched_off_team_may_not(db: Databas
         assert [n.id for n in needs_notices.needs_for_team(session, teams[unrelated])] == [need_id]
         assert needs_notices.needs_for_team(session, teams[paired]) == []
         need.status, need.claimed_team_id = PUBLISHED, None
+        with pytest.raises(ValidationError, match="未结对"):
+            needs_notices.check_team_may_notify(session, teams[unrelated], need)
         teams[paired].notices_allowed = False
         with pytest.raises(ValidationError, match="关闭"):
             needs_notices.team_draft(
