@@ -245,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with engine.connect() as conn:
             volunteers = conn.execute(text("SELECT COUNT(*) FROM volunteers")).scalar()
-        print(f"database {args.db}: {volunteers:,} volunteers")
+            pool = conn.execute(text("SELECT @@innodb_buffer_pool_size")).scalar()
+        pool_mib = int(pool or 0) // 2**20
+        print(
+            f"database {args.db}: {volunteers:,} volunteers; innodb_buffer_pool_size {pool_mib:,} MiB"
+        )
         for who, username in (("province", "bench_province"), ("兰州", "bench_lanzhou")):
             client = login(app, username)
             for page in pages_for(plain, who, settings.pii_encryption_key):

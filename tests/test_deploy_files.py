@@ -205,6 +205,9 @@ def test_compose_builds_from_the_repository_and_runs_existing_commands(app: Flas
     assert web_needs["migrate"]["condition"] == "service_completed_successfully"
     assert services["mariadb"]["healthcheck"] and services["redis"]["healthcheck"]
     assert "--character-set-server=utf8mb4" in services["mariadb"]["command"]
+    assert any(
+        arg.startswith("--innodb-buffer-pool-size=") for arg in services["mariadb"]["command"]
+    )
 
 
 def test_the_dockerfile_copies_the_repository_and_starts_gunicorn(app: Flask) -> None:
