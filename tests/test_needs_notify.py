@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from domain.errors import ValidationError
@@ -20,67 +19,28 @@ from models.need import CLAIMED, PUBLISHED, Need, Pairing
 from models.notice import Notice
 from models.operator import AuditEntry
 from models.team import Team
-from models.volunteer import Volunteer
 from sandbox.fake_wechat import FakeWeChatState
 from services import needs_notices, notices
-from services.needs import post_need, publish_need
 from services.operators import Scope
+from tests.needs_notify_support import FIELD, matched_need, operator, published_need
 from tests.team_console_steps import log_in, page_text, submit, team_admin
 from tests.test_console_support import (
     REMINDER_DATA,
-    add_operator,
     add_team,
     add_template,
-    add_volunteers,
     compose,
     compose_data,
     csrf_token,
     join_team,
-    login,
     notice_queue,  # noqa: F401  (fixture)
     recipient_count,
 )
-from tests.test_needs_matching import DRAFT, volunteer
+from tests.test_needs_matching import volunteer
 from worker.jobs import run_notice
-
-FIELD = DRAFT.field  # 应急安全, a need of 兰州市城关区
-
-
-def matched_set(db: Database) -> dict[str, list[str]]:
-    """A fixed data set around the need: who must and must not get the notice."""
-    same_county = volunteer(db, "甲", "620100", "620102", (FIELD,), ("周末",))
-    same_city = volunteer(db, "乙", "620100", "620103", (FIELD, "科学普及"), ("工作日白天",))
-    other_city = volunteer(db, "丙", "620500", "620502", (FIELD,), ("周末",))
-    hidden = volunteer(db, "隐", "620100", "620102", (FIELD,), ("周末",), visible=False)
-    other_skill = volunteer(db, "丁", "620100", "620102", ("科学普及",), ("周末",))
-    (unfollowed,) = add_volunteers(db, 1, skills=(FIELD,), followed=False)
-    with db.Session.begin() as session:
-        row = session.scalars(select(Volunteer).where(Volunteer.openid == unfollowed)).one()
-        row.skills_visible = True
-    return {
-        "lanzhou": [same_county, same_city],
-        "province": [same_county, same_city, other_city],
-        "never": [hidden, other_skill, unfollowed],
-    }
-
-
-def published_need(db: Database, *, publish: bool = True) -> int:
-    with db.Session.begin() as session:
-        need = post_need(session, "oPoster", DRAFT)
-        if publish:
-            publish_need(need, Scope(), "sheng")
-        return need.id
 
 
 def sent_to(fake: FakeWeChatState, openids: list[str]) -> Counter[str]:
     return Counter({o: len(fake.messages(o)) for o in openids if fake.messages(o)})
-
-
-def operator(app: Flask, db: Database, name: str, role: str) -> FlaskClient:
-    add_operator(db, name, role)
-    client = app.test_client()
-    assert login(client, name).status_code == 302
-    return client
 
 
 def test_an_operator_notifies_the_matched_set_through_the_pipeline(
@@ -89,9 +49,7 @@ def test_an_operator_notifies_the_matched_set_through_the_pipeline(
     fake_wechat: FakeWeChatState,
     notice_queue: Any,  # noqa: F811
 ) -> None:
-    template = add_template(db)
-    people = matched_set(db)
-    need_id = published_need(db)
+    template, people, need_id = matched_need(db)
     client = operator(app, db, "oplanzhou", "region:620100")
 
     page = client.get(f"/console/needs/{need_id}/suggestions").get_data(as_text=True)
@@ -130,9 +88,7 @@ def test_province_operators_reach_the_whole_matched_set(
     db: Database,
     notice_queue: Any,  # noqa: F811
 ) -> None:
-    template = add_template(db)
-    people = matched_set(db)
-    need_id = published_need(db)
+    template, people, need_id = matched_need(db)
     client = operator(app, db, "sheng", "province")
     preview = compose(client, compose_data(template, need=str(need_id)))
     assert recipient_count(preview.data) == len(people["province"])
@@ -143,9 +99,7 @@ def test_operators_outside_the_region_and_unpublished_needs_are_refused(
     db: Database,
     notice_queue: Any,  # noqa: F811
 ) -> None:
-    template = add_template(db)
-    matched_set(db)
-    need_id = published_need(db)
+    template, _, need_id = matched_need(db)
     pending_id = published_need(db, publish=False)
     client = operator(app, db, "optianshui", "region:620500")
     assert client.get(f"/console/notices/new?need={need_id}").status_code == 404
@@ -185,9 +139,7 @@ def test_a_paired_team_admin_notifies_the_matched_set_of_the_need(
     fake_wechat: FakeWeChatState,
     notice_queue: Any,  # noqa: F811
 ) -> None:
-    template = add_template(db)
-    people = matched_set(db)
-    need_id = published_need(db)
+    template, people, need_id = matched_need(db)
     admin = team_admin(app, make_user)  # 甘肃省农学会, no member with the skill: not suggested
     outsider = team_admin(app, make_user, "甘肃省作物学会科技志愿服务队", name="李管理")
     log_in(admin)
@@ -281,9 +233,7 @@ def test_the_cli_sends_to_a_need_s_matched_set(
     db: Database,
     notice_queue: Any,  # noqa: F811
 ) -> None:
-    add_template(db)
-    people = matched_set(db)
-    need_id = published_need(db)
+    _, people, need_id = matched_need(db)
     args = ["notice", "send", "--template", "kjzyActivityReminder00000000000000000000002"]
     for key, value in REMINDER_DATA.items():
         args += ["--data", f"{key}={value}"]

@@ -18,17 +18,11 @@ from models.operator import AuditEntry
 from services.needs import post_need, publish_need
 from services.needs_matching import suggest
 from services.operators import Scope
-from tests.test_console_support import add_operator, add_team, join_team, login, post_form
+from tests.needs_notify_support import operator
+from tests.test_console_support import add_team, join_team, post_form
 from tests.test_needs_matching import DRAFT, volunteer
 
 PAGE = "/console/needs/pairings"
-
-
-def operator(app: Flask, db: Database, name: str, role: str) -> FlaskClient:
-    add_operator(db, name, role)
-    client = app.test_client()
-    assert login(client, name).status_code == 302
-    return client
 
 
 def pair(client: FlaskClient, team_id: int, county: str) -> str:

@@ -13,15 +13,20 @@ from models.operator import AuditEntry
 from models.team import FormerName, Membership, Team
 from sandbox.fake_wechat import FakeWeChatState
 from services import teams, volunteers
-from tests.test_team_support import add_team, add_volunteer, seed_root
+from tests.test_team_support import SOCIETY_TEAM as TEAM
+from tests.test_team_support import (
+    add_committee,
+    add_team,
+    add_volunteer,
+    as_volunteer,
+    led_team,
+    seed_root,
+)
 from tests.wechat_user import WeChatUser
-
-TEAM = "甘肃省农学会科技志愿服务队"
 
 
 def join(app: Flask, make_user: Callable[..., WeChatUser], team: Team, name: str) -> WeChatUser:
-    user = make_user()
-    add_volunteer(app, user.openid, name=name, phone="13700001234", skills=("农业技术",))
+    user = as_volunteer(app, make_user(), name=name, phone="13700001234", skills=("农业技术",))
     assert "已提交" in user.say(f"加入 {team.invite_code}")
     return user
 
@@ -140,8 +145,7 @@ def test_non_admins_are_refused_politely(
 
 
 def join_auto(app: Flask, make_user: Callable[..., WeChatUser], team: Team) -> WeChatUser:
-    user = make_user()
-    add_volunteer(app, user.openid, name="周四")
+    user = as_volunteer(app, make_user(), name="周四")
     assert "您已加入" in user.say(f"加入 {team.invite_code}")
     return user
 
@@ -159,8 +163,7 @@ def test_add_and_remove_admins_by_volunteer_number(
     wechat_user: WeChatUser,
     fake_wechat: FakeWeChatState,
 ) -> None:
-    registrant_no = add_volunteer(app, wechat_user.openid)  # 张三, the 队长
-    add_team(db, TEAM, registrant=wechat_user.openid, captain=("张三", "13812345678"))
+    _, registrant_no = led_team(app, db, wechat_user)  # 张三, the 队长
     helper = make_user()
     number = add_volunteer(app, helper.openid, name="吴六")
     assert "请在指令后加上志愿者编号" in wechat_user.say("添加管理员")
@@ -229,14 +232,7 @@ def test_sub_teams_and_committee_rename(
     society = add_team(db, TEAM, registrant=wechat_user.openid)
     assert "暂无下级队伍" in wechat_user.say("下级队伍")
     branch_admin = make_user()
-    add_team(
-        db,
-        f"{TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=branch_admin.openid,
-        approved=False,
-    )
+    add_committee(db, society, registrant=branch_admin.openid, approved=False)
     listing = wechat_user.say("下级队伍")
     assert f"1. {TEAM}植物保护专委会支队（支队，待审核，成员 0 人）" in listing
     preview = branch_admin.say("修改队名 植保")
@@ -259,8 +255,7 @@ def test_the_registrant_and_admins_are_members_and_counted(
     app: Flask, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
 ) -> None:
     seed_root(db)
-    registrant_no = add_volunteer(app, wechat_user.openid, name="王队长")
-    team = add_team(db, TEAM, registrant=wechat_user.openid, captain=("王队长", "13812345678"))
+    team, registrant_no = led_team(app, db, wechat_user, "王队长")
     card = wechat_user.click("TEAM_MINE")
     assert "成员：1人（待审核申请 0 条）" in card
     assert f"1. 王队长 138****5678 科学普及（{registrant_no}）" in wechat_user.say("成员列表")

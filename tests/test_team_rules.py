@@ -16,22 +16,19 @@ from tests.test_console_support import (
     province_client,  # noqa: F401  (fixture)
 )
 from tests.test_team_support import (
+    SOCIETY_TEAM,
+    add_committee,
     add_team,
     add_volunteer,
+    as_volunteer,
     fill_details,
     invoke,
+    led_team,
     seed_root,
+    statuses_named,
     team_by_name,
 )
 from tests.wechat_user import WeChatUser
-
-SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
-
-
-def volunteer(app: Flask, user: WeChatUser) -> WeChatUser:
-    """Only registered volunteers register teams."""
-    add_volunteer(app, user.openid)
-    return user
 
 
 def register_society(user: WeChatUser, society: str = "甘肃省农学会") -> str:
@@ -50,25 +47,23 @@ def test_a_rejected_registration_frees_its_name(
     fake_wechat: FakeWeChatState,
 ) -> None:
     seed_root(db)
-    volunteer(app, wechat_user)
+    as_volunteer(app, wechat_user)
     assert "该名称可以注册" in register_society(wechat_user)
     fill_details(wechat_user)
     assert "提交成功" in wechat_user.say("确认")
     team = team_by_name(db, SOCIETY_TEAM)
     assert team is not None
-    assert "已被注册" in register_society(volunteer(app, make_user()))
+    assert "已被注册" in register_society(as_volunteer(app, make_user()))
     result = invoke(runner, "reject", team.team_no, "--reason", "依托单位填写有误")
     assert result.exit_code == 0, result.output
     notice = fake_wechat.messages(wechat_user.openid)[-1]["content"]
     assert "名称已释放" in notice and "重新提交" in notice
     # The same person fixes and resubmits; anyone else could have taken the name too.
-    assert "该名称可以注册" in register_society(volunteer(app, make_user()))
+    assert "该名称可以注册" in register_society(as_volunteer(app, make_user()))
     assert "该名称可以注册" in register_society(wechat_user)
     fill_details(wechat_user)
     assert "提交成功" in wechat_user.say("确认")
-    with db.Session() as session:
-        named = [t for t, _ in teams.hierarchy(session) if t.name == SOCIETY_TEAM]
-        assert sorted(t.status for t in named) == ["pending", "rejected"]
+    assert statuses_named(db, SOCIETY_TEAM) == ["pending", "rejected"]
 
 
 def test_a_rejected_team_can_be_approved_while_its_name_is_still_free(
@@ -105,7 +100,7 @@ def test_qrcode_shows_an_unexpected_api_answer_instead_of_crashing(
 def test_a_unit_cannot_take_a_region_name_or_a_level_word(
     app: Flask, wechat_user: WeChatUser, db: Database
 ) -> None:
-    volunteer(app, wechat_user).click("TEAM_REGISTER")
+    as_volunteer(app, wechat_user).click("TEAM_REGISTER")
     wechat_user.say("5")  # 单位
     assert "单位名称" in wechat_user.say("兰州市")  # the region of the unit
     assert "「兰州市」是地区名称" in wechat_user.say("兰州市")
@@ -118,7 +113,7 @@ def test_a_unit_cannot_take_a_region_name_or_a_level_word(
 def test_only_provincial_societies_and_no_region_question(
     app: Flask, wechat_user: WeChatUser
 ) -> None:
-    volunteer(app, wechat_user).click("TEAM_REGISTER")
+    as_volunteer(app, wechat_user).click("TEAM_REGISTER")
     prompt = wechat_user.say("1")
     assert "学会（协会、研究会）的全称" in prompt and "全省（省级单位）" not in prompt
     assert "不是省级学会" in wechat_user.say("兰州市农学会")
@@ -133,13 +128,7 @@ def test_a_rename_renames_the_sub_teams_that_carry_the_name(
 ) -> None:
     society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
     branch_admin = make_user()
-    branch = add_team(
-        db,
-        f"{SOCIETY_TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=branch_admin.openid,
-    )
+    branch = add_committee(db, society, registrant=branch_admin.openid)
     squad = add_team(db, f"{branch.name}天水分队", kind="squad", parent_id=branch.id)
     wechat_user.say("修改队名 甘肃省农业学会")
     done = wechat_user.say("确认改名")
@@ -192,18 +181,10 @@ def test_teams_tree_prints_the_hierarchy_with_counts(
     runner: Any, app: Flask, db: Database, make_user: Callable[..., WeChatUser]
 ) -> None:
     seed_root(db)
-    captain = make_user()
-    add_volunteer(app, captain.openid, name="王队长")
+    captain = as_volunteer(app, make_user(), name="王队长")
     society = add_team(db, SOCIETY_TEAM, registrant=captain.openid)
-    add_team(
-        db,
-        f"{SOCIETY_TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        auto_approve=True,
-    )
-    asking = make_user()
-    add_volunteer(app, asking.openid, name="赵一")
+    add_committee(db, society, auto_approve=True)
+    asking = as_volunteer(app, make_user(), name="赵一")
     asking.say(f"加入 {society.invite_code}")
     result = invoke(runner, "tree")
     assert result.exit_code == 0, result.output
@@ -235,9 +216,8 @@ def test_the_tree_leaves_out_rejected_and_withdrawn_registrations(
     province_client: Any,  # noqa: F811
 ) -> None:
     seed_root(db)
-    captain, asking = make_user(), make_user()
-    add_volunteer(app, captain.openid, name="王队长")
-    add_volunteer(app, asking.openid, name="赵一")
+    captain = as_volunteer(app, make_user(), name="王队长")
+    asking = as_volunteer(app, make_user(), name="赵一")
     society = add_team(db, SOCIETY_TEAM, registrant=captain.openid)
     asking.say(f"加入 {society.invite_code}")
     add_team(db, "兰州大学科技志愿服务队", kind="unit", prefecture_code="620100", approved=False)
@@ -268,7 +248,7 @@ def test_only_a_registered_volunteer_registers_a_team_and_becomes_its_captain(
     app: Flask, db: Database, wechat_user: WeChatUser
 ) -> None:
     assert "请先点击「志愿者 → 注册」" in wechat_user.click("TEAM_REGISTER")
-    volunteer(app, wechat_user)  # 张三, 13812345678
+    as_volunteer(app, wechat_user)  # 张三, 13812345678
     wechat_user.click("TEAM_REGISTER")
     wechat_user.say("5")
     wechat_user.say("兰州市")
@@ -312,12 +292,11 @@ def test_admin_quota_grows_with_the_team(members: int, quota: int) -> None:
 def test_the_captain_is_not_one_of_the_admins_a_registrant_for_another_captain_is(
     app: Flask, db: Database, wechat_user: WeChatUser, make_user: Callable[..., WeChatUser]
 ) -> None:
-    volunteer(app, wechat_user)  # 张三, 13812345678
     first, second = make_user(), make_user()
+    # Registered as 「我是队长」: the 队长 and, for up to 100 members, one 管理员.
+    led, _ = led_team(app, db, wechat_user)
     first_no = add_volunteer(app, first.openid, name="吴六")
     second_no = add_volunteer(app, second.openid, name="郑七")
-    # Registered as 「我是队长」: the 队长 and, for up to 100 members, one 管理员.
-    led = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid, captain=("张三", "13812345678"))
     assert "设为" in wechat_user.say(f"添加管理员 {first_no}")
     refused = wechat_user.say(f"添加管理员 {second_no}")
     assert "本队现有成员2人，除队长外可设管理员1名，已达上限" in refused
@@ -339,7 +318,7 @@ def test_the_captain_is_not_one_of_the_admins_a_registrant_for_another_captain_i
 def test_any_approved_team_may_have_branches_and_any_branch_squads(
     app: Flask, db: Database, wechat_user: WeChatUser
 ) -> None:
-    volunteer(app, wechat_user)
+    as_volunteer(app, wechat_user)
     add_team(db, "兰州大学科技志愿服务队", kind="unit", prefecture_code="620100")
     wechat_user.click("TEAM_REGISTER")
     assert "已通过审核的队伍中查找" in wechat_user.say("6")  # 已注册队伍的下级支队
@@ -371,22 +350,8 @@ def test_the_team_above_decides_its_branches_and_squads_in_chat(
 ) -> None:
     society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
     first, second, outsider = make_user(), make_user(), make_user()
-    add_team(
-        db,
-        f"{SOCIETY_TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=first.openid,
-        approved=False,
-    )
-    add_team(
-        db,
-        f"{SOCIETY_TEAM}土壤肥料专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=second.openid,
-        approved=False,
-    )
+    add_committee(db, society, registrant=first.openid, approved=False)
+    add_committee(db, society, "土壤肥料", registrant=second.openid, approved=False)
     listing = wechat_user.say("下级队伍")
     assert "（支队，待审核，成员 0 人）" in listing and "「批准下级 序号」" in listing
     assert "只有队伍管理员" in outsider.say("批准下级 1")
@@ -424,22 +389,9 @@ def test_team_admins_see_what_waits_for_them_under_pending_in_chat(
 ) -> None:
     society = add_team(db, SOCIETY_TEAM, registrant=wechat_user.openid)
     assert "目前没有待审核的下级队伍注册" in wechat_user.say("待审核")
-    add_team(
-        db,
-        f"{SOCIETY_TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=make_user().openid,
-    )
-    add_team(
-        db,
-        f"{SOCIETY_TEAM}土壤肥料专委会支队",
-        kind="committee",
-        parent_id=society.id,
-        registrant=make_user().openid,
-        approved=False,
-    )
-    asking = volunteer(app, make_user())
+    add_committee(db, society, registrant=make_user().openid)
+    add_committee(db, society, "土壤肥料", registrant=make_user().openid, approved=False)
+    asking = as_volunteer(app, make_user())
     asking.say(f"加入 {society.invite_code}")
     card = wechat_user.say("我的队伍")
     assert "待审核下级队伍：1 支（回复「待审核」查看并审核）" in card
@@ -459,12 +411,12 @@ def test_a_registrant_withdraws_a_pending_registration_which_frees_the_name(
     make_user: Callable[..., WeChatUser],
 ) -> None:
     seed_root(db)
-    volunteer(app, wechat_user)
+    as_volunteer(app, wechat_user)
     assert "您没有待审核" in wechat_user.say("撤回注册")
     register_society(wechat_user)
     fill_details(wechat_user)
     assert "撤回注册" in wechat_user.say("确认")
-    other = volunteer(app, make_user())
+    other = as_volunteer(app, make_user())
     assert "已被注册" in register_society(other)
     other.say("取消")
     assert "您没有待审核" in other.say("撤回注册")  # only the registrant withdraws
@@ -477,9 +429,7 @@ def test_a_registrant_withdraws_a_pending_registration_which_frees_the_name(
     assert "该名称可以注册" in register_society(other)
     fill_details(other)
     assert "提交成功" in other.say("确认")
-    with db.Session() as session:
-        named = [t for t, _ in teams.hierarchy(session) if t.name == SOCIETY_TEAM]
-        assert sorted(t.status for t in named) == ["pending", "withdrawn"]
+    assert statuses_named(db, SOCIETY_TEAM) == ["pending", "withdrawn"]
 
 
 def test_a_special_name_waits_for_the_province_while_joining_stays_open(
@@ -496,7 +446,7 @@ def test_a_special_name_waits_for_the_province_while_joining_stays_open(
     asked = wechat_user.say(f"申请特殊命名 {special}")
     assert "已提交省科协审核" in asked and f"仍使用原名称「{SOCIETY_TEAM}」" in asked
     assert team_by_name(db, SOCIETY_TEAM) is not None  # the old name stays meanwhile
-    joiner = volunteer(app, make_user())
+    joiner = as_volunteer(app, make_user())
     assert f"已提交加入「{SOCIETY_TEAM}」的申请" in joiner.say(f"加入 {team.invite_code}")
     with db.Session.begin() as session:  # only the province decides
         with pytest.raises(teams.TeamError) as refused:

@@ -23,18 +23,20 @@ from tests.test_console_support import (
     province_client,  # noqa: F401  (fixture)
 )
 from tests.test_team_support import (
+    SOCIETY_TEAM,
     TEMPLATE_ID,
+    add_committee,
     add_review_template,
     add_team,
     add_volunteer,
     invoke,
+    led_team,
     seed_root,
     team_by_name,
     texts,
 )
 from tests.wechat_user import WeChatUser
 
-SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
 SPECIAL = "陇原农技先锋队"
 
 
@@ -54,8 +56,7 @@ def team_with_two_admins(
 ) -> tuple[Team, WeChatUser]:
     """A society team whose registrant asked for SPECIAL, and a second admin."""
     seed_root(db)
-    add_volunteer(app, captain.openid, name="王队长")
-    team = add_team(db, SOCIETY_TEAM, registrant=captain.openid, captain=("王队长", "13812345678"))
+    team, _ = led_team(app, db, captain, "王队长")
     second = make_user()
     number = add_volunteer(app, second.openid, name="赵管理")
     assert "设为" in captain.say(f"添加管理员 {number}")
@@ -124,13 +125,7 @@ def test_approving_a_special_name_renames_the_sub_teams_tells_every_admin_and_is
 ) -> None:
     team, second = team_with_two_admins(app, db, wechat_user, make_user)
     branch_admin = make_user()
-    branch = add_team(
-        db,
-        f"{SOCIETY_TEAM}植物保护专委会支队",
-        kind="committee",
-        parent_id=team.id,
-        registrant=branch_admin.openid,
-    )
+    branch = add_committee(db, team, registrant=branch_admin.openid)
     token = csrf_token(province_client, "/console/teams")
     done = province_client.post(
         f"/console/teams/{team.id}/name/approve",

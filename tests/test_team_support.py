@@ -19,6 +19,8 @@ from tests.wechat_user import WeChatUser
 
 _sequence = itertools.count(1)
 
+SOCIETY_TEAM = "甘肃省农学会科技志愿服务队"
+
 
 def id_number() -> str:
     """A valid, unique ID number of an adult (born 1990)."""
@@ -99,6 +101,28 @@ def add_team(
         return team
 
 
+def as_volunteer(app: Flask, user: WeChatUser, **fields: Any) -> WeChatUser:
+    """`user`, registered as a volunteer (add_volunteer's fields): only volunteers register or
+    join teams."""
+    add_volunteer(app, user.openid, **fields)
+    return user
+
+
+def led_team(
+    app: Flask, db: Database, captain: WeChatUser, name: str = "张三", team: str = SOCIETY_TEAM
+) -> tuple[Team, str]:
+    """A team registered by `captain`, a volunteer named `name` (phone 13812345678), as its 队长
+    (「我是队长」); the team and the captain's volunteer number."""
+    number = add_volunteer(app, captain.openid, name=name)
+    return add_team(db, team, registrant=captain.openid, captain=(name, "13812345678")), number
+
+
+def add_committee(db: Database, society: Team, subject: str = "植物保护", **team: Any) -> Team:
+    """The 「<society's name><subject>专委会支队」 under a society's team (add_team's options)."""
+    name = f"{society.name}{subject}专委会支队"
+    return add_team(db, name, kind="committee", parent_id=society.id, **team)
+
+
 def seed_root(db: Database) -> Team:
     with db.Session.begin() as session:
         return teams.seed_root(session)
@@ -119,6 +143,12 @@ def fill_details(user: WeChatUser) -> str:
 def team_by_name(db: Database, name: str) -> Team | None:
     with db.Session() as session:
         return teams.find(session, name)
+
+
+def statuses_named(db: Database, name: str) -> list[str]:
+    """The statuses of every registration of the name, rejected and withdrawn ones too, sorted."""
+    with db.Session() as session:
+        return sorted(t.status for t, _ in teams.hierarchy(session) if t.name == name)
 
 
 # The team notices' template (TEAM_NOTICE_TEMPLATE_ID), for the fallback outside the 48 hours.
