@@ -59,15 +59,29 @@ def managed_team(ctx: Context, session: Session) -> Team:
 
 def _admins_text(session: Session, team: Team) -> str:
     names = []
+    captain = teams.captain_openid(session, team)
     for admin in teams.admins(session, team.id):
         volunteer = session.get(Volunteer, admin.volunteer_id) if admin.volunteer_id else None
+        role = "，队长" if admin.openid == captain else ""
         if volunteer is not None and volunteer.name:
-            names.append(f"{volunteer.name}（{volunteer.volunteer_no}）")
+            names.append(f"{volunteer.name}（{volunteer.volunteer_no}{role}）")
         elif admin.openid == team.registrant_openid:
             names.append("注册人")
         else:
             names.append("未注册志愿者的管理员")
     return "、".join(names)
+
+
+def _captain_text(session: Session, team: Team) -> str:
+    """The 队长 line: the confirmed captain's volunteer number, or what waits for them."""
+    phone = mask_mobile(team.captain_phone) if team.captain_phone else ""
+    captain = teams.captain_of(session, team)
+    if captain is not None:
+        return f"队长：{captain.name}（{captain.volunteer_no}） {phone}".rstrip()
+    line = f"队长：{team.captain_name or '—'} {phone}".rstrip()
+    if team.captain_code and teams.captain_openid(session, team) is None:
+        line += "（待本人确认，回复「队长确认码」查看）"
+    return line
 
 
 def team_card(session: Session, team: Team, *, several: bool = False) -> str:
@@ -83,7 +97,7 @@ def team_card(session: Session, team: Team, *, several: bool = False) -> str:
         f"层级：{team.level}",
         f"上级队伍：{parent.name if parent else '—'}",
         f"所在地区：{region}",
-        f"队长：{team.captain_name or '—'} {mask_mobile(team.captain_phone) if team.captain_phone else ''}".rstrip(),
+        _captain_text(session, team),
         f"成员：{teams.member_count(session, team.id)}人（待审核申请 {requests} 条）",
         f"邀请码：{team.invite_code}",
         f"入队方式：{'自动通过' if team.auto_approve else '管理员审核'}",

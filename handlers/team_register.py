@@ -214,12 +214,18 @@ def _save_registration(ctx: Context, data: Data) -> str:
             details["captain_name"], details["captain_phone"] = registrant.name, registrant.phone
         form = teams.TeamForm(kind=kind, name=name, parent_id=parent.get("id"), **details)
         try:
-            team = teams.register(session, openid=ctx.openid, form=form)
+            team = teams.register(
+                session,
+                openid=ctx.openid,
+                form=form,
+                registrant_is_captain=data.get("role") == CAPTAIN,
+            )
         except teams.NameTaken as exc:
             raise StepError(_NAME_STEP.get(kind, "name"), exc.hint) from None
         except teams.ParentNotFound as exc:
             raise StepError("parent_search", exc.hint) from None
-        number = team.team_no
+        number, code = team.team_no, team.captain_code
+        is_captain = team.captain_volunteer_id is not None
     guidance = (
         "\n特殊命名的队伍将在省科协指导下确定名称，审核时工作人员可能与您联系。"
         if kind == OTHER
@@ -227,11 +233,22 @@ def _save_registration(ctx: Context, data: Data) -> str:
     )
     return (
         f"提交成功！「{name}」已提交审核。\n队伍编号：{number}\n"
-        f"您已成为本队{'队长（管理员）' if data.get('role') == CAPTAIN else '管理员'}，"
-        f"是本队成员。{guidance}\n\n"
+        f"您已成为本队{'队长（管理员）' if is_captain else '管理员'}，"
+        f"是本队成员。{guidance}{captain_note(str(data.get('captain_name')), code)}\n\n"
         "接下来：省科协工作人员审核后，结果会通过本公众号通知您。"
         "审核通过后，点击「组织 → 我的队伍」可查看邀请码、审核入队申请、管理成员。"
         "审核前如需撤回，回复「撤回注册」。"
+    )
+
+
+def captain_note(captain_name: str, code: str | None) -> str:
+    """What the registrant passes on to the captain they named (none when they are the captain)."""
+    if not code:
+        return ""
+    return (
+        f"\n\n队长确认：请将确认码 {code} 转告队长{captain_name}。队长在本公众号完成志愿者注册后，"
+        f"回复「确认队长 {code}」即成为本队队长（队长不占管理员名额）。"
+        "确认前，您可在「我的队伍」中回复「队长确认码」再次查看。"
     )
 
 

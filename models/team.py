@@ -97,6 +97,11 @@ class Team(Base):
     host_org: Mapped[str | None] = mapped_column(String(100))
     captain_name: Mapped[str | None] = mapped_column(String(40))
     captain_phone: Mapped[str | None] = mapped_column(String(20))
+    # The 队长's own volunteer record (and so WeChat account): the registrant who registers as
+    # 「我是队长」, or the captain named by the registrant once they confirm with captain_code.
+    captain_volunteer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("volunteers.id"))
+    # What the named captain replies (「确认队长 <code>」) to become 队长; NULL once confirmed.
+    captain_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     contact_phone: Mapped[str | None] = mapped_column(String(24))
     description: Mapped[str | None] = mapped_column(Text)
     service_areas: Mapped[list[str] | None] = mapped_column(JSON)

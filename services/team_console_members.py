@@ -38,6 +38,7 @@ class MemberRow:
     skills: tuple[str, ...]
     hours: Decimal
     is_admin: bool
+    is_captain: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def hours_of(session: Session, volunteer_ids: Sequence[int]) -> dict[int, Decima
 def _rows(session: Session, team_id: int, found: Sequence[Volunteer]) -> list[MemberRow]:
     hours = hours_of(session, [v.id for v in found])
     admins = {a.volunteer_id for a in teams.admins(session, team_id)}
+    team = session.get(Team, team_id)
+    captain = teams.captain_openid(session, team) if team is not None else None
     return [
         MemberRow(
             volunteer_id=v.id,
@@ -94,6 +97,7 @@ def _rows(session: Session, team_id: int, found: Sequence[Volunteer]) -> list[Me
             skills=tuple(v.skills or ()),
             hours=hours.get(v.id, Decimal(0)),
             is_admin=v.id in admins,
+            is_captain=captain is not None and v.openid == captain,
         )
         for v in found
     ]

@@ -175,7 +175,7 @@ def test_add_and_remove_admins_by_volunteer_number(
     assert any("您已被设为" in m["content"] for m in fake_wechat.messages(helper.openid))
     # The new admin manages the team too, and sees both admins on the card.
     card = helper.click("TEAM_MINE")
-    assert f"管理员：张三（{registrant_no}）、吴六（{number}）" in card
+    assert f"管理员：张三（{registrant_no}，队长）、吴六（{number}）" in card
     assert f"已取消 吴六（{number}）" in wechat_user.say(f"移除管理员 {number}")
     assert "只有队伍管理员" in helper.say("成员列表")
 

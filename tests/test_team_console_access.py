@@ -18,7 +18,14 @@ from models.team import MEMBERSHIP_PENDING, Membership
 from sandbox.fake_wechat import OAUTH_COOKIE
 from services import teams, volunteers
 from services.team_console_logins import LINK_SECONDS
-from tests.team_console_steps import link_from_chat, log_in, page_text, submit, team_admin
+from tests.team_console_steps import (
+    Admin,
+    link_from_chat,
+    log_in,
+    page_text,
+    submit,
+    team_admin,
+)
 from tests.test_team_support import add_volunteer
 from tests.wechat_user import WeChatUser
 from wechat.errors import WeChatAPIError
@@ -175,13 +182,14 @@ def test_admin_of_a_sees_nothing_of_b(
 def test_removed_admin_loses_access_at_the_next_request(
     app: Flask, db: Database, make_user: Callable[..., WeChatUser]
 ) -> None:
-    a = team_admin(app, make_user, captain=True)
+    captain = team_admin(app, make_user, captain=True)
     other = make_user()
-    add_volunteer(app, other.openid, name="赵二")
+    number = add_volunteer(app, other.openid, name="赵二")
     with db.Session.begin() as session:
         volunteer = volunteers.find_by_openid(session, other.openid)
         assert volunteer is not None
-        teams.add_admin(session, a.team.id, volunteer)
+        teams.add_admin(session, captain.team.id, volunteer)
+    a = Admin(other, captain.team, number, app.test_client())  # a 管理员 (the 队长 stays one)
     log_in(a)
     members_page = f"/team/t/{a.team.id}/members"
     assert page_text(a.client, members_page)

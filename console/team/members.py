@@ -55,6 +55,7 @@ def members_page(team_id: int) -> ResponseReturnValue:
             skills=SKILLS,
             count=count,
             admin_count=teams.counted_admins(session, team),
+            captain=teams.captain_of(session, team),
             admin_limit=team_console_members.admin_limit(count),
             format_hours=format_hours,
         )
@@ -156,7 +157,7 @@ def members_export(team_id: int) -> ResponseReturnValue:
     with managed(team_id, write=True) as (session, team):
         rows = [
             (r.volunteer_no, r.name, r.phone_masked, r.id_masked, list(r.skills),
-             float(r.hours), "是" if r.is_admin else "")
+             float(r.hours), "队长" if r.is_captain else ("是" if r.is_admin else ""))
             for r in team_console_members.all_members(session, team.id)
         ]  # fmt: skip
         team_console.record(

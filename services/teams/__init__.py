@@ -5,12 +5,16 @@ Functions take a Session and never commit; the caller owns the transaction
 not at all. Errors are TeamError subclasses whose `hint` is the Chinese sentence to show.
 
 errors: the refusals; lookups: finding teams and the tree; registry: registering, approving,
-renaming; members: admins and memberships; decisions: telling the registrant.
+renaming; members: admins and memberships; captains: the 队长's confirmation; decisions:
+telling the registrant.
 """
 
 from __future__ import annotations
 
 from services.teams.approval_levels import PROVINCE, may_decide, refusal
+from services.teams.captains import captain as captain_of
+from services.teams.captains import captain_code
+from services.teams.captains import confirm as confirm_captain
 from services.teams.decisions import (
     decision_text,
     deliver_decision,
@@ -20,6 +24,7 @@ from services.teams.errors import (
     AdminError,
     AlreadyMember,
     AlreadyRequested,
+    CaptainError,
     InvalidDecision,
     InviteCodeNotFound,
     NameTaken,
@@ -122,6 +127,7 @@ __all__ = [
     "AdminError",
     "AlreadyMember",
     "AlreadyRequested",
+    "CaptainError",
     "InvalidDecision",
     "InviteCodeNotFound",
     "Member",
@@ -146,9 +152,12 @@ __all__ = [
     "approved_region_team",
     "by_invite_code",
     "by_scene",
+    "captain_code",
+    "captain_of",
     "captain_openid",
     "check_name_free",
     "children",
+    "confirm_captain",
     "counted_admins",
     "decide_special_name",
     "decide_sub_team",

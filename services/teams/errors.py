@@ -75,3 +75,7 @@ class NotMember(TeamError):
 
 class AdminError(TeamError):
     pass
+
+
+class CaptainError(TeamError):
+    """A captain's confirmation that cannot be taken (unknown code, another person's name)."""

@@ -104,11 +104,16 @@ def admin_quota(members: int) -> int:
 
 
 def captain_openid(session: Session, team: Team) -> str | None:
-    """The admin who is the team's 队长: the registrant, when the captain the team carries is
-    them (their real name and phone, as 「我是队长」 records it). A registrant who registered
-    for another captain is one of the 管理员."""
+    """The admin who is the team's 队长: the captain recorded on the team (the registrant who
+    registered as 「我是队长」, or the named captain once they confirmed, see captains.confirm).
+    For a team registered before captains were recorded: the registrant, when the captain the
+    team carries is them (their real name and phone). A registrant who registered for another
+    captain is one of the 管理员."""
+    if team.captain_volunteer_id is not None:
+        captain = session.get(Volunteer, team.captain_volunteer_id)
+        return captain.openid if captain is not None and captain.status == ACTIVE else None
     openid = team.registrant_openid
-    if not openid or not team.captain_phone:
+    if not openid or not team.captain_phone or team.captain_code is not None:
         return None
     volunteer = session.scalar(
         select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
@@ -132,6 +137,9 @@ def remove_admin(session: Session, team_id: int, openid: str) -> None:
     target = next((a for a in current if a.openid == openid), None)
     if target is None:
         raise AdminError("该志愿者不是本队管理员。")
+    team = get(session, team_id)
+    if openid == captain_openid(session, team):
+        raise AdminError("队长是本队的当然管理员，不能取消其管理员身份。")
     if len(current) <= 1:
         raise AdminError("每支队伍至少需要一名管理员，不能移除最后一名管理员。")
     session.delete(target)

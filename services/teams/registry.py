@@ -30,6 +30,7 @@ from models.team import (
 from models.volunteer import ACTIVE, Volunteer
 from services.operators import Scope
 from services.teams.approval_levels import check_decider
+from services.teams.captains import new_code as new_captain_code
 from services.teams.errors import InvalidDecision, NameTaken, ParentNotFound
 from services.teams.lookups import approved_region_team, check_name_free, get, parent_of, root
 from services.teams.members import end_memberships, is_admin, make_member
@@ -94,9 +95,10 @@ def _insert(session: Session, team: Team) -> Team:
             if team in session:
                 session.expunge(team)
             message = str(exc.orig)
-            if "team_no" in message or "invite_code" in message:
+            if "team_no" in message or "invite_code" in message or "captain_code" in message:
                 team.team_no = _random_team_no()
                 team.invite_code = _random_invite_code()
+                team.captain_code = team.captain_code and new_captain_code()
                 continue
             if "name" in message:
                 raise NameTaken(team.name) from None
@@ -119,14 +121,27 @@ def _parent_for(session: Session, form: TeamForm) -> Team | None:
     return root(session)
 
 
-def register(session: Session, *, openid: str, form: TeamForm) -> Team:
+def register(
+    session: Session, *, openid: str, form: TeamForm, registrant_is_captain: bool | None = None
+) -> Team:
     """A new team waiting for approval, with `openid` as its first admin. Flushes, no commit.
+    The registrant is recorded as the 队长 when they say so (「我是队长」) or, when
+    `registrant_is_captain` is None, when their real name and phone are the captain's; for
+    another captain the team gets a captain_code the captain confirms with (captains.confirm).
 
     Raises NameTaken (also when another registration of the name wins a race) or ParentNotFound.
     """
     kind = team_names.kind(form.kind)
     check_name_free(session, form.name)
     parent = _parent_for(session, form)
+    volunteer = session.scalar(
+        select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
+    )
+    is_captain = volunteer is not None and (
+        registrant_is_captain
+        if registrant_is_captain is not None
+        else (volunteer.name, volunteer.phone) == (form.captain_name, form.captain_phone)
+    )
     team = Team(
         team_no=_random_team_no(),
         name=form.name,
@@ -140,11 +155,10 @@ def register(session: Session, *, openid: str, form: TeamForm) -> Team:
         needs_guidance=form.kind == team_names.OTHER,
         auto_approve=False,
         registrant_openid=openid,
+        captain_volunteer_id=volunteer.id if volunteer is not None and is_captain else None,
+        captain_code=None if is_captain or not form.captain_name else new_captain_code(),
     )
     _insert(session, team)
-    volunteer = session.scalar(
-        select(Volunteer).where(Volunteer.openid == openid, Volunteer.status == ACTIVE)
-    )
     session.add(
         TeamAdmin(team_id=team.id, openid=openid, volunteer_id=volunteer.id if volunteer else None)
     )
