@@ -22,6 +22,7 @@ def init_team_console(app: Flask) -> None:
         needs,
         needs_notify,
         notices,
+        report_exports,
         reports,
         subteams,
     )
