@@ -36,14 +36,20 @@ from handlers import (
     team_rename,
     team_review,
     team_withdraw,
-    volunteer,
+    volunteer_deregister,
+    volunteer_edit,
+    volunteer_profile,
+    volunteer_register,
 )
 from wechat.conversation import AnswerPolicy, Flow
 from wechat.router import Router
 
 ROUTERS: list[Router] = [
     basics.router,
-    volunteer.router,
+    volunteer_register.router,
+    volunteer_profile.router,
+    volunteer_edit.router,
+    volunteer_deregister.router,
     team_register.router,
     team_admin.router,
     team_captain.router,
@@ -69,7 +75,9 @@ ROUTERS: list[Router] = [
     coming_soon.router,
 ]
 FLOWS: list[Flow] = [
-    *volunteer.FLOWS,
+    volunteer_register.REGISTER,
+    volunteer_edit.EDIT,
+    volunteer_deregister.DEREGISTER,
     *team_register.FLOWS,
     *team_rename.FLOWS,
     *membership.FLOWS,

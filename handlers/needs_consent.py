@@ -1,6 +1,6 @@
 """The consent to show one's skills to teams (off by default): 「技能展示」 shows it,
 「同意展示技能」 / 「取消展示技能」 change it; it is also the line 「技能对队伍可见」 of 我的信息,
-changed in 修改信息 (handlers/volunteer.py). Teams see the name of a volunteer among the
+changed in 修改信息 (handlers/volunteer_edit.py). Teams see the name of a volunteer among the
 suggestions for a need only with it (services.needs_matching), and only such volunteers get the
 notices about matched needs (services.needs_notices); others are only counted."""
 

@@ -190,7 +190,7 @@ class Volunteer(Base):
     @classmethod
     def form_columns(cls) -> frozenset[str]:
         """Every other column: the registration form's steps write them by name (the steps
-        in handlers/volunteer.py and these columns must agree; tests/test_volunteer_form.py)."""
+        in handlers/volunteer_steps.py and these columns must agree; tests/test_volunteer_form.py)."""
         columns = {column.key for column in cls.__table__.columns}
         return frozenset(columns - cls.IDENTITY_COLUMNS - cls.RECORD_COLUMNS - cls.SETTING_COLUMNS)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from handlers import team_register as team_handlers
-from handlers import volunteer as volunteer_handlers
+from handlers import volunteer_edit
+from handlers import volunteer_steps as volunteer_form
 from models.team import Team
 from models.volunteer import Volunteer
 from services import teams
@@ -16,7 +17,7 @@ from tests.wechat_user import WeChatUser
 
 
 def test_every_volunteer_form_step_is_a_column_and_every_form_column_a_step() -> None:
-    assert set(volunteer_handlers.FORM_COLUMNS) == Volunteer.form_columns()
+    assert set(volunteer_form.FORM_COLUMNS) == Volunteer.form_columns()
 
 
 def test_de_registration_clears_every_form_column() -> None:
@@ -25,14 +26,14 @@ def test_de_registration_clears_every_form_column() -> None:
 
 
 def test_the_edit_flow_offers_every_form_step_but_the_county() -> None:
-    editable = {s.name for s in volunteer_handlers.EDITABLE}
-    assert editable == set(volunteer_handlers.FORM_COLUMNS) - {"county_code"}
+    editable = {s.name for s in volunteer_edit.EDITABLE}
+    assert editable == set(volunteer_form.FORM_COLUMNS) - {"county_code"}
 
 
 def test_profile_has_a_line_for_every_step(wechat_user: WeChatUser) -> None:
     steps.register(wechat_user)
     profile = wechat_user.click("VOLUNTEER_PROFILE")
-    for step in volunteer_handlers.STEPS:
+    for step in volunteer_form.STEPS:
         if not step.in_summary or step.name in {"prefecture_code", "county_code"}:
             continue
         assert f"{step.label}：" in profile, step.name
