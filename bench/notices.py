@@ -3,6 +3,8 @@ answering each template send in 20 ms (several minutes at the default size).
 
     .venv/bin/python bench/notices.py                        # 100,000 recipients
     .venv/bin/python bench/notices.py --recipients 10000 --skip-memory --limits 150,400
+    .venv/bin/python bench/notices.py --recipients 12000 --skip-floors --skip-memory \
+        --skip-throughput --limits 150,400 --limit-seconds 15 --rounds 3 --cpu-load 2
 
 What it does (loopback only):
 1. creates a fresh MariaDB database, runs `upgrade head`, inserts the volunteers; picks its own
@@ -18,8 +20,12 @@ What it does (loopback only):
    last send, the workers' CPU per send and the fake's, their peak RSS, and a check at the fake
    that every recipient got exactly one message;
 5. memory: one worker with a tenth of the recipients, to compare its peak RSS;
-6. limit: two workers with NOTICE_SENDS_PER_SECOND set (each of `--limits`), the achieved rate
-   and the busiest one-second window at the fake;
+6. limit: 1 and 2 workers (`--limit-workers`) with NOTICE_SENDS_PER_SECOND set (each of
+   `--limits`), `--rounds` times, optionally with `--cpu-load N` busy-looping processes
+   running (load from other processes, as `stress -c N`): the achieved rate over the run, every
+   whole second and the busiest sliding 1-s window at the fake (by arrival), against the limit,
+   and each worker's pacing counters (worker.ratelimit.PacerStats: slots given up, time the
+   shared schedule stood idle, the dispatcher's waits for rows, room and recording);
 7. drops the database, deletes its Redis keys, stops the fake.
 """
 
@@ -27,9 +33,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +78,9 @@ IN_FLIGHT = 32  # NOTICE_SEND_THREADS: sends in flight per worker
 BATCH = 200
 
 
-def bench_env(database_url: str, prefix: str, api_url: str, **notice: Any) -> dict[str, str]:
+def bench_env(
+    database_url: str, prefix: str, api_url: str, *, log_level: str = "WARNING", **notice: Any
+) -> dict[str, str]:
     """The environment of the workers (and of this script's own Settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTICE_")}
     env.update(
@@ -82,7 +93,7 @@ def bench_env(database_url: str, prefix: str, api_url: str, **notice: Any) -> di
         WECHAT_API_BASE_URL=api_url,
         SECRET_KEY="bench-secret-key",
         PII_ENCRYPTION_KEY="bench-pii-key-0123456789abcdef0123456789",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=log_level,
         NOTICE_SEND_THREADS=str(IN_FLIGHT),
         NOTICE_BATCH_SIZE=str(BATCH),
     )
@@ -145,6 +156,54 @@ def load() -> str:
     return "load average " + " ".join(f"{n:.1f}" for n in os.getloadavg())
 
 
+@contextmanager
+def cpu_hogs(count: int) -> Iterator[None]:
+    """`count` processes that only burn CPU (load from other processes, as stress -c would)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def limit_round(
+    db: Database,
+    env: Callable[..., dict[str, str]],
+    client: redis.Redis,
+    url: str,
+    args: argparse.Namespace,
+    limit: int,
+    workers: int,
+    round_number: int,
+) -> None:
+    """Workers sharing NOTICE_SENDS_PER_SECOND=limit: the achieved rate over the run and every
+    whole second and sliding 1-s window at the fake, against the limit."""
+    reset(url, args.latency)
+    notice_id = new_notice(db)
+    wanted = min(limit * args.limit_seconds, args.recipients)
+    prepare(db, notice_id, keep=wanted)
+    started = load()
+    result = run_workers(
+        db, env(sends_per_second=limit, log_level="INFO"), client, notice_id, workers
+    )
+    seen = at_the_fake(url, wanted)
+    off_by = (seen["rate"] - limit) / limit * 100
+    worst = max(seen["per_second"], default=0)
+    say(
+        f"\nlimit {limit}/s, {workers} worker(s), round {round_number}: {seen['rate']:,.1f} "
+        f"sends/s over {seen['seconds']:.1f} s ({off_by:+.1f} %); worst whole second "
+        f"{worst} ({(worst / limit - 1) * 100:+.1f} %), first second "
+        f"{seen['per_second'][0] if seen['per_second'] else 0}; busiest sliding 1-s window "
+        f"{seen['busiest']} ({(seen['busiest'] / limit - 1) * 100:+.1f} %) at "
+        f"{seen['busiest_at']:.2f} s; exactly once: {'yes' if seen['once'] else 'NO'}; "
+        f"{started} -> {load()}\n  sends in each whole second: {seen['per_second']}"
+    )
+    for line in result["pacing"]:
+        say(f"  worker pacing: {line}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -156,6 +215,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-limit", action="store_true")
     parser.add_argument("--skip-floors", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="no limit-off runs")
+    parser.add_argument("--limit-workers", default="1,2", help="workers in the limit checks")
+    parser.add_argument("--rounds", type=int, default=2, help="limit checks per setting")
+    parser.add_argument(
+        "--cpu-load",
+        type=int,
+        default=0,
+        help="this many busy-looping processes (like stress -c N) during the limit checks",
+    )
     args = parser.parse_args(argv)
 
     name = f"kjzy_bench_{os.getpid()}"
@@ -206,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             say("")
 
             results: dict[int, dict[str, Any]] = {}
-            for workers in (1, 2):
+            for workers in () if args.skip_throughput else (1, 2):
                 reset(fake.url, args.latency)
                 notice_id = new_notice(db)
                 built = prepare(db, notice_id)
@@ -226,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"({seen['unique']:,} recipients, {seen['duplicates']} repeats blocked); {load()}"
                 )
 
-            if not args.skip_memory:
+            if not args.skip_memory and 1 in results:
                 reset(fake.url, args.latency)
                 tenth = max(args.recipients // 10, 1)
                 notice_id = new_notice(db)
@@ -237,21 +305,17 @@ def main(argv: list[str] | None = None) -> None:
                     f"{args.recipients:,} recipients {results[1]['peak_mib']:.0f} MiB"
                 )
 
-            for limit in [] if args.skip_limit else [int(n) for n in args.limits.split(",")]:
-                reset(fake.url, args.latency)
-                notice_id = new_notice(db)
-                wanted = min(limit * args.limit_seconds, args.recipients)
-                prepare(db, notice_id, keep=wanted)
-                run_workers(db, env(sends_per_second=limit), client, notice_id, 2)
-                seen = at_the_fake(fake.url, wanted)
-                off_by = (seen["rate"] - limit) / limit * 100
-                say(
-                    f"\nlimit {limit}/s, 2 workers: {seen['rate']:,.1f} sends/s over "
-                    f"{seen['seconds']:.1f} s ({off_by:+.1f} %), busiest 1-s window at the fake "
-                    f"{seen['busiest']} ({(seen['busiest'] / limit - 1) * 100:+.1f} %, by arrival "
-                    f"times); exactly once: {'yes' if seen['once'] else 'NO'}; {load()}\n"
-                    f"  sends in each whole second: {seen['per_second']}"
-                )
+            limits = [] if args.skip_limit else [int(n) for n in args.limits.split(",")]
+            with cpu_hogs(args.cpu_load):
+                if args.cpu_load:
+                    say(f"\n{args.cpu_load} busy-looping processes started; {load()}")
+                for limit, workers, round_number in (
+                    (limit, int(workers), round_number)
+                    for round_number in range(1, args.rounds + 1)
+                    for limit in limits
+                    for workers in args.limit_workers.split(",")
+                ):
+                    limit_round(db, env, client, fake.url, args, limit, workers, round_number)
             db.dispose()
     finally:
         with admin.connect() as conn:

@@ -124,12 +124,14 @@ def at_the_fake(url: str, expected: int) -> dict[str, Any]:
         second = int(moment - times[0])
         if second < whole:
             per_second[second] += 1
-    busiest, start = 0, 0
+    busiest, busiest_at, start = 0, 0.0, 0
     for end, moment in enumerate(times):
         while moment - times[start] >= 1.0:
             start += 1
-        busiest = max(busiest, end - start + 1)
+        if end - start + 1 > busiest:
+            busiest, busiest_at = end - start + 1, times[start] - times[0]
     return {
+        "busiest_at": busiest_at,
         "rate": sum(per_second) / whole if whole else float(len(times)),
         "busiest": busiest,
         "seconds": times[-1] - times[0] if times else 0.0,
@@ -296,7 +298,8 @@ def run_workers(
         )
         for _ in range(workers)
     ]
-    drains = [threading.Thread(target=_drain, args=(p,)) for p in processes]
+    logged: list[str] = []  # the workers' lines about pacing (with LOG_LEVEL=INFO)
+    drains = [threading.Thread(target=_drain, args=(p, logged)) for p in processes]
     for thread in drains:
         thread.start()
     try:
@@ -340,12 +343,21 @@ def run_workers(
                 NoticeRecipient.notice_id == notice_id, NoticeRecipient.status == R_SENT
             )
         )
-    return {"sent": int(sent or 0), "peak_mib": max(peaks) / 1024, "status": status, "cpu": cpu}
+    return {
+        "sent": int(sent or 0),
+        "peak_mib": max(peaks) / 1024,
+        "status": status,
+        "cpu": cpu,
+        "pacing": logged,
+    }
 
 
-def _drain(process: subprocess.Popen[bytes]) -> None:
+def _drain(process: subprocess.Popen[bytes], logged: list[str]) -> None:
     assert process.stderr is not None
-    process.stderr.read()
+    for line in process.stderr:
+        text = line.decode(errors="replace").strip()
+        if "pacing:" in text:
+            logged.append(text.split("pacing:", 1)[1].strip())
 
 
 def peak_rss_kib(pid: int) -> int:

@@ -7,15 +7,19 @@ entries with each client's clock, so machines push out-of-order stamps.) The scr
 embedded stand-in as well. (Failed console logins are counted by infra.ratelimit.LoginThrottle.)
 
 A worker reserves the slots of its coming sends with one call (a run of consecutive slots, at
-most CHUNK_SECONDS of them), and each send goes at its slot. A send that wakes more
-than LATE_SECONDS after its slot (a busy machine) gives the slot up and takes a new one, so a
-late send never crowds the sends after it: any one second sees the sends of the slots in at most
-1 + LATE_SECONDS seconds, (1 + 0.03) x 0.97 < 1 of the limit.
+most CHUNK_SECONDS of them), and the next run LEAD_SECONDS before the last slot it holds comes,
+so the shared schedule never stands idle while sends wait. Each send goes at its slot; one that
+wakes more than LATE_SECONDS after it (a busy machine) gives the slot up and takes a new one,
+so a late send never crowds the sends after it: any one second sees the sends of the slots of at
+most 1 + LATE_SECONDS seconds, and the slots are paced at the limit / (1 + LATE_SECONDS).
+Where the rate went (slots given up, the schedule idle, the sender's waits) is in PacerStats.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
 import time
 from collections import deque
 
@@ -38,14 +42,22 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(tat, now)
 local after = slot + count * interval
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.floor((after - now) / 1000) + 1000)
-return slot - now
+local idle = -1
+if tat > 0 then idle = now - tat end
+return {now, slot, idle}
 """
 MICROSECONDS = 1_000_000
-# Paced a little under the limit; a slot woken up for later than this is given up.
-PACE = 0.97
+# A send may go at most this long after its slot (else the slot is given up), so any one second
+# sees the sends of the slots of 1 + LATE_SECONDS seconds: the slots are paced at the limit
+# divided by that, and no second gets more than the limit.
 LATE_SECONDS = 0.03
-# A worker reserves at most this long a run of slots at once.
+PACE = 1 / (1 + LATE_SECONDS)
+# How old a call's timing may be to place slots by it (the two clocks may drift apart).
+CLOCK_SAMPLE_SECONDS = 2.0
+# A worker reserves at most this long a run of slots at once, and the next run this long
+# before the last slot it holds.
 CHUNK_SECONDS = 0.05
+LEAD_SECONDS = 0.1
 
 
 class SendRateLimiter:
@@ -54,26 +66,25 @@ class SendRateLimiter:
 
     def __init__(self, settings: Settings, client: redis.Redis) -> None:
         self.per_second = settings.notice_sends_per_second
-        self.interval = max(1, round(MICROSECONDS / (self.per_second * PACE)))
+        self.interval = max(1, math.ceil(MICROSECONDS / (self.per_second * PACE)))  # never shorter
         self.chunk = max(1, int(CHUNK_SECONDS * MICROSECONDS / self.interval))
         self._key = Keys(settings.redis_prefix).ratelimit("notice-sends")
         self._script = client.register_script(_GCRA)
+        # How long the shared schedule had stood idle when the last reserve() came (< 0: it
+        # had not; -1: no schedule yet).
+        self.last_idle = -1.0
+        self._clock = RedisClock()
 
     def reserve(self, count: int = 1) -> list[tuple[float, float]]:
         """Take the next `count` slots: for each, by time.monotonic(), when its send may go and
-        by when it must have gone (else the slot is given up).
-
-        Redis's clock is read somewhere between our call and its answer: a slot is placed by
-        the answer's arrival (never early) and is late by the call's start (never more than
-        LATE_SECONDS late), so a slow answer (a busy machine) cannot bunch sends together."""
+        by when it must have gone (else the slot is given up)."""
         called = time.monotonic()
-        wait = int(self._script(keys=[self._key], args=[self.interval, count])) / MICROSECONDS
+        now, slot, idle = self._script(keys=[self._key], args=[self.interval, count])
         answered = time.monotonic()
+        self.last_idle = int(idle) / MICROSECONDS
+        earliest, latest = self._clock.local(called, answered, int(now), int(slot))
         step = self.interval / MICROSECONDS
-        return [
-            (answered + wait + n * step, called + wait + n * step + LATE_SECONDS)
-            for n in range(count)
-        ]
+        return [(earliest + n * step, latest + n * step + LATE_SECONDS) for n in range(count)]
 
     def acquire(self) -> None:
         """Block until this caller's slot has come (a new slot if it woke too late)."""
@@ -86,33 +97,104 @@ class SendRateLimiter:
                 return
 
 
+class RedisClock:
+    """Redis's clock (the slots' times) on this process's time.monotonic().
+
+    Redis reads its clock somewhere between our call and its answer. Placed by one call alone,
+    a slot goes by the answer's arrival (never early) and must have gone by the call's start
+    plus LATE_SECONDS: a slow answer (a busy machine: 10-30 ms here) ate into that tolerance,
+    and the sends of its slots were given up for a few ms of lateness. So slots are placed by
+    the quickest call of the last CLOCK_SAMPLE_SECONDS (this one included), whose answer came
+    within a fraction of a millisecond: still never early, and late by its own short span."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (called, answered, Redis µs) of the latest calls
+        self._samples: deque[tuple[float, float, int]] = deque(maxlen=64)
+
+    def local(self, called: float, answered: float, now: int, moment: int) -> tuple[float, float]:
+        """Redis's `moment` (µs) as the earliest and the latest local time it may be, by the
+        best recent call; (called, answered) timed the call that read Redis's clock as `now`."""
+        with self._lock:
+            samples = self._samples
+            samples.append((called, answered, now))
+            while samples[0][1] < answered - CLOCK_SAMPLE_SECONDS:
+                samples.popleft()
+            best = min(samples, key=lambda sample: sample[1] - sample[0])
+        since = (moment - best[2]) / MICROSECONDS
+        return best[1] + since, best[0] + since
+
+
 class SlotPacer:
-    """The limiter for the sends of one event loop, taken by one dispatcher at a time: one
+    """The limiter for the sends of one event loop, taken by one dispatcher at a time. One
     Redis call reserves the slots of the sends queued at that moment (at most a chunk), in the
     loop's executor so that the sends in flight go on meanwhile; each send sleeps until its
-    own slot."""
+    own slot. The next slots are reserved LEAD_SECONDS before the last one held comes, while
+    sends are still going: the shared schedule never stands idle while sends wait for it
+    (reserving only once the slots ran out lost the time of the Redis call, and of the
+    executor's hop back to the loop, at every chunk: a third of the rate on a loaded machine)."""
 
     def __init__(self, limiter: SendRateLimiter) -> None:
         self._limiter = limiter
         self._slots: deque[tuple[float, float]] = deque()  # (start, deadline)
-        self.reservations = 0  # Redis calls so far
-        self.late = 0  # slots given up: their send woke too late
+        self._refill: asyncio.Future[list[tuple[float, float]]] | None = None
+        self.stats = PacerStats()
 
     async def wait(self, queued: int = 1) -> None:
         """Until the next slot; `queued`: how many sends wait for slots, this one included."""
+        stats = self.stats
         while True:
             now = time.monotonic()
             while self._slots and self._slots[0][1] < now:
                 self._slots.popleft()  # nobody took it in time
-            if not self._slots:
-                wanted = max(1, min(queued, self._limiter.chunk))
-                loop = asyncio.get_running_loop()
-                self._slots.extend(await loop.run_in_executor(None, self._limiter.reserve, wanted))
-                self.reservations += 1
+                stats.late += 1
+            if self._refill is None and (
+                not self._slots
+                or (queued > len(self._slots) and self._slots[-1][0] - now < LEAD_SECONDS)
+            ):
+                wanted = max(1, min(queued - len(self._slots), self._limiter.chunk))
+                self._refill = asyncio.get_running_loop().run_in_executor(
+                    None, self._limiter.reserve, wanted
+                )
+            if self._refill is not None and (not self._slots or self._refill.done()):
+                refill, self._refill = self._refill, None
+                slots = await refill
+                self._slots.extend(slots)
+                stats.reservations += 1
+                stats.slots += len(slots)
+                if 0 < self._limiter.last_idle < 1:
+                    stats.idle += self._limiter.last_idle
+                continue
             start, deadline = self._slots.popleft()
             wait = start - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if time.monotonic() <= deadline:
+            now = time.monotonic()
+            if now <= deadline:
+                stats.went(now - start)
                 return
-            self.late += 1
+            stats.late += 1
+
+
+class PacerStats:
+    """What a pacer did, for the log and the benchmark: where the rate went."""
+
+    def __init__(self) -> None:
+        self.reservations = 0  # Redis calls
+        self.slots = 0  # slots reserved
+        self.late = 0  # slots given up: their send woke too late, or none was queued
+        self.idle = 0.0  # seconds the shared schedule stood idle before our reservations
+        self.lateness = [0, 0, 0, 0]  # sends that went < 1 ms, < 5 ms, < 15 ms, later
+        self.waited = [0.0, 0.0, 0.0]  # the dispatcher's waits (s): rows, room, recording
+
+    def went(self, late: float) -> None:
+        self.lateness[0 if late < 0.001 else 1 if late < 0.005 else 2 if late < 0.015 else 3] += 1
+
+    def summary(self) -> str:
+        return (
+            f"{self.slots} slots in {self.reservations} reservations, {self.late} given up, "
+            f"schedule idle {self.idle * 1000:.0f} ms before them; sends late <1/<5/<15/more "
+            f"ms: {'/'.join(map(str, self.lateness))}; dispatcher waited "
+            f"{self.waited[0]:.2f} s for rows, {self.waited[1]:.2f} s for room in flight, "
+            f"{self.waited[2]:.2f} s for outcomes to be recorded"
+        )

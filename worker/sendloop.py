@@ -48,6 +48,12 @@ CLOSE_SECONDS = 10.0
 QUEUED, STARTED, WITHDRAWN = 0, 1, 2
 
 
+class Room(asyncio.Semaphore):
+    @property
+    def free(self) -> int:
+        return self._value
+
+
 class Ticket:
     """One row to send; `outcome` is set when it comes back on SendLoop.completed."""
 
@@ -73,8 +79,8 @@ class SendLoop:
         self._lock = threading.Lock()  # a ticket's state
         self._tickets: deque[Ticket] = deque()
         self._arrived = asyncio.Event()
-        self._in_flight = asyncio.Semaphore(self.concurrency)
-        self._unrecorded = asyncio.Semaphore(UNRECORDED_PER_SEND * self.concurrency)
+        self._in_flight = Room(self.concurrency)
+        self._unrecorded = Room(UNRECORDED_PER_SEND * self.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -145,13 +151,17 @@ class SendLoop:
 
     async def _dispatch(self) -> None:
         while True:
+            waited = self._loop.time()
             while not self._tickets:
                 self._arrived.clear()
                 await self._arrived.wait()
+            self.pacer.stats.waited[0] += self._loop.time() - waited
             ticket = self._tickets.popleft()
             if ticket.state != QUEUED:  # withdrawn while it waited
                 continue
+            waited = self._loop.time()
             await self._in_flight.acquire()  # released when the send is done
+            self.pacer.stats.waited[1] += self._loop.time() - waited
             try:
                 await self._ready(ticket)
             except BaseException:
@@ -171,10 +181,15 @@ class SendLoop:
             if self._start(ticket):
                 self._finish(ticket, Outcome(row, RETRY, errcode=error.errcode, counted=False))
             return
+        waited = self._loop.time()
         await self._unrecorded.acquire()  # released once the outcome is recorded
+        self.pacer.stats.waited[2] += self._loop.time() - waited
         try:
             if ticket.state == QUEUED:
-                await self.pacer.wait(len(self._tickets) + 1)
+                # Slots are reserved ahead for the sends that can go: those queued, as far as
+                # there is room for them.
+                room = min(self._in_flight.free, self._unrecorded.free)
+                await self.pacer.wait(1 + min(len(self._tickets), room))
         except asyncio.CancelledError:
             raise
         except Exception:  # Redis failing under the limiter: nothing was sent
