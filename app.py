@@ -135,6 +135,7 @@ def register_commands(app: Flask) -> None:
     """Each CLI group comes from the package it belongs to."""
     from console.commands import notice_cli, operator_cli
     from console.pii_commands import pii_cli
+    from console.report_commands import reports_cli
     from handlers.team_cli import teams_cli
     from infra.commands import db_cli
     from wechat.commands import flows_cli, menu_cli
@@ -148,6 +149,7 @@ def register_commands(app: Flask) -> None:
         operator_cli,
         notice_cli,
         pii_cli,
+        reports_cli,
         worker_command,
     ):
         app.cli.add_command(command)

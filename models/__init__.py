@@ -8,6 +8,7 @@ from models.need import Need, Pairing
 from models.notice import Notice, NoticeRecipient, NoticeTemplate
 from models.operator import AuditEntry, Operator
 from models.recognition import Recognition
+from models.report import ServiceCount, TeamMembers, VolunteerCount, VolunteerYear
 from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
 from models.team import FormerName, Membership, Team, TeamAdmin
 from models.volunteer import Volunteer, VolunteerSkill
@@ -30,10 +31,14 @@ __all__ = [
     "Pairing",
     "Recognition",
     "RecordCorrection",
+    "ServiceCount",
     "ServiceRecord",
     "Signup",
     "Team",
     "TeamAdmin",
+    "TeamMembers",
     "Volunteer",
+    "VolunteerCount",
     "VolunteerSkill",
+    "VolunteerYear",
 ]

@@ -74,7 +74,20 @@ class Activity(Base):
     """One activity. `capacity` is the quota (None: no limit)."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_status_starts", "status", "starts_at"),)
+    __table_args__ = (
+        Index("ix_activities_status_starts", "status", "starts_at"),
+        # 表彰's projects (services.recognition): a year's held activities by team and title,
+        # from the index alone (migration 0021_rollups).
+        Index(
+            "ix_activities_held",
+            "starts_at",
+            "status",
+            "team_id",
+            "title",
+            "prefecture_code",
+            "county_code",
+        ),
+    )
 
     id: Mapped[IntPk]
     title: Mapped[str] = mapped_column(String(60))

@@ -83,6 +83,19 @@ class Team(Base):
     """
 
     __tablename__ = "teams"
+    __table_args__ = (
+        # 统计's teams by kind and level within a region and dates, from the index alone
+        # (services.reports; migration 0021_rollups).
+        Index(
+            "ix_teams_report",
+            "status",
+            "kind",
+            "level",
+            "prefecture_code",
+            "county_code",
+            "created_at",
+        ),
+    )
 
     id: Mapped[IntPk]
     team_no: Mapped[str] = mapped_column(String(16), unique=True)
@@ -166,6 +179,16 @@ class Membership(Base):
         # A team's members by status, and members per team (covering: no row look-ups).
         Index("ix_team_memberships_team_status", "team_id", "status", "volunteer_id"),
         Index("ix_team_memberships_status_team", "status", "team_id"),
+        # A team's members with the day they joined, from the index alone (the team 统计:
+        # services.reports.team_joins; migration 0021_rollups).
+        Index(
+            "ix_team_memberships_joins",
+            "status",
+            "team_id",
+            "volunteer_id",
+            "decided_at",
+            "created_at",
+        ),
     )
 
     id: Mapped[IntPk]

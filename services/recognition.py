@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, distinct, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -23,8 +23,9 @@ from models.activity import CANCELLED, DRAFT, Activity
 from models.base import utcnow
 from models.need import Need
 from models.recognition import Recognition
+from models.report import ALL_TEAMS, TOTAL, ServiceCount, TeamMembers, VolunteerYear
 from models.service import RECORD_CONFIRMED, ServiceRecord
-from models.team import MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
+from models.team import STATUS_APPROVED, Team
 from models.volunteer import ACTIVE, Volunteer
 from services.operators import Scope
 
@@ -83,8 +84,23 @@ def hours(value: Any) -> float:
 def volunteer_candidates(
     session: Session, year: int, scope: Scope, rules: Thresholds
 ) -> list[Candidate]:
-    total = func.sum(ServiceRecord.hours)
-    count = func.count(distinct(ServiceRecord.activity_id))
+    """From the rollup of each volunteer's year (models.report.VolunteerYear): those whose
+    records in every region meet the thresholds (its TOTAL rows, an index range), then their
+    records at activities in the scope. One record per activity and volunteer, so records are
+    activities."""
+    year_bounds(year)
+    qualified = session.scalars(
+        select(VolunteerYear.volunteer_id).where(
+            VolunteerYear.year == year,
+            VolunteerYear.prefecture_code == TOTAL,
+            VolunteerYear.hours >= rules.volunteer_min_hours,
+            VolunteerYear.records >= rules.volunteer_min_activities,
+        )
+    ).all()
+    if not qualified:
+        return []
+    total = func.sum(VolunteerYear.hours)
+    count = func.sum(VolunteerYear.records)
     found = session.execute(
         select(
             Volunteer.id,
@@ -95,9 +111,14 @@ def volunteer_candidates(
             count,
             total,
         )
-        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .where(*records_in(year, scope), Volunteer.status == ACTIVE)
+        .join(Volunteer, Volunteer.id == VolunteerYear.volunteer_id)
+        .where(
+            VolunteerYear.year == year,
+            VolunteerYear.volunteer_id.in_(qualified),
+            VolunteerYear.prefecture_code != TOTAL,
+            scope.where(VolunteerYear.prefecture_code, VolunteerYear.county_code),
+            Volunteer.status == ACTIVE,
+        )
         .group_by(
             Volunteer.id,
             Volunteer.name,
@@ -126,35 +147,44 @@ def volunteer_candidates(
 def team_candidates(
     session: Session, year: int, scope: Scope, rules: Thresholds
 ) -> list[Candidate]:
-    members = dict(
-        session.execute(
-            select(Membership.team_id, func.count())
-            .where(Membership.status == MEMBERSHIP_JOINED)
-            .group_by(Membership.team_id)
-        ).all()
-    )
-    held = dict(
-        session.execute(
-            select(Activity.team_id, func.count())
-            .where(*held_in(year), Activity.team_id.is_not(None))
-            .group_by(Activity.team_id)
-        ).all()
-    )
-    served = dict(
-        session.execute(
-            select(Activity.team_id, func.sum(ServiceRecord.hours))
-            .join(Activity, Activity.id == ServiceRecord.activity_id)
-            .where(*records_in(year, Scope()), Activity.team_id.is_not(None))
-            .group_by(Activity.team_id)
-        ).all()
-    )
+    """Activities held and hours served in the year from the rollup (models.report:
+    ServiceCount's year rows of each team, every region); members counted only for the teams
+    that already meet the activity and hour thresholds (TeamMembers)."""
+    year_bounds(year)
+    sums = session.execute(
+        select(
+            ServiceCount.team_id,
+            func.sum(ServiceCount.activities),
+            func.sum(ServiceCount.hours),
+        )
+        .where(
+            ServiceCount.grain == "y",
+            ServiceCount.day == date(year, 1, 1),
+            ServiceCount.team_id != ALL_TEAMS,
+        )
+        .group_by(ServiceCount.team_id)
+    ).all()
+    held = {team: int(n) for team, n, _h in sums if n}
+    served = {team: h for team, _n, h in sums}
+    likely = [
+        team
+        for team, n in held.items()
+        if n >= rules.team_min_activities and hours(served.get(team)) >= rules.team_min_hours
+    ]
     teams = session.scalars(
         select(Team).where(
             Team.status == STATUS_APPROVED,
-            Team.id.in_(list(held)),
+            Team.id.in_(likely),
             scope.where(Team.prefecture_code, Team.county_code),
         )
     ).all()
+    members = dict(
+        session.execute(
+            select(TeamMembers.team_id, TeamMembers.members).where(
+                TeamMembers.team_id.in_([team.id for team in teams])
+            )
+        ).all()
+    )
     found = []
     for team in teams:
         people, count, total = (
@@ -186,14 +216,24 @@ def project_candidates(
 ) -> list[Candidate]:
     """One team's recurring activity (the same title), by activities held and people served,
     with the feedback of the needs it served (Need.satisfaction of needs linked to them)."""
-    count = func.count(distinct(Activity.id))
-    found = session.execute(
-        select(Team.id, Team.name, Activity.title, Team.prefecture_code, count)
-        .join(Team, Team.id == Activity.team_id)
-        .where(*held_in(year), scope.where(Activity.prefecture_code, Activity.county_code))
-        .group_by(Team.id, Team.name, Activity.title, Team.prefecture_code)
+    # Grouped from the activities alone (ix_activities_held, index-only), then the few groups
+    # that qualify joined to their teams.
+    count = func.count(Activity.id)
+    projects = (
+        select(Activity.team_id, Activity.title, count.label("n"))
+        .where(
+            *held_in(year),
+            scope.where(Activity.prefecture_code, Activity.county_code),
+            Activity.team_id.is_not(None),
+        )
+        .group_by(Activity.team_id, Activity.title)
         .having(count >= rules.project_min_activities)
-        .order_by(count.desc())
+        .subquery("projects")
+    )
+    found = session.execute(
+        select(Team.id, Team.name, projects.c.title, Team.prefecture_code, projects.c.n)
+        .join(Team, Team.id == projects.c.team_id)
+        .order_by(projects.c.n.desc())
         .limit(LIMIT)
     ).all()
     result = []

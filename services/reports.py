@@ -20,11 +20,9 @@ from domain import regions
 from domain.choices import EDUCATION_LEVELS, OCCUPATIONS, SKILLS
 from domain.errors import ValidationError
 from domain.team_names import kind_label
-from models.activity import CANCELLED, DRAFT, Activity
-from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import LEVELS, MEMBERSHIP_JOINED, STATUS_APPROVED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
-from services.notices import json_array_contains
+from services import reports_rollups as rollups
 from services.operators import Scope
 from services.reports_lists import clock_range
 
@@ -125,12 +123,6 @@ def beijing_month(session: Session, column: Any) -> Any:
     return func.date_format(func.date_add(column, text("INTERVAL 8 HOUR")), "%Y-%m")
 
 
-def date_month(session: Session, column: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.date_format(column, "%Y-%m")
-
-
 def month_link(month: str) -> dict[str, str]:
     """since/until of a YYYY-MM month."""
     first = date.fromisoformat(month + "-01")
@@ -197,27 +189,27 @@ def _volunteers(filters: Filters) -> list[ColumnElement[bool]]:
     return [*found, Volunteer.id.in_(members)]
 
 
-def _of_teams(filters: Filters) -> list[ColumnElement[bool]]:
-    """Activities (and their hours) of the filters' teams, when the figures are a team's."""
-    return [] if filters.team_ids is None else [Activity.team_id.in_(filters.team_ids)]
-
-
 def volunteers_by_month(session: Session, filters: Filters) -> Figure:
-    month = beijing_month(session, Volunteer.created_at)
-    found = session.execute(
-        select(month, func.count()).where(*_volunteers(filters)).group_by(month).order_by(month)
-    ).all()
+    if filters.team_ids is None:
+        found = sorted(rollups.volunteer_counts(session, filters, "all", "month").items())
+    else:
+        month = beijing_month(session, Volunteer.created_at)
+        query = select(month, func.count()).where(*_volunteers(filters))
+        found = session.execute(query.group_by(month).order_by(month)).all()  # type: ignore[assignment]
     rows = [Row(m, n, month_link(m)) for m, n in found if m]
     return Figure("volunteers_month", "志愿者注册（按月）", "line", "人", rows, "volunteers")
 
 
 def volunteers_by_area(session: Session, filters: Filters, level: str) -> Figure:
     column = Volunteer.prefecture_code if level == "prefecture" else Volunteer.county_code
-    found = dict(
-        session.execute(
-            select(column, func.count()).where(*_volunteers(filters)).group_by(column)
-        ).all()
-    )
+    if filters.team_ids is None:
+        found = rollups.volunteer_counts(session, filters, "all", level)
+    else:
+        found = dict(
+            session.execute(
+                select(column, func.count()).where(*_volunteers(filters)).group_by(column)
+            ).all()
+        )
     if level == "prefecture":
         return Figure(
             "volunteers_prefecture", "志愿者分布（按市州）", "map", "人",
@@ -232,11 +224,22 @@ def volunteers_by_area(session: Session, filters: Filters, level: str) -> Figure
 def _by_column(
     session: Session, filters: Filters, column: Any, options: Sequence[str], arg: str
 ) -> list[Row]:
-    found: dict[Any, int] = dict(
-        session.execute(
-            select(column, func.count()).where(*_volunteers(filters)).group_by(column)
-        ).all()
-    )
+    found: dict[Any, int]
+    if filters.team_ids is None:
+        found = rollups.volunteer_counts(session, filters, arg, "value")
+    elif arg == "education":
+        found = rollups.member_counts(session, filters, arg)
+    else:
+        found = dict(
+            session.execute(
+                select(column, func.count()).where(*_volunteers(filters)).group_by(column)
+            ).all()
+        )
+    return column_rows(found, options, arg)
+
+
+def column_rows(found: Mapping[Any, int], options: Sequence[str], arg: str) -> list[Row]:
+    """A row per option (zeros included), then the other values together as 未填写."""
     rows = [Row(o, found.get(o, 0), {arg: o}) for o in options]
     other = sum(n for value, n in found.items() if value not in options)
     return rows + ([Row(UNKNOWN, other)] if other else [])
@@ -253,15 +256,12 @@ def volunteers_by_occupation(session: Session, filters: Filters) -> Figure:
 
 
 def volunteers_by_skill(session: Session, filters: Filters) -> Figure:
-    """A volunteer with several skills counts once under each."""
-    rows = []
-    for skill in SKILLS:
-        n = session.scalar(
-            select(func.count())
-            .select_from(Volunteer)
-            .where(*_volunteers(filters), json_array_contains(session, Volunteer.skills, skill))
-        )
-        rows.append(Row(skill, int(n or 0), {"skill": skill}))
+    """A volunteer with several skills counts once under each (their skill rows)."""
+    if filters.team_ids is None:
+        found = rollups.volunteer_counts(session, filters, "skill", "value")
+    else:
+        found = rollups.member_counts(session, filters, "skill")
+    rows = [Row(skill, int(found.get(skill, 0)), {"skill": skill}) for skill in SKILLS]
     return Figure("volunteers_skill", "志愿者专业领域（可多选）", "bar", "人", rows, "volunteers")
 
 
@@ -297,32 +297,15 @@ def teams_by_level(session: Session, filters: Filters) -> Figure:
 # -- activities and hours --------------------------------------------------------------------
 
 
-def _activities(filters: Filters) -> list[ColumnElement[bool]]:
-    return [
-        Activity.status.not_in((DRAFT, CANCELLED)),
-        filters.within(Activity.prefecture_code, Activity.county_code),
-        *filters.dates(Activity.starts_at),
-        *_of_teams(filters),
-    ]
-
-
 def activities_by_month(session: Session, filters: Filters) -> Figure:
-    month = beijing_month(session, Activity.starts_at)
-    found = session.execute(
-        select(month, func.count()).where(*_activities(filters)).group_by(month).order_by(month)
-    ).all()
+    found = sorted(rollups.service_sums(session, filters, "activities", "month").items())
     rows = [Row(m, n, month_link(m)) for m, n in found if m]
     return Figure("activities_month", "活动（按月）", "bar", "场", rows, "activities")
 
 
 def activities_by_area(session: Session, filters: Filters) -> Figure:
     level = area_level(filters)
-    column = Activity.prefecture_code if level == "prefecture" else Activity.county_code
-    found = dict(
-        session.execute(
-            select(column, func.count()).where(*_activities(filters)).group_by(column)
-        ).all()
-    )
+    found = rollups.service_sums(session, filters, "activities", level)
     title = "活动（按市州）" if level == "prefecture" else "活动（按县区）"
     return Figure(
         "activities_area", title, "bar", "场", area_rows(found, level, filters), "activities"
@@ -330,53 +313,24 @@ def activities_by_area(session: Session, filters: Filters) -> Figure:
 
 
 def activities_by_team(session: Session, filters: Filters) -> Figure:
-    found = session.execute(
-        select(Team.id, Team.name, func.count(Activity.id))
-        .join(Team, Team.id == Activity.team_id)
-        .where(*_activities(filters))
-        .group_by(Team.id, Team.name)
-        .order_by(func.count(Activity.id).desc(), Team.name)
-        .limit(TOP_TEAMS)
-    ).all()
-    rows = [Row(name, n, {"team_id": str(team_id)}) for team_id, name, n in found]
+    found = rollups.service_by_team(session, filters, "activities", TOP_TEAMS)
+    rows = [Row(name, int(n), {"team_id": str(team_id)}) for team_id, name, n in found]
     return Figure(
         "activities_team", f"活动最多的服务队（前{TOP_TEAMS}）", "bar", "场", rows, "activities"
     )
 
 
-def _hours(filters: Filters) -> list[ColumnElement[bool]]:
-    return [
-        ServiceRecord.status == RECORD_CONFIRMED,
-        filters.within(Activity.prefecture_code, Activity.county_code),
-        *filters.days(ServiceRecord.service_date),
-        *_of_teams(filters),
-    ]
-
-
 def hours_by_month(session: Session, filters: Filters) -> Figure:
-    month = date_month(session, ServiceRecord.service_date)
-    found = session.execute(
-        select(month, func.sum(ServiceRecord.hours))
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .where(*_hours(filters))
-        .group_by(month)
-        .order_by(month)
-    ).all()
+    found = sorted(rollups.service_sums(session, filters, "hours", "month").items())
     rows = [Row(m, number(h), month_link(m)) for m, h in found if m]
     return Figure("hours_month", "已确认服务时长（按月）", "bar", "小时", rows, "hours")
 
 
 def hours_by_area(session: Session, filters: Filters) -> Figure:
     level = area_level(filters)
-    column = Activity.prefecture_code if level == "prefecture" else Activity.county_code
     found = {
         code: number(h)
-        for code, h in session.execute(
-            select(column, func.sum(ServiceRecord.hours))
-            .join(Activity, Activity.id == ServiceRecord.activity_id)
-            .where(*_hours(filters))
-            .group_by(column)
-        ).all()
+        for code, h in rollups.service_sums(session, filters, "hours", level).items()
     }
     chart = "map" if level == "prefecture" else "bar"
     title = "已确认服务时长（按市州）" if level == "prefecture" else "已确认服务时长（按县区）"
@@ -384,16 +338,7 @@ def hours_by_area(session: Session, filters: Filters) -> Figure:
 
 
 def hours_by_team(session: Session, filters: Filters) -> Figure:
-    total = func.sum(ServiceRecord.hours)
-    found = session.execute(
-        select(Team.id, Team.name, total)
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .join(Team, Team.id == Activity.team_id)
-        .where(*_hours(filters))
-        .group_by(Team.id, Team.name)
-        .order_by(total.desc(), Team.name)
-        .limit(TOP_TEAMS)
-    ).all()
+    found = rollups.service_by_team(session, filters, "hours", TOP_TEAMS)
     rows = [Row(name, number(h), {"team_id": str(team_id)}) for team_id, name, h in found]
     return Figure(
         "hours_team", f"服务时长最多的服务队（前{TOP_TEAMS}）", "bar", "小时", rows, "hours"

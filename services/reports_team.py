@@ -8,12 +8,13 @@ Dates are Beijing dates (domain.clock); stored times are UTC.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from domain import clock
@@ -23,9 +24,8 @@ from domain.errors import ValidationError
 from models.activity import CANCELLED, DRAFT, STATUS_LABELS, Activity
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
-from models.volunteer import ACTIVE, Volunteer
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services import reports
-from services.notices import json_array_contains
 from services.reports import Figure, Filters, Row, beijing_month, month_link, number
 from services.reports_lists import region_text
 
@@ -37,19 +37,31 @@ PAGE_SIZE = 20
 
 def members_by_month(session: Session, filters: Filters) -> Figure:
     """New members by the (Beijing) month they joined one of the teams."""
+    return member_figures(session, filters)[0]
+
+
+def member_figures(session: Session, filters: Filters) -> tuple[Figure, Figure]:
+    """members_by_month and the members' education (as volunteers_by_education counts them
+    for a team) from one pass over the members: counted by (month joined, education)."""
     assert filters.team_ids is not None
     joins = reports.team_joins(filters.team_ids)
     month = beijing_month(session, joins.c.joined_at)
     found = session.execute(
-        select(month, func.count())
+        select(month, Volunteer.education, func.count())
         .select_from(joins)
         .join(Volunteer, Volunteer.id == joins.c.volunteer_id)
         .where(Volunteer.status == ACTIVE, *filters.dates(joins.c.joined_at))
-        .group_by(month)
-        .order_by(month)
+        .group_by(month, Volunteer.education)
     ).all()
-    rows = [Row(m, n, month_link(m)) for m, n in found if m]
-    return Figure("members_month", "新入队成员（按入队月份）", "line", "人", rows, "volunteers")
+    months: dict[str, int] = defaultdict(int)
+    education: dict[Any, int] = defaultdict(int)
+    for m, level, n in found:
+        months[m] += n
+        education[level] += n
+    rows = [Row(m, n, month_link(m)) for m, n in sorted((m, n) for m, n in months.items() if m)]
+    by_month = Figure("members_month", "新入队成员（按入队月份）", "line", "人", rows, "volunteers")
+    levels = reports.column_rows(education, EDUCATION_LEVELS, "education")
+    return by_month, Figure("volunteers_education", "成员学历", "pie", "人", levels, "volunteers")
 
 
 def team_figures(
@@ -57,8 +69,7 @@ def team_figures(
 ) -> list[Figure]:
     """The team page's figures, in the order shown (by team only when there are sub-teams)."""
     found = [
-        members_by_month(session, filters),
-        replace(reports.volunteers_by_education(session, filters), title="成员学历"),
+        *member_figures(session, filters),
         replace(reports.volunteers_by_skill(session, filters), title="成员专业领域（可多选）"),
         reports.activities_by_month(session, filters),
         reports.hours_by_month(session, filters),
@@ -152,7 +163,14 @@ def member_page(
     if wanted.education in EDUCATION_LEVELS:
         conditions.append(Volunteer.education == wanted.education)
     if wanted.skill in SKILLS:
-        conditions.append(json_array_contains(session, Volunteer.skills, wanted.skill))
+        conditions.append(
+            exists(
+                select(literal(1)).where(
+                    VolunteerSkill.volunteer_id == Volunteer.id,
+                    VolunteerSkill.skill == wanted.skill,
+                )
+            )
+        )
     query = (
         select(
             Volunteer.id,

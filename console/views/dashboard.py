@@ -10,8 +10,8 @@ from console.blueprint import bp, services, user
 from domain.clock import utcnow
 from models.activity import OPEN_STATUSES, Activity
 from models.notice import QUEUED, SENDING, Notice
+from models.report import VolunteerCount
 from models.team import STATUS_APPROVED, STATUS_PENDING, Team
-from models.volunteer import ACTIVE, Volunteer
 
 
 @bp.get("/")
@@ -27,10 +27,15 @@ def dashboard() -> ResponseReturnValue:
         stats = [
             (
                 "注册志愿者",
-                count(
-                    Volunteer,
-                    Volunteer.status == ACTIVE,
-                    scope.where(Volunteer.prefecture_code, Volunteer.county_code),
+                int(
+                    session.scalar(  # the rollup's all-time rows (models.report): exact
+                        select(func.sum(VolunteerCount.n)).where(
+                            VolunteerCount.grain == "a",
+                            VolunteerCount.facet == "all",
+                            scope.where(VolunteerCount.prefecture_code, VolunteerCount.county_code),
+                        )
+                    )
+                    or 0
                 ),
                 "console.volunteers",
             ),

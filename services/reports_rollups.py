@@ -1,0 +1,195 @@
+"""The dashboard's sums read from the rollups (models.report) instead of the base tables: the
+same figures, from a few thousand pre-aggregated rows.
+
+A date range is read as whole years, whole months and the days at its edges (`cover`); without
+dates the "all time" rows are read. Figures by month read months and days only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from models.report import ALL_TEAMS, EPOCH, ServiceCount, VolunteerCount
+from models.team import Team
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
+
+LOW, HIGH = date(1900, 1, 1), date(2199, 12, 31)
+DAY = timedelta(days=1)
+
+Piece = tuple[str, date, date]  # (grain, first bucket day, last bucket day)
+
+
+def cover(since: date | None, until: date | None, top: str = "a") -> list[Piece]:
+    """The rollup rows that sum to exactly the days since..until (either may be open): the
+    coarsest grains that fit, no coarser than `top` ("a", "y", "m" or "d")."""
+    if since is None and until is None and top == "a":
+        return [("a", EPOCH, EPOCH)]
+    return _cover(since or LOW, until or HIGH, "y" if top == "a" else top)
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - DAY
+
+
+def _cover(first: date, last: date, top: str) -> list[Piece]:
+    if first > last:
+        return []
+    if top == "y":
+        y0 = first.year if (first.month, first.day) == (1, 1) else first.year + 1
+        y1 = last.year if (last.month, last.day) == (12, 31) else last.year - 1
+        if y0 <= y1:
+            return [
+                *_cover(first, date(y0, 1, 1) - DAY, "m"),
+                ("y", date(y0, 1, 1), date(y1, 1, 1)),
+                *_cover(date(y1 + 1, 1, 1), last, "m"),
+            ]
+        top = "m"
+    if top == "m":
+        m0 = first if first.day == 1 else _month_end(first) + DAY
+        m1 = last if last == _month_end(last) else last.replace(day=1) - DAY
+        if m0 <= m1:
+            return [
+                *_cover(first, m0 - DAY, "d"),
+                ("m", m0, m1.replace(day=1)),
+                *_cover(m1 + DAY, last, "d"),
+            ]
+    return [("d", first, last)]
+
+
+def _day(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def within(model: Any, pieces: list[Piece]) -> ColumnElement[bool]:
+    return or_(*(and_(model.grain == g, model.day >= a, model.day <= b) for g, a, b in pieces))
+
+
+# -- volunteers ------------------------------------------------------------------------------
+
+
+def volunteer_counts(session: Session, filters: Any, facet: str, by: str) -> dict[Any, int]:
+    """Active volunteers registered within the filters' dates and region, counted by `by`:
+    "value" (of the facet), "prefecture", "county" or "month" (YYYY-MM)."""
+    model = VolunteerCount
+    pieces = cover(_day(filters.since), _day(filters.until), "m" if by == "month" else "a")
+    key: Any = {
+        "value": model.value,
+        "prefecture": model.prefecture_code,
+        "county": model.county_code,
+        "month": model.day,
+    }[by]
+    found = session.execute(
+        select(key, func.sum(model.n))
+        .where(
+            within(model, pieces),
+            model.facet == facet,
+            filters.within(model.prefecture_code, model.county_code),
+        )
+        .group_by(key)
+    ).all()
+    return _fold(found, by == "month")
+
+
+def _fold(found: Any, by_month: bool) -> dict[Any, Any]:
+    result: dict[Any, Any] = defaultdict(int)
+    for key, value in found:
+        result[key.strftime("%Y-%m") if by_month else key] += int(value or 0)
+    return {k: v for k, v in result.items() if v}
+
+
+def member_counts(session: Session, filters: Any, facet: str) -> dict[Any, int]:
+    """The same for a team's figures: its members (who joined within the dates) by education
+    or skill (the skill rows), read from the memberships of the teams and their volunteers."""
+    from services.reports import team_joins
+
+    joins = team_joins(filters.team_ids)
+    key = VolunteerSkill.skill if facet == "skill" else Volunteer.education
+    query = (
+        select(key, func.count())
+        .select_from(joins)
+        .join(Volunteer, Volunteer.id == joins.c.volunteer_id)
+        .where(Volunteer.status == ACTIVE, *filters.dates(joins.c.joined_at))
+        .group_by(key)
+    )
+    if facet == "skill":
+        query = query.join(VolunteerSkill, VolunteerSkill.volunteer_id == Volunteer.id)
+    return {k: int(n) for k, n in session.execute(query).all()}
+
+
+# -- activities and confirmed hours ----------------------------------------------------------
+
+
+def _teams(filters: Any, by_team: bool) -> ColumnElement[bool]:
+    if filters.team_ids is not None:
+        return ServiceCount.team_id.in_(filters.team_ids)
+    return ServiceCount.team_id != ALL_TEAMS if by_team else ServiceCount.team_id == ALL_TEAMS
+
+
+def service_sums(session: Session, filters: Any, what: str, by: str) -> dict[Any, Any]:
+    """Activities held ("activities", by start day) or confirmed hours ("hours", by service
+    date) within the filters, by "prefecture", "county" or "month"."""
+    model = ServiceCount
+    pieces = cover(_day(filters.since), _day(filters.until), "m" if by == "month" else "a")
+    key: Any = {
+        "prefecture": model.prefecture_code,
+        "county": model.county_code,
+        "month": model.day,
+    }[by]
+    value = model.activities if what == "activities" else model.hours
+    present = model.activities if what == "activities" else model.records
+    found = session.execute(
+        select(key, func.sum(value), func.sum(present))
+        .where(
+            within(model, pieces),
+            _teams(filters, by_team=False),
+            filters.within(model.prefecture_code, model.county_code),
+        )
+        .group_by(key)
+    ).all()
+    result: dict[Any, list[Any]] = defaultdict(lambda: [0, 0])
+    for k, v, n in found:
+        slot = result[k.strftime("%Y-%m") if by == "month" else k]
+        slot[0] += v or 0
+        slot[1] += n or 0
+    if what == "activities":
+        return {k: int(v) for k, (v, n) in result.items() if n}
+    return {k: v for k, (v, n) in result.items() if n}
+
+
+def service_by_team(session: Session, filters: Any, what: str, limit: int) -> list[Any]:
+    """(team id, name, sum) of the teams with the most activities or hours, ties by name (as
+    ORDER BY sum DESC, name LIMIT would give): the sums per team in the rollup's key order,
+    then the names of the teams that can make the list (ties at the cut included)."""
+    model = ServiceCount
+    pieces = cover(_day(filters.since), _day(filters.until))
+    total = func.sum(model.activities if what == "activities" else model.hours)
+    present = func.sum(model.activities if what == "activities" else model.records)
+    sums: dict[int, Decimal] = {
+        team: Decimal(str(value or 0))
+        for team, value, n in session.execute(
+            select(model.team_id, total, present)
+            .where(
+                within(model, pieces),
+                _teams(filters, by_team=True),
+                filters.within(model.prefecture_code, model.county_code),
+            )
+            .group_by(model.team_id)
+        ).all()
+        if n
+    }
+    if not sums:
+        return []
+    ranked = sorted(sums.values(), reverse=True)
+    cut = ranked[min(limit, len(ranked)) - 1]
+    wanted = [team for team, value in sums.items() if value >= cut]
+    names = session.execute(
+        select(Team.id, Team.name).where(Team.id.in_(wanted)).order_by(Team.name)
+    ).all()
+    found = sorted(((tid, name, sums[tid]) for tid, name in names), key=lambda r: -r[2])
+    return found[:limit]
