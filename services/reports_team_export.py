@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.orm import Session
 
 from domain import clock
@@ -23,9 +23,8 @@ from domain.contact import mask_mobile
 from models.activity import CANCELLED, DRAFT, STATUS_LABELS, Activity
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
-from models.volunteer import ACTIVE, Volunteer
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services import reports
-from services.notices import json_array_contains
 from services.reports import number
 from services.reports_export import Listing
 from services.reports_lists import region_text, stream
@@ -45,7 +44,14 @@ def member_listing(session: Session, team_ids: frozenset[int], wanted: ListFilte
     if wanted.education in EDUCATION_LEVELS:
         conditions.append(Volunteer.education == wanted.education)
     if wanted.skill in SKILLS:
-        conditions.append(json_array_contains(session, Volunteer.skills, wanted.skill))
+        conditions.append(
+            exists(
+                select(literal(1)).where(
+                    VolunteerSkill.volunteer_id == Volunteer.id,
+                    VolunteerSkill.skill == wanted.skill,
+                )
+            )
+        )
     query = (
         select(
             Volunteer.id,
