@@ -126,6 +126,9 @@ class Volunteer(Base):
         Index("ix_volunteers_status_pref_occupation", "status", "prefecture_code", "occupation"),
         Index("ix_volunteers_status_pref_openid", "status", "prefecture_code", "openid"),
         Index("ix_volunteers_status_county_openid", "status", "county_code", "openid"),
+        # 0022_namesearch (helper "search"): a 市州 or 县区 operator's search for a name's beginning.
+        Index("ix_volunteers_status_pref_name", "status", "prefecture_code", "name"),
+        Index("ix_volunteers_status_county_name", "status", "county_code", "name"),
     )
 
     id: Mapped[IntPk]

@@ -79,8 +79,11 @@ VOLUNTEER_NO_LIKE = re.compile(r"[A-Z]{2}[0-9]{6,}")  # KJ0123456789; names have
 
 
 def matching(q: str, pii: PiiCipher | None) -> ColumnElement[bool]:
-    """Name (part of it), volunteer number, full mobile number, or full ID number. An ID number
-    is looked up by its keyed hash (the blind index), never by decrypting rows."""
+    """Name (its beginning: the surname, or the whole name), volunteer number, full mobile
+    number, or full ID number. An ID number is looked up by its keyed hash (the blind index),
+    never by decrypting rows. A name is matched from its start, as an operator types it
+    (「张」, 「张伟」): a range of the (status, name) and (status, region, name) indexes, where
+    a part from the middle of a name would read every volunteer's name in the scope."""
     if ID_NUMBER_LIKE.fullmatch(q):
         try:
             card = parse_id_number(q)
@@ -96,7 +99,7 @@ def matching(q: str, pii: PiiCipher | None) -> ColumnElement[bool]:
             pass
     if VOLUNTEER_NO_LIKE.fullmatch(q.upper()):
         return Volunteer.volunteer_no == q.upper()  # the unique index; no name looks like this
-    return Volunteer.name.contains(q, autoescape=True)
+    return Volunteer.name.startswith(q, autoescape=True)
 
 
 def volunteer_conditions(

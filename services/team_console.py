@@ -69,20 +69,25 @@ def team_and_below(session: Session, team_id: int) -> frozenset[int]:
 
 
 def managed_teams(session: Session, who: TeamAdminUser) -> list[tuple[Team, int]]:
-    """The admin's teams as a tree: (team, depth), their own teams first."""
+    """The admin's teams as a tree: (team, depth), their own teams first, each team's children
+    in id order. One statement: `who.team_ids` already holds every team below theirs."""
+    found = session.scalars(select(Team).where(Team.id.in_(who.team_ids)).order_by(Team.id))
+    by_id: dict[int, Team] = {}
+    children: dict[int, list[Team]] = {}
+    for team in found:
+        by_id[team.id] = team
+        if team.parent_id is not None:
+            children.setdefault(team.parent_id, []).append(team)
     ordered: list[tuple[Team, int]] = []
     seen: set[int] = set()
-
-    def walk(team: Team, depth: int) -> None:
+    stack = [(by_id[t], 0) for t in reversed(who.admin_team_ids) if t in by_id]
+    while stack:
+        team, depth = stack.pop()
         if team.id in seen:
-            return
+            continue
         seen.add(team.id)
         ordered.append((team, depth))
-        for child in teams.children(session, team.id):
-            walk(child, depth + 1)
-
-    for team_id in who.admin_team_ids:
-        walk(teams.get(session, team_id), 0)
+        stack.extend((child, depth + 1) for child in reversed(children.get(team.id, [])))
     return ordered
 
 

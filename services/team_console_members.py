@@ -4,20 +4,21 @@ search and filter; removal with a reason; admins within the size-based limit."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from domain.contact import mask_mobile
 from domain.errors import ValidationError
 from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
-from models.volunteer import Volunteer
+from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services import teams
-from services.notices import json_array_contains
 
 PAGE_SIZE = 20
 MAX_REASON = 100
@@ -57,14 +58,43 @@ def _joined(team_id: int) -> Select[Volunteer]:
     )
 
 
-def _filtered(session: Session, team_id: int, query: str, skill: str) -> Select[Volunteer]:
-    stmt = _joined(team_id)
+# A volunteer number as typed (KJ0123456789, or its beginning); names have no digits.
+NUMBER_LIKE = re.compile(r"[A-Za-z]{2}[0-9]+")
+NO_ID_ORDER = "IGNORE INDEX FOR ORDER BY (PRIMARY, ix_volunteers_status)"
+
+
+def _member_ids(team_id: int, query: str, skill: str) -> Select[Any]:
+    """The ids of the team's joined members matching the search, from the memberships: a
+    volunteer number's or a name's beginning (a surname, a whole name: a range of the unique
+    volunteer_no or the (status, name) index, whichever MariaDB finds narrower than the team's
+    members), and a skill from the skill rows (VolunteerSkill, primary key (volunteer_id,
+    skill)), not from every member's JSON."""
+    stmt = select(Membership.volunteer_id).where(
+        Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED
+    )
     query = query.strip()
     if query:
-        like = f"%{query}%"
-        stmt = stmt.where(or_(Volunteer.name.like(like), Volunteer.volunteer_no.like(like)))
+        if NUMBER_LIKE.fullmatch(query):
+            found = Volunteer.volunteer_no.startswith(query.upper(), autoescape=True)
+        else:  # only an active volunteer has a name (de-registration clears it)
+            found = Volunteer.name.startswith(query, autoescape=True) & (Volunteer.status == ACTIVE)
+        stmt = (
+            stmt.join(Volunteer, Volunteer.id == Membership.volunteer_id)
+            .where(found)
+            # Left to itself, MariaDB pages a big team's search by walking the volunteers'
+            # primary key (or (status)) in id order, through every volunteer.
+            .with_hint(Volunteer, NO_ID_ORDER, dialect_name="mysql")
+            .with_hint(Volunteer, NO_ID_ORDER, dialect_name="mariadb")
+        )
     if skill:
-        stmt = stmt.where(json_array_contains(session, Volunteer.skills, skill))
+        stmt = stmt.where(
+            exists(
+                select(literal(1)).where(
+                    VolunteerSkill.volunteer_id == Membership.volunteer_id,
+                    VolunteerSkill.skill == skill,
+                )
+            )
+        )
     return stmt
 
 
@@ -106,26 +136,16 @@ def _rows(session: Session, team_id: int, found: Sequence[Volunteer]) -> list[Me
 def member_list(
     session: Session, team_id: int, *, query: str = "", skill: str = "", page: int = 1
 ) -> MemberList:
-    if query.strip() or skill:
-        stmt = _filtered(session, team_id, query, skill)
-        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        page = min(max(1, page), pages)
-        found = session.scalars(
-            stmt.order_by(Volunteer.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-        ).all()
-        return MemberList(_rows(session, team_id, found), total, page, pages)
-    # No filter: count and page the memberships alone (an index walk of (team_id, status,
-    # volunteer_id)), then read only the page's volunteers; a team may have 20,000 members.
-    joined = (Membership.team_id == team_id, Membership.status == MEMBERSHIP_JOINED)
-    total = int(session.scalar(select(func.count()).where(*joined)) or 0)
+    """A page of the team's members, by volunteer id. The memberships are counted and paged
+    alone (an index walk of (team_id, status, volunteer_id)); only the page's volunteers are
+    read: a team may have 20,000 members."""
+    matching = _member_ids(team_id, query, skill)
+    total = int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
     ids = list(
         session.scalars(
-            select(Membership.volunteer_id)
-            .where(*joined)
-            .order_by(Membership.volunteer_id)
+            matching.order_by(Membership.volunteer_id)
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         )

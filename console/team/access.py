@@ -18,8 +18,10 @@ from console.team.blueprint import (
     who,
 )
 from console.team.errors import page
+from models.team import MEMBERSHIP_JOINED, MEMBERSHIP_PENDING
 from services import team_console, teams
 from services.team_console import TeamAdminUser
+from services.teams.tree_pages import membership_counts
 from wechat.errors import WeChatAPIError
 
 STATE_KEY = "team_oauth_state"
@@ -126,6 +128,7 @@ def logout() -> ResponseReturnValue:
 def home() -> ResponseReturnValue:
     with services().db.Session() as db_session:
         tree = team_console.managed_teams(db_session, who())
-        counts = {team.id: teams.member_count(db_session, team.id) for team, _ in tree}
-        pending = {team.id: len(teams.join_requests(db_session, team.id)) for team, _ in tree}
+        found = membership_counts(db_session, [team.id for team, _ in tree])
+        counts = {team.id: found.get((team.id, MEMBERSHIP_JOINED), 0) for team, _ in tree}
+        pending = {team.id: found.get((team.id, MEMBERSHIP_PENDING), 0) for team, _ in tree}
         return render_template("team/home.html", tree=tree, counts=counts, pending=pending)

@@ -12,12 +12,16 @@ from console.team.blueprint import bp, client_ip, managed, services, who
 from domain.choices import SKILLS
 from domain.errors import ValidationError
 from domain.hours import format_hours
+from models.team import MEMBERSHIP_JOINED, MEMBERSHIP_PENDING
 from models.volunteer import Volunteer
 from services import team_console, team_console_members, teams
 from services.reports_export import XLSX_MIME, Listing, export_to_temp
+from services.teams.tree_pages import membership_counts
 from wechat.errors import WeChatAPIError
 
 log = logging.getLogger(__name__)
+# Join requests shown at once, oldest first; the rest once these are decided.
+REQUESTS_SHOWN = 20
 
 
 def tell(openid: str | None, text: str) -> None:
@@ -44,11 +48,13 @@ def members_page(team_id: int) -> ResponseReturnValue:
         found = team_console_members.member_list(
             session, team.id, query=query, skill=skill, page=int(page) if page.isdigit() else 1
         )
-        count = teams.member_count(session, team.id)
+        counts = membership_counts(session, [team.id])
+        count = counts.get((team.id, MEMBERSHIP_JOINED), 0)
         return render_template(
             "team/members.html",
             team=team,
-            requests=teams.join_requests(session, team.id),
+            requests=teams.join_requests(session, team.id, limit=REQUESTS_SHOWN),
+            request_count=counts.get((team.id, MEMBERSHIP_PENDING), 0),
             found=found,
             query=query,
             skill=skill,
@@ -65,8 +71,8 @@ def members_page(team_id: int) -> ResponseReturnValue:
 def decide_request(team_id: int, membership_id: int, decision: str) -> ResponseReturnValue:
     approve = decision == "approve"
     with managed(team_id, write=True) as (session, team):
-        pending = {m.membership_id: m for m in teams.join_requests(session, team.id)}
-        member = pending.get(membership_id)
+        pending = teams.join_requests(session, team.id, membership_id=membership_id)
+        member = pending[0] if pending else None
         if member is None:
             flash("该入队申请不存在或已处理。", "error")
             return _back(team_id)

@@ -14,6 +14,7 @@ from console.blueprint import bp, client_ip, services, user
 from console.forms import ActionForm, RejectForm
 from models.team import Team
 from services import operators, teams
+from services.teams import tree_pages
 from services.teams.tree_pages import tree_page
 
 
@@ -29,7 +30,7 @@ def teams_page() -> ResponseReturnValue:
     scope = user().scope
     page = max(1, request.args.get("page", 1, type=int) or 1)
     with services().db.Session() as session:
-        waiting = [t for t in teams.pending(session) if teams.may_decide(t, scope)]
+        waiting, waiting_total = tree_pages.waiting(session, scope)
         renames = teams.pending_special_names(session) if scope.is_province else []
         above = {t.parent_id for t in waiting if t.parent_id}
         found = session.scalars(select(Team).where(Team.id.in_(above))).all() if above else []
@@ -39,6 +40,7 @@ def teams_page() -> ResponseReturnValue:
     return render_template(
         "console/teams.html",
         waiting=waiting,
+        waiting_total=waiting_total,
         renames=renames,
         parents=parents,
         tree=tree,
@@ -47,7 +49,6 @@ def teams_page() -> ResponseReturnValue:
         total=window.total,
         page_args=lambda n: urlencode({"page": n}),
         action_form=ActionForm(),
-        reject_form=RejectForm(),
     )
 
 

@@ -227,15 +227,21 @@ def members(
     return MemberPage([_member(m, v) for m, v in rows], total, page, pages)
 
 
-def join_requests(session: Session, team_id: int) -> list[Member]:
-    """Pending join requests, oldest first: the numbers admins approve by."""
-    rows = session.execute(
+def join_requests(
+    session: Session, team_id: int, *, limit: int | None = None, membership_id: int | None = None
+) -> list[Member]:
+    """Pending join requests, oldest first: the numbers admins approve by. `limit`: only the
+    oldest ones (a big team may have hundreds waiting); `membership_id`: only that one."""
+    query = (
         select(Membership, Volunteer)
         .join(Volunteer, Volunteer.id == Membership.volunteer_id)
         .where(Membership.team_id == team_id, Membership.status == MEMBERSHIP_PENDING)
         .order_by(Membership.created_at, Membership.id)
-    ).all()
-    return [_member(m, v) for m, v in rows]
+        .limit(limit)
+    )
+    if membership_id is not None:
+        query = query.where(Membership.id == membership_id)
+    return [_member(m, v) for m, v in session.execute(query).all()]
 
 
 def volunteer_teams(session: Session, volunteer_id: int) -> list[tuple[Team, Membership]]:
