@@ -4,7 +4,7 @@ one index instead of reading every volunteer row of the region (measured with
 bench/console_pages.py on bench/seed_data.py's 1M volunteers)
 
 Revision ID: 0022_namesearch
-Revises: 0023_captain
+Revises: 0021_rollups
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022_namesearch"
-down_revision: str | None = "0023_captain"
+down_revision: str | None = "0021_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
