@@ -1,7 +1,9 @@
 """Memory of building a notice's recipients: `notices.prepare` for an audience of about 100,000
 and for everyone (about 900,000 at scale 1), each in a fresh process, with the process's RSS
-before and its peak after. Used by bench/console_pages.py --audience; the notices it makes are
-deleted again (their recipient rows in batches).
+before and its peak after, and the composer's count of the same audience
+(`notices.count_recipients`, from the counters) against the rows built. Used by
+bench/console_pages.py --audience; the notices it makes are deleted again (their recipient
+rows in batches).
 
     .venv/bin/python bench/console_audience.py --db kjzy_scale
 """
@@ -30,6 +32,7 @@ from models.notice import QUEUED, Notice, NoticeRecipient  # noqa: E402
 
 AUDIENCES = (
     ("天水市 (about 100k)", {"region": "620500"}),
+    ("周末 (service time)", {"service_times": ["周末"]}),
     ("everyone (about 900k)", {}),
 )
 
@@ -45,15 +48,26 @@ def child(url: str, notice_id: int) -> None:
     """In a fresh process: prepare the notice, print what it cost."""
     from infra.db import Database
     from services import notices
+    from services.operators import Scope
 
     db = Database(settings_for(url, PII_KEY))
+    with db.Session() as session:
+        found = session.get(Notice, notice_id)
+        assert found is not None
+        counted = notices.count_recipients(
+            session, Scope(), notices.Audience.from_json(found.audience)
+        )
     before = rss_kb()
     started = time.perf_counter()
     with db.Session.begin() as session:
         assert notices.prepare(session, notice_id)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "rss_before_kb": before, "peak_kb": peak}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "rss_before_kb": before, "peak_kb": peak, "counted": counted}
+        )
+    )
 
 
 def _notice(engine: Any, audience: dict[str, Any]) -> int:
@@ -116,7 +130,8 @@ def measure(url: str, settings: Settings | None = None) -> list[dict[str, Any]]:
             print(
                 f"  {label:<24} {figures['recipients']:>9,} recipients  "
                 f"{figures['seconds']:6.1f} s  RSS before {figures['rss_before_kb'] / 1024:6.1f} MiB"
-                f"  peak {figures['peak_kb'] / 1024:6.1f} MiB",
+                f"  peak {figures['peak_kb'] / 1024:6.1f} MiB  composer's count "
+                f"{figures['counted']:,} ({'equal' if figures['counted'] == figures['recipients'] else 'DIFFERENT'})",
                 flush=True,
             )
         finally:

@@ -43,6 +43,7 @@ from bench import seed_activity_rows as acts  # noqa: E402
 from bench import seed_rows as rows  # noqa: E402
 from config import Settings  # noqa: E402
 from infra.migrate import upgrade  # noqa: E402
+from models.audience import FILL_AUDIENCE_MARIADB  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.notice import NoticeTemplate  # noqa: E402
 from models.operator import ROLE_PROVINCE, ROLE_REGION, Operator  # noqa: E402
@@ -244,6 +245,11 @@ def seed(
     with connect(server, name) as conn, conn.cursor() as cur:
         cur.execute(FILL_SKILL_ROWS_MARIADB)
         cur.execute("ANALYZE TABLE volunteer_skills")
+        cur.fetchall()
+        # The audience's flag, time rows and counters (models.audience), after the skill rows.
+        for statement in FILL_AUDIENCE_MARIADB:
+            cur.execute(statement)
+        cur.execute("ANALYZE TABLE volunteers, volunteer_service_times")
         cur.fetchall()
     # The report rollups the models keep on ORM writes (models.report), from the loaded rows.
     rolled = time.perf_counter()

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Import every model here so Alembic sees the whole metadata."""
 
 from models.activity import Activity, Signup
+from models.audience import AudienceCount, VolunteerTime
 from models.base import Base
 from models.certificate import Certificate
 from models.follower import Follower
@@ -16,6 +17,7 @@ from models.volunteer import Volunteer, VolunteerSkill
 __all__ = [
     "Activity",
     "Attendance",
+    "AudienceCount",
     "AuditEntry",
     "Base",
     "Certificate",
@@ -40,5 +42,6 @@ __all__ = [
     "Volunteer",
     "VolunteerCount",
     "VolunteerSkill",
+    "VolunteerTime",
     "VolunteerYear",
 ]

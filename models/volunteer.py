@@ -129,6 +129,10 @@ class Volunteer(Base):
         # 0022_namesearch (helper "search"): a 市州 or 县区 operator's search for a name's beginning.
         Index("ix_volunteers_status_pref_name", "status", "prefecture_code", "name"),
         Index("ix_volunteers_status_county_name", "status", "county_code", "name"),
+        # 0020_audience: a notice's recipients (models.audience keeps receives_notices true),
+        # counted from the index alone and, for a region, in id order (the keyset batches).
+        Index("ix_volunteers_receives_pref", "status", "receives_notices", "prefecture_code"),
+        Index("ix_volunteers_receives_county", "status", "receives_notices", "county_code"),
     )
 
     id: Mapped[IntPk]
@@ -155,6 +159,11 @@ class Volunteer(Base):
     # Consent (我的信息, off by default): teams may see this volunteer's name and skills among
     # the suggestions for a need (services.needs_matching); otherwise they are only counted.
     skills_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Has an openid whose follower row is subscribed and does not refuse notices: derived,
+    # written only by models.audience after every write of volunteers or followers.
+    receives_notices: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consented_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Set for volunteers imported by an operator (services.imports): they have no openid and
@@ -189,13 +198,21 @@ class Volunteer(Base):
 
     # Settings the volunteer changes on their own (not registration form steps).
     SETTING_COLUMNS: ClassVar[frozenset[str]] = frozenset({"skills_visible"})
+    # Derived from other rows (models.audience), never written by a form or a setting.
+    DERIVED_COLUMNS: ClassVar[frozenset[str]] = frozenset({"receives_notices"})
 
     @classmethod
     def form_columns(cls) -> frozenset[str]:
         """Every other column: the registration form's steps write them by name (the steps
         in handlers/volunteer_steps.py and these columns must agree; tests/test_volunteer_form.py)."""
         columns = {column.key for column in cls.__table__.columns}
-        return frozenset(columns - cls.IDENTITY_COLUMNS - cls.RECORD_COLUMNS - cls.SETTING_COLUMNS)
+        return frozenset(
+            columns
+            - cls.IDENTITY_COLUMNS
+            - cls.RECORD_COLUMNS
+            - cls.SETTING_COLUMNS
+            - cls.DERIVED_COLUMNS
+        )
 
     @classmethod
     def personal_columns(cls) -> frozenset[str]:

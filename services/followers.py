@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from infra.redis import Keys
+from models import audience
 from models.follower import Follower
 
 # Last-seen times are written to the database at most this often per user.
@@ -74,14 +75,17 @@ def seen(session: Session, openid: str) -> None:
     """Any message: refresh the last-seen time (the row is created for an earlier follower).
 
     No read first, and no ORM: an UPDATE, and only when it found no row an INSERT that yields
-    to a row a subscribe event added meanwhile (one statement for someone known, two for a
-    newcomer), both built once."""
+    to a row a subscribe event added meanwhile (one statement for someone known; for a
+    newcomer two, and a look-up of a volunteer with that openid, whose notices may now reach
+    them: models.audience), both built once."""
     conn = session.connection()
     params = {"o": openid, "t": utcnow()}
     if conn.execute(_SEEN_UPDATE, params).rowcount:
         return
     dialect = conn.dialect.name
-    conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params)
+    if conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params).rowcount:
+        # Plain SQL: a new follower row (subscribed) may make a volunteer's notices reach them.
+        audience.resync_openids(session, [openid])
 
 
 def _ensure_rows(session: Session, openids: set[str], now: datetime) -> None:

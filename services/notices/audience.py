@@ -6,13 +6,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from domain import regions
 from domain.choices import SERVICE_TIMES, SKILLS
 from domain.errors import ValidationError
-from models.follower import Follower
+from models.audience import ALL, SKILL, TIME, AudienceCount, VolunteerTime
 from models.need import Need
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
@@ -139,22 +139,6 @@ def json_array_contains(session: Session, column: Any, value: str) -> ColumnElem
     return func.json_search(column, "one", value).is_not(None)
 
 
-def _can_receive(openid: Any) -> ColumnElement[bool]:
-    """A current follower (services.followers keeps the rows) who does not refuse notices:
-    someone with no follower row never followed, and WeChat would refuse the send (43004)."""
-    probe = select(literal(1)).where(
-        Follower.openid == openid,
-        # Equalities (not IS TRUE), so that all three columns of ix_followers_receives are used.
-        Follower.subscribed == true(),
-        Follower.refuses_notices == false(),
-    )
-    for dialect in ("mysql", "mariadb"):
-        # MariaDB prefers the unique openid index (then a row read per volunteer) over this
-        # one, which holds the three columns: about half the time per audience count at 1M.
-        probe = probe.with_hint(Follower, "FORCE INDEX (ix_followers_receives)", dialect)
-    return exists(probe)
-
-
 def recipient_conditions(
     session: Session, scope: Scope, audience: Audience
 ) -> list[ColumnElement[bool]]:
@@ -162,9 +146,12 @@ def recipient_conditions(
     region = scope.narrow(audience.region)
     conditions: list[ColumnElement[bool]] = [
         Volunteer.status == ACTIVE,
-        Volunteer.openid.is_not(None),
+        # A current follower (services.followers keeps the rows) who does not refuse notices:
+        # someone with no follower row never followed, and WeChat would refuse the send
+        # (43004). models.audience keeps the flag true to the followers table, and it implies
+        # an openid.
+        Volunteer.receives_notices == true(),
         region.where(Volunteer.prefecture_code, Volunteer.county_code),
-        _can_receive(Volunteer.openid),
     ]
     if audience.team_id:
         conditions.append(
@@ -193,11 +180,12 @@ def recipient_conditions(
             )
         )
     if audience.service_times:
+        # The time rows (models.audience.VolunteerTime), a primary-key probe each.
         conditions.append(
-            or_(
-                *(
-                    json_array_contains(session, Volunteer.service_times, v)
-                    for v in audience.service_times
+            exists(
+                select(literal(1)).where(
+                    VolunteerTime.volunteer_id == Volunteer.id,
+                    VolunteerTime.service_time.in_(audience.service_times),
                 )
             )
         )
@@ -218,8 +206,37 @@ def _matching_need(session: Session, need_id: int) -> ColumnElement[bool]:
 
 
 def count_recipients(session: Session, scope: Scope, audience: Audience) -> int:
+    """The exact number of recipients. A region alone, or one skill or one service time in
+    a region, is summed from the counters models.audience keeps (a few hundred rows at
+    most); anything else is counted over the conditions the recipients are built from."""
+    counter = _counter(audience)
+    if counter is not None:
+        region = scope.narrow(audience.region)
+        kind, value = counter
+        total = session.scalar(
+            select(func.coalesce(func.sum(AudienceCount.volunteers), 0)).where(
+                AudienceCount.kind == kind,
+                AudienceCount.value == value,
+                region.where(AudienceCount.prefecture_code, AudienceCount.county_code),
+            )
+        )
+        return int(total or 0)
     conditions = recipient_conditions(session, scope, audience)
     return int(session.scalar(select(func.count(Volunteer.id)).where(*conditions)) or 0)
+
+
+def _counter(audience: Audience) -> tuple[str, str] | None:
+    """The counter (kind, value) holding this audience's count, if one does."""
+    if audience.team_id or audience.activity_id or audience.need_id:
+        return None
+    skills, times = set(audience.skills), set(audience.service_times)
+    if not skills and not times:
+        return (ALL, "")
+    if len(skills) == 1 and not times:
+        return (SKILL, skills.pop())
+    if len(times) == 1 and not skills:
+        return (TIME, times.pop())
+    return None
 
 
 def teams_in(session: Session, scope: Scope) -> Sequence[Team]:
