@@ -187,7 +187,9 @@ class VolunteerFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
-    q = StringField("姓名、编号、手机号或身份证号", validators=[Optional(), Length(max=40)])
+    q = StringField(
+        "姓名（从姓开始）、编号、手机号或身份证号", validators=[Optional(), Length(max=40)]
+    )
     region = SelectField("地区", validate_choice=False)
     skill = SelectField("专业领域", choices=options([("", "（全部）")]) + same(SKILLS))
     team_id = SelectField("服务队", validate_choice=False)
