@@ -67,4 +67,7 @@ def close_extensions(app: Flask) -> None:
     metrics = app.extensions.get("metrics")
     if metrics is not None:
         metrics.close()  # its last counts, while Redis is still connected
+    notice_queue = app.extensions.get("notice_queue")
+    if notice_queue is not None:
+        notice_queue.close()  # its own Redis client, on QUEUE_REDIS_URL
     services_of(app).close()

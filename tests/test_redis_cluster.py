@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from flask import Flask
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -74,8 +75,8 @@ def cluster_url() -> Iterator[str]:
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
 
 
-@pytest.fixture
-def cluster_app(settings: Settings, db: Database, cluster_url: str) -> Iterator[Flask]:
+def app_on(settings: Settings, cluster_url: str) -> Flask:
+    """The app on the cluster, its notice queue on the plain server (QUEUE_REDIS_URL)."""
     from app import create_app
 
     app = create_app(
@@ -87,6 +88,12 @@ def cluster_app(settings: Settings, db: Database, cluster_url: str) -> Iterator[
         )
     )
     app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def cluster_app(settings: Settings, db: Database, cluster_url: str) -> Iterator[Flask]:
+    app = app_on(settings, cluster_url)
     yield app
     queue = getattr(app.extensions["notice_queue"], "queue", None)
     if queue is not None:
@@ -174,6 +181,18 @@ def test_the_queue_is_on_queue_redis_url_and_ready(cluster_app: Flask) -> None:
     body = cluster_app.test_client().get("/readyz").get_json()
     assert body["checks"] == {"database": "ok", "redis": "ok", "queue": "ok"}
     assert body["details"]["queue"]["queued"] == 1
+
+
+def test_closing_the_app_closes_its_queue_client(
+    settings: Settings, db: Database, cluster_url: str, redis_client: redis.Redis
+) -> None:
+    app = app_on(settings, cluster_url)
+    name = f"kjzy-test-queue-{uuid.uuid4().hex[:10]}"
+    queue = app.extensions["notice_queue"].queue
+    queue.connection.client_setname(name)
+    assert name in {client["name"] for client in redis_client.client_list()}
+    close_extensions(app)
+    assert name not in {client["name"] for client in redis_client.client_list()}
 
 
 def test_jobs_for_later_are_scheduled_on_queue_redis_url(cluster_app: Flask, db: Database) -> None:

@@ -40,10 +40,20 @@ class NoticeQueue(Protocol):
     def schedule_resume(self, notice_id: int, when: datetime) -> None:
         """At `when` (stored UTC), resume the notices paused for the day's quota."""
 
+    def close(self) -> None:
+        """Release what the queue holds (close_extensions)."""
+
 
 class RQNoticeQueue:
-    def __init__(self, client: redis.Redis, name: str) -> None:
+    def __init__(self, client: redis.Redis, name: str, *, owns_client: bool = False) -> None:
         self.queue = Queue(name, connection=client)
+        self.owns_client = owns_client
+
+    def close(self) -> None:
+        """Close the queue's own client (QUEUE_REDIS_URL); the app's client is closed with the
+        app's services."""
+        if self.owns_client:
+            self.queue.connection.close()
 
     def workers(self) -> int:
         return int(Worker.count(connection=self.queue.connection, queue=self.queue))
@@ -82,6 +92,10 @@ class ThreadNoticeQueue:
         timer.daemon = True
         timer.start()
 
+    def close(self) -> None:
+        """No new jobs; one running finishes in its thread."""
+        self.pool.shutdown(wait=False)
+
     def _resume(self) -> None:
         from worker.jobs import resume_notices
 
@@ -109,10 +123,11 @@ def build_queue(app: Flask) -> NoticeQueue:
         app.extensions.setdefault("sandbox_startup", []).append(lambda: recover(app))
         return runner
     # RQ needs a plain Redis server: QUEUE_REDIS_URL when REDIS_URL is a cluster.
-    client = (
-        connect_queue(services.settings) if services.settings.queue_redis_url else services.redis
-    )
-    return RQNoticeQueue(client, services.keys.notice_queue())
+    if services.settings.queue_redis_url:
+        return RQNoticeQueue(
+            connect_queue(services.settings), services.keys.notice_queue(), owns_client=True
+        )
+    return RQNoticeQueue(services.redis, services.keys.notice_queue())
 
 
 def recover(app: Flask) -> list[int]:
