@@ -198,7 +198,8 @@ def limit_round(
         f"{seen['per_second'][0] if seen['per_second'] else 0}; busiest sliding 1-s window "
         f"{seen['busiest']} ({(seen['busiest'] / limit - 1) * 100:+.1f} %) at "
         f"{seen['busiest_at']:.2f} s; exactly once: {'yes' if seen['once'] else 'NO'}; "
-        f"{started} -> {load()}\n  sends in each whole second: {seen['per_second']}"
+        f"{started} -> {load()}\n  sends in each whole second: {seen['per_second']}\n"
+        f"  in each tenth of the first second: {seen['first_tenths']}"
     )
     for line in result["pacing"]:
         say(f"  worker pacing: {line}")

@@ -131,6 +131,10 @@ def at_the_fake(url: str, expected: int) -> dict[str, Any]:
         if end - start + 1 > busiest:
             busiest, busiest_at = end - start + 1, times[start] - times[0]
     return {
+        "first_tenths": [  # sends in each tenth of the first second
+            sum(1 for moment in times if int((moment - times[0]) * 10) == tenth)
+            for tenth in range(10)
+        ],
         "busiest_at": busiest_at,
         "rate": sum(per_second) / whole if whole else float(len(times)),
         "busiest": busiest,

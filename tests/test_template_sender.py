@@ -24,7 +24,7 @@ from wechat.errors import (
     WeChatUnavailableError,
 )
 from wechat.http_async import AsyncHTTPPool, HTTPError
-from wechat.template_sender import TemplateMessage, TemplateSender
+from wechat.template_sender import TOKEN_RECHECK_SECONDS, TemplateMessage, TemplateSender
 
 SEND = "/cgi-bin/message/template/send"
 STABLE_TOKEN = "/cgi-bin/stable_token"
@@ -74,6 +74,27 @@ def run(api: WeChatAPI, settings: Settings, work: Callable[[TemplateSender], Awa
     return asyncio.run(main())
 
 
+def test_connections_are_opened_before_the_first_send(
+    api: WeChatAPI, api_settings: Settings, server: str, fake_wechat: FakeWeChatState
+) -> None:
+    """The send loop opens its connections before the first slot (a send that opened its own
+    would reach WeChat late by the handshake, crowding the next slots' sends): the sends then
+    open none of their own while at most that many are in flight."""
+    fake_wechat.slow(SEND, 0.05)
+
+    async def work(sender: TemplateSender) -> tuple[int, int, int]:
+        opened_ahead = await sender.connect()
+        before = sender.connections_opened
+        await asyncio.gather(*(sender.send(openid(n), MESSAGE, f"cw-{n}") for n in range(8)))
+        return opened_ahead, before, sender.connections_opened
+
+    opened_ahead, before, after = run(api, api_settings, work)
+    assert opened_ahead == before == 8
+    if server == "asyncio":  # the threaded server closes each connection after its answer
+        assert after == 8
+    assert len(fake_wechat.calls_to(SEND)) == 8
+
+
 def test_many_sends_in_flight_over_a_few_kept_alive_connections(
     api: WeChatAPI, api_settings: Settings, server: str, fake_wechat: FakeWeChatState
 ) -> None:
@@ -114,6 +135,38 @@ def test_a_rejected_token_is_refreshed_once_for_all_the_sends_it_failed(
     assert len(refreshes) == 1
     assert api.access_token() != token
     assert sum(len(fake_wechat.messages(openid(n))) for n in range(12)) == 12
+
+
+def test_a_token_another_process_refreshed_is_picked_up_without_holding_a_send(
+    api: WeChatAPI, api_settings: Settings, fake_wechat: FakeWeChatState
+) -> None:
+    """Once a second the token is read again from Redis, in the background: the send that
+    notices it is due goes at once with the token it has (it would otherwise wait for the read
+    and leave late, the next slots' sends bunched behind it), the sends after it use the new
+    one. Tokens are told apart by the fake's calls."""
+    first = api.access_token()
+
+    async def work(sender: TemplateSender) -> str:
+        await sender.send(openid(0), MESSAGE)
+        loop = asyncio.get_running_loop()
+        newer = await loop.run_in_executor(None, api.refresh_token, first)  # another process
+        await asyncio.sleep(TOKEN_RECHECK_SECONDS + 0.05)
+        await sender.send(openid(1), MESSAGE)  # due for a re-read: goes with what it has
+        for _ in range(500):  # until the background read has come back
+            if await sender.token() == newer:
+                break
+            await asyncio.sleep(0.01)
+        await sender.send(openid(2), MESSAGE)
+        return newer
+
+    newer = run(api, api_settings, work)
+    assert newer != first
+    used = [call.query["access_token"] for call in fake_wechat.calls_to(SEND)]
+    # The second send went with the old token (the fake, like WeChat, rejects it once replaced:
+    # that send then took the new one); the third used the new one at once.
+    assert used[0] == first and used[1] == first
+    assert used[-1] == newer
+    assert sum(len(fake_wechat.messages(openid(n))) for n in range(3)) == 3
 
 
 def test_errcodes_become_typed_errors(

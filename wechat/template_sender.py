@@ -65,12 +65,37 @@ class TemplateMessage:
         return head + self._tail
 
 
+class _Pool(AsyncHTTPPool):
+    """The pool, with its connections opened ahead."""
+
+    def __init__(self, base_url: str, *, max_connections: int, timeout: float) -> None:
+        super().__init__(base_url, max_connections=max_connections, timeout=timeout)
+        self.size = max_connections
+
+    async def connect(self) -> int:
+        """Open connections until `size` are idle (call it before any request); how many
+        opened. One that fails to open is left to the request that needs it."""
+        missing = self.size - len(self._idle)
+        if missing <= 0:
+            return 0
+        try:
+            async with asyncio.timeout(self._timeout):
+                opened = await asyncio.gather(
+                    *(self._open() for _ in range(missing)), return_exceptions=True
+                )
+        except TimeoutError:
+            return 0
+        connections = [c for c in opened if not isinstance(c, BaseException)]
+        self._idle.extend(connections)
+        return len(connections)
+
+
 class TemplateSender:
     """Use from one event loop (the one that runs its coroutines)."""
 
     def __init__(self, api: WeChatAPI, settings: Settings, *, connections: int) -> None:
         self._api = api
-        self._pool = AsyncHTTPPool(
+        self._pool = _Pool(
             settings.wechat_api_base_url,
             max_connections=connections,
             timeout=settings.api_timeout_seconds,
@@ -79,23 +104,46 @@ class TemplateSender:
         self._token_at = 0.0
         self._target = ""
         self._pending: asyncio.Future[str] | None = None
+        self._recheck: asyncio.Future[None] | None = None  # the background re-read
 
     @property
     def connections_opened(self) -> int:
         return self._pool.opened
 
     async def aclose(self) -> None:
+        if self._recheck is not None and not self._recheck.done():
+            self._recheck.cancel()
+            await asyncio.gather(self._recheck, return_exceptions=True)
         self._pool.close()
+
+    async def connect(self) -> int:
+        """Open the connections the sends will use, before the first send's slot: a send that
+        opens its own reaches the API late by the handshake (TCP and TLS, tens of ms to
+        WeChat), and the sends of the next slots crowd in behind it. How many were opened."""
+        return await self._pool.connect()
 
     # ---- the token ------------------------------------------------------------------------
 
     async def token(self) -> str:
-        """The shared token (fetched by one process when there is none yet)."""
-        if self._token is not None and time.monotonic() - self._token_at < TOKEN_RECHECK_SECONDS:
+        """The shared token (fetched by one process when there is none yet). Once a second it
+        is read again from Redis (another process may have refreshed it) in the background:
+        a send waiting for that read would leave late, and the sends of the slots after it
+        would go out in a bunch when the answer came (an executor hop: tens of ms on a busy
+        machine). A token rejected meanwhile is refreshed by the send it failed."""
+        if self._token is not None:
+            if time.monotonic() - self._token_at >= TOKEN_RECHECK_SECONDS and self._pending is None:
+                self._recheck = asyncio.ensure_future(self._reread())
             return self._token
         if self._pending is not None:
             return await asyncio.shield(self._pending)
         return await self._blocking(self._api.access_token)
+
+    async def _reread(self) -> None:
+        try:
+            await self._blocking(self._api.access_token)
+        except Exception:  # the sends go on with the token they have; again in a second
+            log.warning("wechat api: re-reading the access token failed", exc_info=True)
+            self._token_at = time.monotonic()
 
     async def _refreshed(self, failed: str) -> str:
         if self._pending is not None:

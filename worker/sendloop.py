@@ -88,6 +88,7 @@ class SendLoop:
         )
         self._thread.start()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._connected = False
 
     def submit(self, tickets: Sequence[Ticket]) -> None:
         self._loop.call_soon_threadsafe(self._queue, list(tickets))
@@ -176,6 +177,9 @@ class SendLoop:
             # A first call fetches the token: not inside this send's slot, or it would leave
             # late and bunch up with the sends after it.
             await self.sender.token()
+            if not self._connected:  # likewise the connections, before the first slot
+                self._connected = True
+                await self.sender.connect()
         except WeChatAPIError as error:  # no token: nothing was sent
             self._in_flight.release()
             if self._start(ticket):
