@@ -199,7 +199,8 @@ def limit_round(
         f"{seen['busiest']} ({(seen['busiest'] / limit - 1) * 100:+.1f} %) at "
         f"{seen['busiest_at']:.2f} s; exactly once: {'yes' if seen['once'] else 'NO'}; "
         f"{started} -> {load()}\n  sends in each whole second: {seen['per_second']}\n"
-        f"  in each tenth of the first second: {seen['first_tenths']}"
+        f"  in each tenth of the first second: {seen['first_tenths']}\n"
+        f"  the first arrivals' gaps (ms): {seen['first_gaps_ms']}"
     )
     for line in result["pacing"]:
         say(f"  worker pacing: {line}")

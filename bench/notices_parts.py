@@ -5,6 +5,7 @@ with the CPU each process spent."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -131,6 +132,7 @@ def at_the_fake(url: str, expected: int) -> dict[str, Any]:
         if end - start + 1 > busiest:
             busiest, busiest_at = end - start + 1, times[start] - times[0]
     return {
+        "first_gaps_ms": [round((b - a) * 1000, 1) for a, b in itertools.pairwise(times[:41])],
         "first_tenths": [  # sends in each tenth of the first second
             sum(1 for moment in times if int((moment - times[0]) * 10) == tenth)
             for tenth in range(10)
