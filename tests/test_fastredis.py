@@ -4,11 +4,12 @@ server does not know yet, a connection the server closed, and redis-py's own err
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from config import Settings
 from wechat.fastredis import FastRedis, FastScript
@@ -102,3 +103,79 @@ def test_a_burst_of_threads_leaves_at_most_max_idle_and_close_gives_them_back(
     fast.close()
     assert fast.idle() == 0
     assert fast.client.ping()
+
+
+class Answers:
+    """What `send` handed over, in order."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, RedisError | None]] = []
+
+    def __call__(self, answer: Any, error: RedisError | None) -> None:
+        self.got.append((answer, error))
+
+
+def test_a_command_sent_without_waiting_is_answered_before_the_connection_is_used_again(
+    fast: FastRedis, settings: Settings
+) -> None:
+    key = f"{settings.redis_prefix}fast:send"
+    answers = Answers()
+    fast.send(answers, "SET", key, "1", "EX", 60)
+    fast.send(answers, "INCR", key)
+    assert fast.idle() == 1  # one connection, two answers not read yet
+    # The next command on that connection reads them first, in order.
+    assert fast.call("GET", key) == b"2"
+    assert answers.got == [(b"OK", None), (2, None)]
+
+
+def test_an_error_answer_is_handed_over_and_the_connection_stays_good(
+    fast: FastRedis, settings: Settings
+) -> None:
+    key = f"{settings.redis_prefix}fast:send-error"
+    fast.call("SET", key, "text", "EX", 60)
+    answers = Answers()
+    fast.send(answers, "INCR", key)
+    fast.settle()  # no other command: the background tick reads it
+    [(answer, error)] = answers.got
+    assert answer is None and isinstance(error, ResponseError)
+    assert fast.call("GET", key) == b"text"
+
+
+def test_answers_lost_with_their_connection_get_its_error_and_the_next_call_works(
+    fast: FastRedis, settings: Settings
+) -> None:
+    key = f"{settings.redis_prefix}fast:send-lost"
+    mine = fast.call("CLIENT", "ID")
+    # The server closes the connection before the command arrives: its answer never comes.
+    fast.client.client_kill_filter(_id=mine)
+    answers = Answers()
+    try:
+        fast.send(answers, "SET", key, "1", "EX", 60)
+    except RedisConnectionError:
+        pass  # seen at once when writing: nothing left to hand over
+    else:
+        assert fast.call("SET", key, "2", "EX", 60) == b"OK"
+        [(answer, error)] = answers.got
+        assert answer is None and isinstance(error, RedisConnectionError)
+    assert fast.call("CLIENT", "ID") != mine
+
+
+def test_a_script_sent_without_waiting_that_the_server_never_saw_is_sent_with_its_source(
+    fast: FastRedis, settings: Settings
+) -> None:
+    script = FastScript(fast, f"-- {secrets.token_hex(8)}\nreturn redis.call('INCR', KEYS[1])")
+    key = f"{settings.redis_prefix}fast:send-script"
+    answers = Answers()
+    script.send([key], [], answers)
+    fast.settle()
+    fast.settle()  # the resend with the source (its answer read by the second tick)
+    assert answers.got == [(1, None)]
+    assert fast.client.script_exists(script.sha) == [True]
+
+
+def test_close_reads_the_answers_left(fast: FastRedis, settings: Settings) -> None:
+    answers = Answers()
+    fast.send(answers, "SET", f"{settings.redis_prefix}fast:send-close", "1", "EX", 60)
+    fast.close()
+    assert answers.got == [(b"OK", None)]
+    assert fast.idle() == 0

@@ -18,6 +18,7 @@ from handlers.context import Context
 from infra.db import Database
 from tests.conftest import REDIS_URL, TEST_AES_KEY
 from tests.tcp_proxy import TcpProxy
+from tests.test_dispatch import text_fields
 from tests.test_webhook import captured_logs, install_bot
 from tests.wechat_user import WeChatUser
 from wechat.dispatcher import UNAVAILABLE
@@ -34,7 +35,7 @@ def proxy() -> Iterator[TcpProxy]:
         yield tcp
 
 
-def losing_router(proxy: TcpProxy) -> Router:
+def losing_router(proxy: TcpProxy, runs: list[str] | None = None) -> Router:
     router = Router("test_redis_lost")
 
     @router.keyword("断开后查询")
@@ -45,6 +46,8 @@ def losing_router(proxy: TcpProxy) -> Router:
 
     @router.keyword("断开后办完")
     def lost_after_the_work(ctx: Context) -> str:
+        if runs is not None:
+            runs.append(ctx.msg.openid)
         proxy.cut()
         return "已办理"
 
@@ -52,15 +55,20 @@ def losing_router(proxy: TcpProxy) -> Router:
 
 
 @pytest.fixture
+def runs() -> list[str]:
+    return []
+
+
+@pytest.fixture
 def app_via_proxy(
-    settings: Settings, db: Database, redis_client: redis.Redis, proxy: TcpProxy
+    settings: Settings, db: Database, redis_client: redis.Redis, proxy: TcpProxy, runs: list[str]
 ) -> Iterator[Flask]:
     from app import create_app
 
     application = create_app(
         settings.with_overrides(redis_url=proxy.url, wechat_encoding_aes_key=TEST_AES_KEY)
     )
-    install_bot(application, losing_router(proxy))
+    install_bot(application, losing_router(proxy, runs))
     yield application
     close_extensions(application)
 
@@ -108,3 +116,33 @@ def test_redis_lost_after_the_work_still_answers_and_frees_the_user(
     assert user.say("帮助") == GUIDE
     assert time.monotonic() - started < 2
     assert _lock_of(app_via_proxy, redis_client, user.openid) is None
+
+
+def test_a_finish_lost_with_redis_is_written_when_it_is_back_without_another_message(
+    app_via_proxy: Flask, proxy: TcpProxy, redis_client: redis.Redis, runs: list[str]
+) -> None:
+    # The lock release and the answer for retries go out without waiting for Redis's reply
+    # (nothing in the reply depends on them); here Redis is lost just before they go.
+    user = user_of(app_via_proxy, "oRedisLost0000000000000003")
+    fields = text_fields(user.openid, "断开后办完")
+    assert user.post(fields).text == "已办理"
+    time.sleep(1.0)  # Redis stays away for two ticks of the lease keeper (they fail)
+    proxy.restore()
+
+    # No other message comes: the lease keeper's tick writes both (within a lease, so the
+    # dedup marker has not expired and WeChat's retries wait for the answer meanwhile).
+    dedup_key = services_of(app_via_proxy).keys.dedup(user.openid, f"msg:{fields['MsgId']}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stored = redis_client.get(dedup_key)
+        if stored is not None and stored.startswith(b"r:"):
+            break
+        time.sleep(0.05)
+    assert stored is not None and stored.startswith(b"r:"), stored
+    assert redis_client.ttl(dedup_key) > 50  # kept for retries for the dedup TTL
+    assert _lock_of(app_via_proxy, redis_client, user.openid) is None
+
+    # WeChat's retry gets the first answer, the handler ran once, the next message is served.
+    assert user.post(fields).text == "已办理"
+    assert runs == [user.openid]
+    assert user.say("帮助") == GUIDE

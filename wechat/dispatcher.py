@@ -138,6 +138,33 @@ class _Unfinished:
     since: float
 
 
+class _Finished:
+    """The answer to a finish written without waiting for it (no conversation change, so the
+    reply does not depend on it): read before its connection's next use, or by the lease
+    keeper's tick within RENEW_SECONDS. If it failed, the lock release and the answer for
+    retries are deferred as for a finish that could not be written (both are idempotent)."""
+
+    __slots__ = ("dispatcher", "locked", "openid", "unfinished")
+
+    def __init__(
+        self, dispatcher: Dispatcher[Any], openid: str, locked: bool, unfinished: _Unfinished
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.openid = openid
+        self.locked = locked
+        self.unfinished = unfinished
+
+    def __call__(self, released: Any, error: RedisError | None) -> None:
+        if error is None:
+            if self.locked and not released:
+                log.warning("user lock expired before release openid=%s", self.openid)
+            return
+        log.error(
+            "redis lost, lock release deferred openid=%s: %s", self.openid, type(error).__name__
+        )
+        self.dispatcher._defer(self.unfinished)
+
+
 class Dispatcher(Routing[S]):
     """`services` is the app's own object, handed to every handler as `ctx.services`."""
 
@@ -174,6 +201,7 @@ class Dispatcher(Routing[S]):
         self._finish_script = FastScript(self.fast, FINISH)
         self._unfinished: dict[str, _Unfinished] = {}
         self._unfinished_lock = threading.Lock()
+        self.leases.tick = self._settle
 
     # -- entry point (request thread) -------------------------------------------------
 
@@ -381,11 +409,24 @@ class Dispatcher(Routing[S]):
                 if pending.payload is None
                 else ["set", pending.payload, pending.ttl_seconds]
             )
+        stored = _stored(outcome, late)
+        keys = [lock_key, dedup_key, conversation_key]
+        args: list[str | int | bytes] = [
+            job.token,
+            stored,
+            self.settings.dedup_ttl_seconds,
+            *state,
+        ]
         try:
-            released = self._finish_script(
-                keys=[lock_key, dedup_key, conversation_key],
-                args=[job.token, _stored(outcome, late), self.settings.dedup_ttl_seconds, *state],
-            )
+            if pending is None:
+                # Nothing the reply depends on: written now, its answer read later (_Finished).
+                unfinished = _Unfinished(lock_key, job.token, dedup_key, stored, time.monotonic())
+                self._finish_script.send(
+                    keys, args, _Finished(self, msg.openid, job.locked, unfinished)
+                )
+                released = 1
+            else:
+                released = self._finish_script(keys=keys, args=args)
         except RedisError as exc:
             log.error(
                 "redis lost, lock release deferred openid=%s: %s", msg.openid, type(exc).__name__
@@ -432,6 +473,13 @@ class Dispatcher(Routing[S]):
                     for lock_key, item in pending.items():
                         self._unfinished.setdefault(lock_key, item)
 
+    def _settle(self) -> None:
+        """The lease keeper's tick: read the answers to finishes not waited for, and retry the
+        lock releases and answers Redis missed, also when no other message comes."""
+        self.fast.settle()
+        if self._unfinished:
+            self._finish_unfinished()
+
     def _deliver_later(self, openid: str, reply: Reply) -> None:
         api = self.api
         try:
@@ -461,15 +509,18 @@ class Dispatcher(Routing[S]):
             except Exception:
                 log.exception("outcome listener failed")
         # Never the content: it may hold an ID or phone number.
-        log.info(
-            "message openid=%s type=%s route=%s status=%s reply=%s ms=%.1f",
-            msg.openid,
-            msg.kind,
-            outcome.route or "-",
-            outcome.status,
-            outcome.reply.kind if outcome.reply else "none",
-            seconds * 1000,
-        )
+        if log.isEnabledFor(logging.INFO):
+            # The record made directly: the logging module's search of the stack for the
+            # caller's file and line (findCaller) costs more than the rest of the line.
+            text = "message openid=%s type=%s route=%s status=%s reply=%s ms=%.1f" % (  # noqa: UP031
+                msg.openid,
+                msg.kind,
+                outcome.route or "-",
+                outcome.status,
+                outcome.reply.kind if outcome.reply else "none",
+                seconds * 1000,
+            )
+            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, text, (), None))
 
     def shutdown(self) -> None:
         self.leases.stop()

@@ -14,6 +14,11 @@ ConnectionError (a connection closed while idle, a restarted server) is retried 
 connection, as redis-py's default retry would. A script unknown to the server (NOSCRIPT: after a
 restart or a failover) is sent once with its source.
 
+`send` writes a command and returns without its answer (a pipeline across calls): the answer is
+read before the connection's next use (Redis answers in order), by `settle` (a background tick)
+or by `close`, and handed to the caller's `on_answer` with the error, if any, instead of raising.
+A connection with answers still unread never goes back to redis-py's pool.
+
 Only for a plain server client (redis.Redis over TCP/TLS/a Unix socket). For a Redis Cluster, or
 the in-process stand-in, `FastRedis.enabled` is False and callers use redis-py.
 """
@@ -21,17 +26,22 @@ the in-process stand-in, `FastRedis.enabled` is False and callers use redis-py.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 from hiredis import pack_command
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+
+log = logging.getLogger("wechat.fastredis")
 
 Arg = str | bytes | int | float
+# Called with a command's answer and None, or None and the error (RedisError) that replaced it.
+OnAnswer = Callable[[Any, RedisError | None], None]
 
 # Connections kept between calls: about one per thread that serves messages (gthread's threads
 # plus the dispatch pool) in a process.
@@ -56,29 +66,67 @@ class FastRedis:
     def _take(self) -> Any:
         if self._pid != os.getpid():  # forked: the parent's connections are not ours
             self._idle, self._pid = deque(), os.getpid()
-        try:
-            return self._idle.pop()
-        except IndexError:
-            return self.client.connection_pool.get_connection()
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                return self.client.connection_pool.get_connection()
+            if not getattr(conn, _UNREAD, None) or self._read_unread(conn):
+                return conn
 
     def _put(self, conn: Any) -> None:
         if len(self._idle) < MAX_IDLE:
             self._idle.append(conn)
-        else:
+        elif not getattr(conn, _UNREAD, None) or self._read_unread(conn):
             self.client.connection_pool.release(conn)
 
     def _drop(self, conn: Any) -> None:
         conn.disconnect()
         self.client.connection_pool.release(conn)
 
+    def _read_unread(self, conn: Any) -> bool:
+        """Read the answers `send` left on `conn` and hand them over; False if the connection
+        failed (it is dropped, and the answers not read get its error)."""
+        waiting: list[OnAnswer] = getattr(conn, _UNREAD)
+        setattr(conn, _UNREAD, [])
+        for index, on_answer in enumerate(waiting):
+            try:
+                answer = conn.read_response()
+            except ResponseError as exc:  # the server's answer: the connection is fine
+                _hand_over(on_answer, None, exc)
+                continue
+            except BaseException as exc:
+                self._drop(conn)
+                error = exc if isinstance(exc, RedisError) else RedisConnectionError(repr(exc))
+                for rest in waiting[index:]:
+                    _hand_over(rest, None, error)
+                if not isinstance(exc, Exception):
+                    raise
+                return False
+            _hand_over(on_answer, answer, None)
+        return True
+
     def close(self) -> None:
-        """Give every idle connection back to the client's pool (which closes them with it)."""
+        """Read the answers not read yet, then give every idle connection back to the client's
+        pool (which closes them with it)."""
         while True:
             try:
                 conn = self._idle.pop()
             except IndexError:
                 return
-            self.client.connection_pool.release(conn)
+            if not getattr(conn, _UNREAD, None) or self._read_unread(conn):
+                self.client.connection_pool.release(conn)
+
+    def settle(self) -> None:
+        """Read the answers left on idle connections (a background tick calls this, so that an
+        error is handed over even when no other command comes)."""
+        for _ in range(len(self._idle)):
+            try:
+                conn = self._idle.popleft()
+            except IndexError:
+                return
+            if not getattr(conn, _UNREAD, None) or self._read_unread(conn):
+                self._put(conn)
 
     def idle(self) -> int:
         return len(self._idle)
@@ -113,6 +161,50 @@ class FastRedis:
             return answer
         raise AssertionError("unreachable")
 
+    def send(self, on_answer: OnAnswer, *args: Arg) -> None:
+        """Write one command and return at once; `on_answer` gets its answer later (see the
+        module's text), in whichever thread reads it, and must not block. Raises RedisError
+        only when the command could not be written (then `on_answer` is never called)."""
+        if not self.enabled:
+            try:
+                answer = self.client.execute_command(*args)
+            except RedisError as exc:
+                _hand_over(on_answer, None, exc)
+            else:
+                _hand_over(on_answer, answer, None)
+            return
+        packed = [pack_command(args)]  # type: ignore[arg-type]
+        for attempt in (1, 2):
+            conn = self._take()
+            try:
+                conn.send_packed_command(packed, check_health=False)
+            except RedisConnectionError:
+                self._drop(conn)
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                self._drop(conn)
+                raise
+            waiting = getattr(conn, _UNREAD, None)
+            if waiting is None:
+                setattr(conn, _UNREAD, [on_answer])
+            else:
+                waiting.append(on_answer)
+            self._put(conn)
+            return
+
+
+# The attribute of a connection that lists the callers waiting for its unread answers.
+_UNREAD = "_kjzy_unread"
+
+
+def _hand_over(on_answer: OnAnswer, answer: Any, error: RedisError | None) -> None:
+    try:
+        on_answer(answer, error)
+    except Exception:
+        log.exception("an answer's callback failed")
+
 
 class FastScript:
     """A Lua script called as `script(keys=[...], args=[...])`, like redis-py's Script."""
@@ -130,3 +222,26 @@ class FastScript:
             return self.fast.call("EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
             return self.fast.call("EVAL", self.source, len(keys), *keys, *args)
+
+    def send(self, keys: Sequence[str], args: Sequence[Arg], on_answer: OnAnswer) -> None:
+        """The script through FastRedis.send: `on_answer` gets its answer later. A script the
+        server does not know (NOSCRIPT) is sent again with its source when that answer comes."""
+        if self._fallback is not None:
+            try:
+                answer = self._fallback(keys=keys, args=args)
+            except RedisError as exc:
+                _hand_over(on_answer, None, exc)
+            else:
+                _hand_over(on_answer, answer, None)
+            return
+
+        def on_evalsha(answer: Any, error: RedisError | None) -> None:
+            if not isinstance(error, NoScriptError):
+                on_answer(answer, error)
+                return
+            try:
+                self.fast.send(on_answer, "EVAL", self.source, len(keys), *keys, *args)
+            except RedisError as exc:
+                on_answer(None, exc)
+
+        self.fast.send(on_evalsha, "EVALSHA", self.sha, len(keys), *keys, *args)

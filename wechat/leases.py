@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -56,6 +57,9 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        # Also run every RENEW_SECONDS by the same thread (the dispatcher reads the answers to
+        # finishes it did not wait for); its errors are logged.
+        self.tick: Callable[[], None] | None = None
 
     def hold(self, owner: str, key: str, value: bytes | str, *, at_most: float) -> None:
         """Keep `key` (holding `value`) alive for `owner`, for `at_most` seconds at most."""
@@ -84,6 +88,13 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         while not self._stopped.wait(RENEW_SECONDS):
+            if self.tick is not None:
+                try:
+                    self.tick()
+                except Exception as exc:
+                    if self._stopped.is_set():
+                        return
+                    log.warning("lease tick failed: %s", type(exc).__name__)
             try:
                 self.renew()
             except Exception as exc:  # Redis lost, or the client closed while we ran

@@ -48,7 +48,8 @@ def instant(handler: Handler) -> Handler:
 
 
 def normalise_word(text: str) -> str:
-    return re.sub(r"\s+", "", text).strip("。.!！?？").lower()
+    # str.split() drops the same whitespace as the pattern \s+ (str.isspace), without re.
+    return "".join(text.split()).strip("。.!！?？").lower()
 
 
 @dataclass

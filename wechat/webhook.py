@@ -115,6 +115,19 @@ def handle_post(bot: Bot, query: Mapping[str, str], body: bytes) -> Answer:
     return 200, _XML, xml.encode("utf-8")
 
 
+def query_of(text: str) -> dict[str, str]:
+    """The query string as parse_qsl(keep_blank_values=True) reads it (the last of repeated
+    names wins), without its per-pair work for the plain values WeChat sends."""
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    query: dict[str, str] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            query[name] = value
+    return query
+
+
 _REASONS = {
     200: "200 OK",
     400: "400 BAD REQUEST",
@@ -159,5 +172,4 @@ class FastWebhook:
             return 413, _PLAIN, b"payload too large"
         stream = environ["wsgi.input"]
         body = stream.read(length) if length >= 0 else stream.read(limit + 1)
-        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        return handle_post(bot, query, body)
+        return handle_post(bot, query_of(environ.get("QUERY_STRING", "")), body)
