@@ -30,7 +30,10 @@ overhead): one script checks the (timestamp, nonce) pair, claims the dedup key a
 marks the user's first message of the hour and reads the conversation document under the lock;
 the handler's own writes, except the conversation document, which is written by the script that
 then releases the lock and stores the answer for retries. 「帮助」 from a known user, and an
-answer to a registration question: two round trips, no thread hand-off. On a cluster the pair,
+answer to a registration question: two round trips, no thread hand-off. When the handler did
+not change the conversation, nothing in the reply depends on that second script: it is written
+and not waited for (_Finished reads its answer before the connection's next use, or the lease
+keeper's tick does), and a failure is deferred like a finish Redis missed. On a cluster the pair,
 the mark, the document and its write are separate round trips (other slots). A background
 thread renews the leases of messages in flight for longer than 0.5 s (wechat.leases); a message
 answered sooner never meets it.
