@@ -48,8 +48,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import (
     Mapped,
@@ -60,6 +58,7 @@ from sqlalchemy.orm import (
     mapped_column,
 )
 
+from models import counters
 from models.base import Base, BigId
 from models.follower import Follower
 from models.volunteer import ACTIVE, Volunteer
@@ -187,28 +186,13 @@ def _write_times(
 
 
 def _apply(conn: Connection, delta: Counter[Key]) -> None:
-    """Add the non-zero differences to the counters, in key order (no lock-order deadlocks)."""
+    """Add the non-zero differences to the counters."""
     rows = [
         {"kind": k[0], "value": k[1], "prefecture_code": k[2], "county_code": k[3], "volunteers": n}
-        for k, n in sorted(delta.items())
+        for k, n in delta.items()
         if n
     ]
-    if not rows:
-        return
-    if conn.dialect.name == "sqlite":
-        lite = sqlite_insert(_counts)
-        conn.execute(
-            lite.on_conflict_do_update(
-                index_elements=["kind", "value", "prefecture_code", "county_code"],
-                set_={"volunteers": _counts.c.volunteers + lite.excluded.volunteers},
-            ),
-            rows,
-        )
-        return
-    my = mysql_insert(_counts)
-    conn.execute(
-        my.on_duplicate_key_update(volunteers=_counts.c.volunteers + my.inserted.volunteers), rows
-    )
+    counters.add(conn, _counts, rows, ("volunteers",))
 
 
 def resync(
@@ -265,10 +249,6 @@ def resync_openids(session: Session, openids: Collection[str]) -> None:
     resync(session, ids)
 
 
-def _changed(obj: object, names: Iterable[str]) -> bool:
-    return any(attributes.get_history(obj, name).has_changes() for name in names)
-
-
 # -- ORM flushes ----------------------------------------------------------------------------
 
 _PENDING = "audience_pending"
@@ -293,9 +273,9 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
         elif isinstance(obj, Follower) and obj.openid:
             openids.add(obj.openid)
     for obj in session.dirty:
-        if isinstance(obj, Volunteer) and obj.id is not None and _changed(obj, _WATCHED):
+        if isinstance(obj, Volunteer) and obj.id is not None and counters.changed(obj, _WATCHED):
             ids.add(obj.id)
-        elif isinstance(obj, Follower) and _changed(obj, _FOLLOWER_WATCHED):
+        elif isinstance(obj, Follower) and counters.changed(obj, _FOLLOWER_WATCHED):
             history = attributes.get_history(obj, "openid")
             openids.update(o for o in (*history.sum(), obj.openid) if o)
     for obj in session.deleted:

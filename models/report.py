@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -46,16 +46,14 @@ from sqlalchemy import (
     Table,
     event,
     func,
-    inspect,
     select,
     text,
     true,
 )
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from domain import clock
+from models import counters
 from models.activity import CANCELLED, DRAFT, Activity
 from models.base import Base, BigId
 from models.service import RECORD_CONFIRMED, ServiceRecord
@@ -220,33 +218,12 @@ class Deltas:
             (VolunteerYear, yrs, ("records", "hours")),
         ):
             if rows:
-                _upsert(conn, model, rows, sums)
-
-
-def _upsert(
-    conn: Connection, model: type[Base], rows: list[dict[str, Any]], sums: tuple[str, ...]
-) -> None:
-    table: Table = model.__table__  # type: ignore[assignment]
-    if conn.dialect.name == "sqlite":
-        lite = sqlite_insert(table)
-        keys = [c.name for c in table.primary_key.columns]
-        stmt = lite.on_conflict_do_update(
-            index_elements=keys, set_={s: table.c[s] + lite.excluded[s] for s in sums}
-        )
-        conn.execute(stmt, rows)
-        return
-    my = mysql_insert(table)
-    conn.execute(my.on_duplicate_key_update({s: table.c[s] + my.inserted[s] for s in sums}), rows)
+                counters.add(conn, cast(Table, model.__table__), rows, sums)
 
 
 # -- the flush listener ----------------------------------------------------------------------
 
 PENDING = "report_rollups_pending"
-
-
-def _changed(obj: Any, columns: Iterable[str]) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[c].history.has_changes() for c in columns)
 
 
 def _state(obj: Any, columns: Iterable[str]) -> dict[str, Any]:
@@ -298,22 +275,22 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     for obj in [*watched, *deleted]:
         is_deleted = obj in deleted
         if isinstance(obj, Volunteer):
-            if is_deleted or _changed(obj, VOLUNTEER_COLUMNS):
+            if is_deleted or counters.changed(obj, VOLUNTEER_COLUMNS):
                 deltas.volunteer(_old(conn, Volunteer, VOLUNTEER_COLUMNS, obj.id), -1)
                 changed.append(obj)
         elif isinstance(obj, Activity):
-            if is_deleted or _changed(obj, ACTIVITY_COLUMNS):
+            if is_deleted or counters.changed(obj, ACTIVITY_COLUMNS):
                 old = _old(conn, Activity, ACTIVITY_COLUMNS, obj.id)
                 deltas.activity(old, -1)
                 changed.append(obj)
-                if old and (is_deleted or _changed(obj, PLACE_COLUMNS)):
+                if old and (is_deleted or counters.changed(obj, PLACE_COLUMNS)):
                     for record in _records_of(conn, obj.id):
                         deltas.record(record, old, -1)
         elif isinstance(obj, Membership):
-            if is_deleted or _changed(obj, MEMBERSHIP_COLUMNS):
+            if is_deleted or counters.changed(obj, MEMBERSHIP_COLUMNS):
                 deltas.membership(_old(conn, Membership, MEMBERSHIP_COLUMNS, obj.id), -1)
                 changed.append(obj)
-        elif is_deleted or _changed(obj, RECORD_COLUMNS):
+        elif is_deleted or counters.changed(obj, RECORD_COLUMNS):
             old = _old(conn, ServiceRecord, RECORD_COLUMNS, obj.id)
             deltas.record(old, _place(conn, old["activity_id"]) if old else None, -1)
             changed.append(obj)
@@ -335,7 +312,7 @@ def _after_flush(session: Session, _context: Any) -> None:
         elif isinstance(obj, Activity):
             state = _state(obj, ACTIVITY_COLUMNS)
             deltas.activity(state, 1)
-            if obj in changed and _changed(obj, PLACE_COLUMNS):
+            if obj in changed and counters.changed(obj, PLACE_COLUMNS):
                 for record in _records_of(conn, obj.id):
                     deltas.record(record, state, 1)
         elif isinstance(obj, Membership):
