@@ -19,7 +19,7 @@ volunteer cannot both subtract the same state). It runs:
 - after ORM-enabled bulk INSERT/UPDATE/DELETE statements on volunteers or followers;
 - explicitly after plain SQL that writes them (services.followers.seen's INSERT);
 - after a bulk load without the ORM: `FILL_AUDIENCE_MARIADB` (bench/seed_data.py), as the
-  migration 0020_audience does.
+  migration 0023_audience does.
 """
 
 from __future__ import annotations

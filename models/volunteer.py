@@ -129,7 +129,7 @@ class Volunteer(Base):
         # 0022_namesearch (helper "search"): a 市州 or 县区 operator's search for a name's beginning.
         Index("ix_volunteers_status_pref_name", "status", "prefecture_code", "name"),
         Index("ix_volunteers_status_county_name", "status", "county_code", "name"),
-        # 0020_audience: a notice's recipients (models.audience keeps receives_notices true),
+        # 0023_audience: a notice's recipients (models.audience keeps receives_notices true),
         # counted from the index alone and, for a region, in id order (the keyset batches).
         Index("ix_volunteers_receives_pref", "status", "receives_notices", "prefecture_code"),
         Index("ix_volunteers_receives_county", "status", "receives_notices", "county_code"),

@@ -6,7 +6,7 @@ covering indexes for 表彰's projects (a year's held activities by team and tit
 team's members with the day they joined (the team 统计), and for teams by kind and level.
 
 Revision ID: 0021_rollups
-Revises: 0023_captain
+Revises: 0020_captain
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_rollups"
-down_revision: str | None = "0023_captain"
+down_revision: str | None = "0020_captain"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

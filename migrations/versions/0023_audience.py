@@ -3,7 +3,7 @@ indexed column), service times as rows (volunteer_service_times) and exact audie
 per region, skill and service time (audience_counts), all backfilled; models.audience keeps
 them true after every write
 
-Revision ID: 0020_audience
+Revision ID: 0023_audience
 Revises: 0022_namesearch
 Create Date: 2026-12-01
 """
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_audience"
+revision: str = "0023_audience"
 down_revision: str | None = "0022_namesearch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

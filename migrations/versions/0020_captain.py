@@ -4,7 +4,7 @@ A registrant who registers a team for another captain gets a code to pass on; th
 replies 「确认队长 <code>」 in chat and becomes the team's 队长 (an admin not counted among the
 管理员). A registrant who is the captain is recorded at once.
 
-Revision ID: 0023_captain
+Revision ID: 0020_captain
 Revises: 0019_scale2
 Create Date: 2026-12-01
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_captain"
+revision: str = "0020_captain"
 down_revision: str | None = "0019_scale2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
