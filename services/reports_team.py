@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, Subquery, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from domain import clock
@@ -150,10 +150,11 @@ def _paged(
     return found, total, page, pages
 
 
-def member_page(
-    session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
-) -> Page:
-    """Members who joined (first) within the dates, with the education or skill asked for."""
+def member_conditions(
+    team_ids: frozenset[int], wanted: ListFilters
+) -> tuple[frozenset[int], Subquery, list[ColumnElement[bool]]]:
+    """The member list's teams in scope, their members' first joins (join it on volunteer_id)
+    and its conditions on Volunteer; shared by the page and its export."""
     filters, teams = wanted.checked(team_ids)
     joins = reports.team_joins(teams)
     conditions: list[ColumnElement[bool]] = [
@@ -171,6 +172,34 @@ def member_page(
                 )
             )
         )
+    return teams, joins, conditions
+
+
+def activity_conditions(team_ids: frozenset[int], wanted: ListFilters) -> list[ColumnElement[bool]]:
+    """Activities held (published; not drafts or cancelled) starting within the dates."""
+    filters, teams = wanted.checked(team_ids)
+    return [
+        Activity.team_id.in_(teams),
+        Activity.status.not_in((DRAFT, CANCELLED)),
+        *filters.dates(Activity.starts_at),
+    ]
+
+
+def hours_conditions(team_ids: frozenset[int], wanted: ListFilters) -> list[ColumnElement[bool]]:
+    """Confirmed service records of the teams' activities (join Activity), by service date."""
+    filters, teams = wanted.checked(team_ids)
+    return [
+        ServiceRecord.status == RECORD_CONFIRMED,
+        Activity.team_id.in_(teams),
+        *filters.days(ServiceRecord.service_date),
+    ]
+
+
+def member_page(
+    session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
+) -> Page:
+    """Members who joined (first) within the dates, with the education or skill asked for."""
+    teams, joins, conditions = member_conditions(team_ids, wanted)
     query = (
         select(
             Volunteer.id,
@@ -229,7 +258,6 @@ def activity_page(
     session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
 ) -> Page:
     """Activities held (published, finished; not drafts or cancelled) starting within the dates."""
-    filters, teams = wanted.checked(team_ids)
     query = (
         select(
             Activity.id,
@@ -241,11 +269,7 @@ def activity_page(
             Activity.status,
         )
         .join(Team, Team.id == Activity.team_id)
-        .where(
-            Activity.team_id.in_(teams),
-            Activity.status.not_in((DRAFT, CANCELLED)),
-            *filters.dates(Activity.starts_at),
-        )
+        .where(*activity_conditions(team_ids, wanted))
         .order_by(Activity.starts_at, Activity.id)
     )
     found, total, page, pages = _paged(session, query, page)
@@ -261,12 +285,7 @@ def hours_page(
     session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
 ) -> Page:
     """Confirmed service records of the teams' activities, by service date within the dates."""
-    filters, teams = wanted.checked(team_ids)
-    conditions = [
-        ServiceRecord.status == RECORD_CONFIRMED,
-        Activity.team_id.in_(teams),
-        *filters.days(ServiceRecord.service_date),
-    ]
+    conditions = hours_conditions(team_ids, wanted)
     query = (
         select(
             Activity.id,

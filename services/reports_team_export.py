@@ -14,44 +14,31 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import clock
-from domain.choices import EDUCATION_LEVELS, SKILLS
 from domain.contact import mask_mobile
-from models.activity import CANCELLED, DRAFT, STATUS_LABELS, Activity
-from models.service import RECORD_CONFIRMED, ServiceRecord
+from models.activity import STATUS_LABELS, Activity
+from models.service import ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
-from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
-from services import reports
+from models.volunteer import Volunteer
 from services.reports import number
 from services.reports_export import Listing
 from services.reports_lists import region_text, stream
-from services.reports_team import ListFilters
+from services.reports_team import (
+    ListFilters,
+    activity_conditions,
+    hours_conditions,
+    member_conditions,
+)
 
 __all__ = ["LISTINGS", "activity_listing", "hours_listing", "member_listing"]
 
 
 def member_listing(session: Session, team_ids: frozenset[int], wanted: ListFilters) -> Listing:
     """reports_team.member_page's rows, every one, with the masked ID number besides."""
-    filters, teams = wanted.checked(team_ids)
-    joins = reports.team_joins(teams)
-    conditions: list[ColumnElement[bool]] = [
-        Volunteer.status == ACTIVE,
-        *filters.dates(joins.c.joined_at),
-    ]
-    if wanted.education in EDUCATION_LEVELS:
-        conditions.append(Volunteer.education == wanted.education)
-    if wanted.skill in SKILLS:
-        conditions.append(
-            exists(
-                select(literal(1)).where(
-                    VolunteerSkill.volunteer_id == Volunteer.id,
-                    VolunteerSkill.skill == wanted.skill,
-                )
-            )
-        )
+    teams, joins, conditions = member_conditions(team_ids, wanted)
     query = (
         select(
             Volunteer.id,
@@ -103,7 +90,6 @@ def _members(found: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
 
 def activity_listing(session: Session, team_ids: frozenset[int], wanted: ListFilters) -> Listing:
     """reports_team.activity_page's rows, every one."""
-    filters, teams = wanted.checked(team_ids)
     query = (
         select(
             Activity.starts_at,
@@ -114,11 +100,7 @@ def activity_listing(session: Session, team_ids: frozenset[int], wanted: ListFil
             Activity.status,
         )
         .join(Team, Team.id == Activity.team_id)
-        .where(
-            Activity.team_id.in_(teams),
-            Activity.status.not_in((DRAFT, CANCELLED)),
-            *filters.dates(Activity.starts_at),
-        )
+        .where(*activity_conditions(team_ids, wanted))
         .order_by(Activity.starts_at, Activity.id)
     )
     rows = (
@@ -135,7 +117,6 @@ def activity_listing(session: Session, team_ids: frozenset[int], wanted: ListFil
 
 def hours_listing(session: Session, team_ids: frozenset[int], wanted: ListFilters) -> Listing:
     """reports_team.hours_page's rows, every one."""
-    filters, teams = wanted.checked(team_ids)
     query = (
         select(
             ServiceRecord.service_date,
@@ -148,11 +129,7 @@ def hours_listing(session: Session, team_ids: frozenset[int], wanted: ListFilter
         .join(Activity, Activity.id == ServiceRecord.activity_id)
         .join(Team, Team.id == Activity.team_id)
         .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-        .where(
-            ServiceRecord.status == RECORD_CONFIRMED,
-            Activity.team_id.in_(teams),
-            *filters.days(ServiceRecord.service_date),
-        )
+        .where(*hours_conditions(team_ids, wanted))
         .order_by(ServiceRecord.service_date, ServiceRecord.id)
     )
     rows = (
