@@ -122,7 +122,14 @@ class Volunteer(Base):
         # 0019_scale2: a 市州 operator's list with a second filter, and the notice audience's
         # (status, region, openid) read from the index alone.
         Index("ix_volunteers_status_pref_created", "status", "prefecture_code", "created_at"),
-        Index("ix_volunteers_status_pref_education", "status", "prefecture_code", "education"),
+        # 0024_prefedu: with registration dates after the education (a list filtered by both).
+        Index(
+            "ix_volunteers_status_pref_edu_created",
+            "status",
+            "prefecture_code",
+            "education",
+            "created_at",
+        ),
         Index("ix_volunteers_status_pref_occupation", "status", "prefecture_code", "occupation"),
         Index("ix_volunteers_status_pref_openid", "status", "prefecture_code", "openid"),
         Index("ix_volunteers_status_county_openid", "status", "county_code", "openid"),
