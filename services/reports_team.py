@@ -175,14 +175,49 @@ def member_conditions(
     return teams, joins, conditions
 
 
-def activity_conditions(team_ids: frozenset[int], wanted: ListFilters) -> list[ColumnElement[bool]]:
-    """Activities held (published; not drafts or cancelled) starting within the dates."""
+def activity_query(team_ids: frozenset[int], wanted: ListFilters) -> Select[*tuple[Any, ...]]:
+    """The activity list (id, start, title, team, region, status): activities held (published;
+    not drafts or cancelled) starting within the dates; shared by the page and its export."""
     filters, teams = wanted.checked(team_ids)
-    return [
-        Activity.team_id.in_(teams),
-        Activity.status.not_in((DRAFT, CANCELLED)),
-        *filters.dates(Activity.starts_at),
-    ]
+    return (
+        select(
+            Activity.id,
+            Activity.starts_at,
+            Activity.title,
+            Team.name,
+            Activity.prefecture_code,
+            Activity.county_code,
+            Activity.status,
+        )
+        .join(Team, Team.id == Activity.team_id)
+        .where(
+            Activity.team_id.in_(teams),
+            Activity.status.not_in((DRAFT, CANCELLED)),
+            *filters.dates(Activity.starts_at),
+        )
+        .order_by(Activity.starts_at, Activity.id)
+    )
+
+
+def hours_query(team_ids: frozenset[int], wanted: ListFilters) -> Select[*tuple[Any, ...]]:
+    """The hours list (activity id, service date, volunteer number, name, activity, team,
+    hours); shared by the page and its export."""
+    return (
+        select(
+            Activity.id,
+            ServiceRecord.service_date,
+            Volunteer.volunteer_no,
+            Volunteer.name,
+            ServiceRecord.activity_title,
+            Team.name,
+            ServiceRecord.hours,
+        )
+        .join(Activity, Activity.id == ServiceRecord.activity_id)
+        .join(Team, Team.id == Activity.team_id)
+        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
+        .where(*hours_conditions(team_ids, wanted))
+        .order_by(ServiceRecord.service_date, ServiceRecord.id)
+    )
 
 
 def hours_conditions(team_ids: frozenset[int], wanted: ListFilters) -> list[ColumnElement[bool]]:
@@ -258,20 +293,7 @@ def activity_page(
     session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
 ) -> Page:
     """Activities held (published, finished; not drafts or cancelled) starting within the dates."""
-    query = (
-        select(
-            Activity.id,
-            Activity.starts_at,
-            Activity.title,
-            Team.name,
-            Activity.prefecture_code,
-            Activity.county_code,
-            Activity.status,
-        )
-        .join(Team, Team.id == Activity.team_id)
-        .where(*activity_conditions(team_ids, wanted))
-        .order_by(Activity.starts_at, Activity.id)
-    )
+    query = activity_query(team_ids, wanted)
     found, total, page, pages = _paged(session, query, page)
     rows = [
         (clock.show(starts), title, team, region_text(pref, county), STATUS_LABELS.get(st, st))
@@ -286,22 +308,7 @@ def hours_page(
 ) -> Page:
     """Confirmed service records of the teams' activities, by service date within the dates."""
     conditions = hours_conditions(team_ids, wanted)
-    query = (
-        select(
-            Activity.id,
-            ServiceRecord.service_date,
-            Volunteer.volunteer_no,
-            Volunteer.name,
-            ServiceRecord.activity_title,
-            Team.name,
-            ServiceRecord.hours,
-        )
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .join(Team, Team.id == Activity.team_id)
-        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-        .where(*conditions)
-        .order_by(ServiceRecord.service_date, ServiceRecord.id)
-    )
+    query = hours_query(team_ids, wanted)
     found, total, page, pages = _paged(session, query, page)
     total_hours = session.scalar(
         select(func.sum(ServiceRecord.hours))

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from domain import clock
 from domain.contact import mask_mobile
-from models.activity import STATUS_LABELS, Activity
-from models.service import ServiceRecord
+from models.activity import STATUS_LABELS
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import Volunteer
 from services.reports import number
@@ -28,8 +27,8 @@ from services.reports_export import Listing
 from services.reports_lists import region_text, stream
 from services.reports_team import (
     ListFilters,
-    activity_conditions,
-    hours_conditions,
+    activity_query,
+    hours_query,
     member_conditions,
 )
 
@@ -90,22 +89,10 @@ def _members(found: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
 
 def activity_listing(session: Session, team_ids: frozenset[int], wanted: ListFilters) -> Listing:
     """reports_team.activity_page's rows, every one."""
-    query = (
-        select(
-            Activity.starts_at,
-            Activity.title,
-            Team.name,
-            Activity.prefecture_code,
-            Activity.county_code,
-            Activity.status,
-        )
-        .join(Team, Team.id == Activity.team_id)
-        .where(*activity_conditions(team_ids, wanted))
-        .order_by(Activity.starts_at, Activity.id)
-    )
+    query = activity_query(team_ids, wanted)
     rows = (
         (clock.show(starts), title, team, region_text(pref, county), STATUS_LABELS.get(st, st))
-        for starts, title, team, pref, county, st in stream(session, query)
+        for _id, starts, title, team, pref, county, st in stream(session, query)
     )
     return Listing(
         name="team-activities",
@@ -117,24 +104,10 @@ def activity_listing(session: Session, team_ids: frozenset[int], wanted: ListFil
 
 def hours_listing(session: Session, team_ids: frozenset[int], wanted: ListFilters) -> Listing:
     """reports_team.hours_page's rows, every one."""
-    query = (
-        select(
-            ServiceRecord.service_date,
-            Volunteer.volunteer_no,
-            Volunteer.name,
-            ServiceRecord.activity_title,
-            Team.name,
-            ServiceRecord.hours,
-        )
-        .join(Activity, Activity.id == ServiceRecord.activity_id)
-        .join(Team, Team.id == Activity.team_id)
-        .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-        .where(*hours_conditions(team_ids, wanted))
-        .order_by(ServiceRecord.service_date, ServiceRecord.id)
-    )
+    query = hours_query(team_ids, wanted)
     rows = (
         (day.isoformat() if day else "", no, name or "（已注销）", title, team, number(hours))
-        for day, no, name, title, team, hours in stream(session, query)
+        for _id, day, no, name, title, team, hours in stream(session, query)
     )
     return Listing(
         name="team-hours",
