@@ -1,7 +1,7 @@
 """The application factory: a table of contents.
 
 flask --app app run                 # development server
-gunicorn 'app:create_app()'         # production
+python -m infra.webserver           # production (granian; see infra/webserver.py)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What bench/webhook.py and bench/registrations.py share: pre-signed request files for wrk, the
-servers (WeRoBot's echo, this service under gunicorn with MariaDB, Redis and the fake WeChat API)
+servers (WeRoBot's echo under gunicorn; this service as deployed, `python -m infra.webserver`, with
+MariaDB, Redis and the fake WeChat API)
 and the runs. Everything listens on 127.0.0.1 only, and every run is bounded in time.
 
 Request files hold one request a line, `<query string>\\t<body>`, each signed and AES-encrypted
@@ -209,13 +210,15 @@ def free_port() -> int:
 
 
 class Server:
-    """A gunicorn master on 127.0.0.1 and its workers; its log goes to test-artifacts/."""
+    """A server's master process on 127.0.0.1 and its workers; its log goes to test-artifacts/.
+    gunicorn (WeRoBot) is told its port by `--bind`, this service by WEB_BIND."""
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], cwd: Path) -> None:
         self.name = name
         self.port = free_port()
-        self.argv = [*argv, f"--bind=127.0.0.1:{self.port}"]
-        self.env = env
+        gunicorn = Path(argv[0]).name == "gunicorn"
+        self.argv = [*argv, f"--bind=127.0.0.1:{self.port}"] if gunicorn else list(argv)
+        self.env = {**env, "WEB_BIND": f"127.0.0.1:{self.port}"}
         self.cwd = cwd
         self.log_path = ROOT / "test-artifacts" / f"bench-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -300,15 +303,19 @@ def werobot_server(aes_key: str, workers: int) -> Server:
 
 class Stack:
     """This service as deployed: a fresh MariaDB database, its own Redis key prefix, the fake
-    WeChat API, gunicorn. `stop()` drops the database and deletes the keys."""
+    WeChat API, `python -m infra.webserver` (granian) with `workers` processes of `threads`
+    threads. `stop()` drops the database and deletes the keys."""
 
-    def __init__(self, mysql: str, redis_url: str, aes_key: str, gunicorn_args: list[str]) -> None:
+    def __init__(
+        self, mysql: str, redis_url: str, aes_key: str, workers: int = 2, threads: int = 8
+    ) -> None:
         self.server_url = mysql.rstrip("/")
         self.redis_url = redis_url
         self.db_name = f"kjzy_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.redis_prefix = f"kjzy-bench:{uuid.uuid4().hex[:10]}:"
         self.aes_key = aes_key
-        self.gunicorn_args = gunicorn_args
+        self.workers = workers
+        self.threads = threads
         self.fake: Any = None
         self.server: Server | None = None
         self.db_created = False
@@ -332,6 +339,10 @@ class Stack:
             "PII_ENCRYPTION_KEY": secrets.token_hex(32),
             "LOG_LEVEL": "INFO",
             FLOOR_ENV: "1",
+            "WEB_APP": "bench.webhook:bench_app",
+            "WEB_WORKERS": str(self.workers),
+            "WEB_THREADS": str(self.threads),
+            "WEB_GRACEFUL_TIMEOUT": "5",
         }
 
     def start(self) -> Server:
@@ -354,13 +365,7 @@ class Stack:
         self.fake = FakeWeChatServer(APP_ID, APP_SECRET).start()
         env = self.env()
         upgrade(Settings.from_env(env, load_dotenv=False))
-        argv = [
-            str(Path(sys.executable).with_name("gunicorn")),
-            *self.gunicorn_args,
-            "--keep-alive=30",
-            "--graceful-timeout=5",
-            "bench.webhook:bench_app()",
-        ]
+        argv = [sys.executable, "-m", "infra.webserver"]
         self.server = Server("service", argv, env, ROOT).start()
         return self.server
 

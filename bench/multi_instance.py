@@ -1,5 +1,5 @@
 """Several instances behind nginx, on loopback: nginx (the site in deploy/nginx/kjzy.conf, its
-ports and upstream rewritten) in front of N gunicorn instances (deploy/gunicorn.conf.py) and M
+ports and upstream rewritten) in front of N web instances (`python -m infra.webserver`) and M
 notice workers, all sharing one Redis (a key prefix of their own) and one MariaDB database.
 
 Used by tests/test_multi_instance.py; run alone for figures (needs nginx and wrk, MariaDB and
@@ -31,7 +31,6 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "kjzy.conf"
-GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 BIN = Path(sys.executable).parent
 
 
@@ -155,7 +154,7 @@ class Process:
         return self.popen.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL to the process and its children (gunicorn's workers): a crash."""
+        """SIGKILL to the process and its children (the web server's workers): a crash."""
         if self.alive:
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
@@ -206,11 +205,11 @@ class Deployment:
         name = f"web{len(self.webs) + 1}"
         env = {
             **self.env,
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "GUNICORN_WORKERS": str(workers),
-            "GUNICORN_THREADS": str(threads),
+            "WEB_BIND": f"127.0.0.1:{port}",
+            "WEB_WORKERS": str(workers),
+            "WEB_THREADS": str(threads),
         }
-        args = [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "app:create_app()"]
+        args = [sys.executable, "-m", "infra.webserver"]
         process = self._spawn(name, args, env)
         process.port = port
         self.webs.append(process)
@@ -299,14 +298,14 @@ def service_env(settings: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def deployment(
-    settings: Mapping[str, str], *, webs: int = 3, workers: int = 2, gunicorn_workers: int = 1
+    settings: Mapping[str, str], *, webs: int = 3, workers: int = 2, web_workers: int = 1
 ) -> Iterator[Deployment]:
-    """nginx in front of `webs` gunicorn instances, and `workers` notice workers, all started
+    """nginx in front of `webs` web instances, and `workers` notice workers, all started
     and ready; everything is stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="kjzy-multi-") as tmp:
         running = Deployment(service_env(settings), Path(tmp))
         try:
-            started = [running.start_web(workers=gunicorn_workers) for _ in range(webs)]
+            started = [running.start_web(workers=web_workers) for _ in range(webs)]
             for _ in range(workers):
                 running.start_worker()
             running.wait_ready(started)

@@ -45,7 +45,7 @@ from bench.load import (  # noqa: E402
     werobot_server,
     write_lines,
 )
-from bench.webhook import default_service_args, werobot_version  # noqa: E402
+from bench.webhook import werobot_version  # noqa: E402
 from domain.idcard import compute_check_digit  # noqa: E402
 from wechat.protocol import Protocol  # noqa: E402
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50, help="users at once")
     parser.add_argument("--per-thread", type=int, default=25, help="registrations per file")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--service-args", default=os.environ.get("BENCH_SERVICE_ARGS", ""))
+    parser.add_argument("--threads", type=int, default=8, help="this service's threads per worker")
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
@@ -133,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     aes_key = random_aes_key()
     sealer = Sealer(aes_key)
-    service_args = args.service_args.split() or default_service_args()
-    stack = Stack(args.mysql, args.redis, aes_key, [f"--workers={args.workers}", *service_args])
+    stack = Stack(args.mysql, args.redis, aes_key, args.workers, args.threads)
     werobot = werobot_server(aes_key, args.workers)
     echo_runs: list[WrkResult] = []
     register_runs: list[WrkResult] = []
@@ -145,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         check_reply(werobot.port, "/", echo(0), aes_key, "echo")
         check_one_registration(service.port, sealer, aes_key)
         print(
-            f"{args.workers} gunicorn workers each: WeRoBot {werobot_version()} echo (wrk -t1 "
-            f"-c{args.connections}) vs. registrations ({' '.join(service_args)}; wrk "
+            f"{args.workers} worker processes each: WeRoBot {werobot_version()} echo (gunicorn, "
+            f"wrk -t1 -c{args.connections}) vs. registrations (granian, {args.threads} threads; wrk "
             f"-t{args.connections} -c{args.connections}, one user per connection at a time); "
             f"{args.rounds} rounds x ({args.warmup:g} s warm-up + {args.duration:g} s); "
             f"load {os.getloadavg()[0]:.1f}"

@@ -4,11 +4,12 @@
     .venv/bin/python bench/webhook.py        # needs MariaDB and Redis on 127.0.0.1
     .venv/bin/python bench/webhook.py --help
 
-One interleaved run, round after round, of four targets, each with 2 gunicorn workers:
+One interleaved run, round after round, of four targets, each server with 2 worker processes:
 - werobot: WeRoBot's echo (`gunicorn -w 2 werobot_echo:app`, bench-only venv);
 - floor: this service's parse-and-echo route (signature, decryption, parsing, an echo, encryption;
   no dispatcher), registered by `bench_app()` only when KJZY_BENCH_FLOOR=1;
-- full: 「帮助」 through /wechat from 5,000 known users: signature, timestamp window, decryption,
+- full: this service as deployed (`python -m infra.webserver`: granian, 8 threads per worker),
+  「帮助」 through /wechat from 5,000 known users: signature, timestamp window, decryption,
   field checks, the replay check, dedup, the user lock, observers, routing, the reply, encryption;
 - first: the same from users never seen before (a follower row is written).
 wrk (`-t1 -c50`) replays pre-signed, AES-encrypted requests (a new signature, nonce and MsgId
@@ -56,7 +57,7 @@ from bench.load import (  # noqa: E402
 from wechat.messages import Inbound, Reply  # noqa: E402
 from wechat.protocol import Protocol, ProtocolError, SignatureError  # noqa: E402
 
-# ---- the service side (imported by gunicorn workers) ------------------------------------------
+# ---- the service side (imported by the service's workers) ------------------------------------------
 
 floor_bp = Blueprint("bench_floor", __name__)
 
@@ -82,7 +83,7 @@ def floor() -> Response:
 
 
 def bench_app() -> Flask:
-    """gunicorn 'bench.webhook:bench_app()': the service, plus the floor route when enabled."""
+    """WEB_APP=bench.webhook:bench_app: the service, plus the floor route when enabled."""
     from app import create_app
 
     app = create_app()
@@ -184,12 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--users", type=int, default=5000, help="known users of the full path")
     parser.add_argument("--lines", type=int, default=40000, help="requests written per run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
-    parser.add_argument(
-        "--service-args",
-        default=os.environ.get("BENCH_SERVICE_ARGS", ""),
-        help="gunicorn options for this service (default: deploy/gunicorn.conf.py's class)",
-    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
+    parser.add_argument("--threads", type=int, default=8, help="this service's threads per worker")
     parser.add_argument("--only", action="append", help="targets to run (default: all)")
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
@@ -198,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     aes_key = random_aes_key()
     sealer = Sealer(aes_key)
-    service_args = args.service_args.split() or default_service_args()
-    stack = Stack(args.mysql, args.redis, aes_key, [f"--workers={args.workers}", *service_args])
+    stack = Stack(args.mysql, args.redis, aes_key, args.workers, args.threads)
     werobot = werobot_server(aes_key, args.workers)
     fresh = FreshUsers()
     targets = [
@@ -226,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         run_wrk(service.port, "/wechat", known, 120, connections=args.connections, once=True)
         print(
-            f"{args.workers} gunicorn workers each: WeRoBot {werobot_version()} (sync) vs. this "
-            f"service ({' '.join(service_args)}); wrk -t1 -c{args.connections}; "
+            f"{args.workers} worker processes each: WeRoBot {werobot_version()} (gunicorn sync) "
+            f"vs. this service (granian, {args.threads} threads); wrk -t1 -c{args.connections}; "
             f"{args.rounds} rounds x ({args.warmup:g} s warm-up + {args.duration:g} s) per target; "
             f"{os.cpu_count()} CPUs shared with wrk, MariaDB and Redis; load {os.getloadavg()[0]:.1f}"
         )
@@ -261,16 +257,6 @@ def main(argv: list[str] | None = None) -> int:
         werobot.stop()
         stack.stop()
     return 1 if bad else 0
-
-
-def default_service_args() -> list[str]:
-    """The worker class and threads deploy/gunicorn.conf.py uses."""
-    conf = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
-    worker_class = "gthread"
-    for line in conf.splitlines():
-        if line.startswith("worker_class"):
-            worker_class = line.split("=", 1)[1].strip().strip("\"'")
-    return [f"--worker-class={worker_class}", "--threads=8"]
 
 
 def werobot_version() -> str:

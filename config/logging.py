@@ -10,7 +10,7 @@ import time
 # Whoever reads a log must not be able to replay a request with them.
 _SECRET_PARAMS = re.compile(r"(?i)\b(signature|msg_signature|nonce|echostr)=[^&\s\"']*")
 # Loggers that write request lines with their query strings.
-_ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+_ACCESS_LOGGERS = ("werkzeug", "granian.access", "gunicorn.access")
 
 
 def redact(text: str) -> str:

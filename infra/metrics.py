@@ -3,7 +3,7 @@
 Each process counts in memory (a dict increment under a lock: nothing on the request's path
 waits for the network) and a background thread adds the counts to Redis hashes once a second,
 in one pipelined round trip. A scrape of `/metrics` on any instance reads the hashes, so the
-figures cover every gunicorn worker, web host and notice worker.
+figures cover every web worker, web host and notice worker.
 
 Key layout (all under the configured prefix, see infra.redis.Keys.metrics):
     metrics:messages     "route\\tstatus"          -> messages
@@ -72,7 +72,7 @@ class Metrics:
     # -- moving counts to Redis -----------------------------------------------------------
 
     def _ensure_flusher(self) -> None:
-        # Started lazily, in the process that records (after gunicorn forked its workers).
+        # Started lazily, in the process that records (after the web server forked its workers).
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():

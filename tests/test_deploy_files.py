@@ -9,12 +9,17 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
+import requests
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 
 from config import Settings
+from infra.webserver import options
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -151,11 +157,10 @@ def check_program(app: Flask, argv: list[str]) -> None:
     program = program.rsplit("/", 1)[-1]
     if program == "flask":
         resolve_cli(app, args)
-    elif program == "gunicorn":
-        config = args[args.index("-c") + 1]
-        relative = config.removeprefix(INSTALL_DIR + "/")
-        assert (ROOT / relative).is_file(), config
-        assert args[-1] == "app:create_app()", args
+    elif program == "python":
+        # The web server: a module of this repository, run with the app factory's defaults.
+        assert args == ["-m", "infra.webserver"], args
+        assert (ROOT / "infra" / "webserver.py").is_file()
     else:
         pytest.fail(f"unexpected program {program}")
 
@@ -210,7 +215,7 @@ def test_compose_builds_from_the_repository_and_runs_existing_commands(app: Flas
     )
 
 
-def test_the_dockerfile_copies_the_repository_and_starts_gunicorn(app: Flask) -> None:
+def test_the_dockerfile_copies_the_repository_and_starts_the_web_server(app: Flask) -> None:
     lines = (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines()
     assert "COPY . ." in lines
     cmd = next(line for line in lines if line.startswith("CMD "))
@@ -219,28 +224,97 @@ def test_the_dockerfile_copies_the_repository_and_starts_gunicorn(app: Flask) ->
     assert {".git", ".venv", ".env", "instance"} <= set(ignored)
 
 
-def test_the_gunicorn_config_loads_the_app(settings: Settings) -> None:
+def test_the_web_server_settings_come_from_the_environment() -> None:
+    from granian.constants import Interfaces
+
+    defaults = options({})
+    assert defaults["target"] == "app:create_app" and defaults["factory"] is True
+    assert defaults["interface"] == Interfaces.WSGI
+    assert (defaults["address"], defaults["port"]) == ("127.0.0.1", 8000)
+    assert 1 <= defaults["workers"] <= 4 and defaults["blocking_threads"] == 8
+    assert defaults["log_access"] is False
+    chosen = options(
+        {
+            "WEB_BIND": "0.0.0.0:8002",
+            "WEB_WORKERS": "3",
+            "WEB_THREADS": "16",
+            "WEB_GRACEFUL_TIMEOUT": "7",
+            "WEB_MAX_RSS_MIB": "300",
+            "WEB_ACCESSLOG": "1",
+        }
+    )
+    assert (chosen["address"], chosen["port"]) == ("0.0.0.0", 8002)
+    assert (chosen["workers"], chosen["blocking_threads"]) == (3, 16)
+    assert (chosen["workers_kill_timeout"], chosen["workers_max_rss"]) == (7, 300)
+    assert chosen["log_access"] is True
+
+
+def _get(port: int, path: str) -> int:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
+    except requests.RequestException:
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _wait_for(
+    done: Callable[[], bool], server: subprocess.Popen[bytes], log: Path, what: str
+) -> None:
+    deadline = time.monotonic() + 90  # a bound against a hang, not a speed check
+    while not done():
+        assert server.poll() is None, f"exited before {what}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"not {what} after 90 s:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+def test_the_web_server_serves_the_app_reloads_and_stops(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`python -m infra.webserver` as the unit runs it: ready, SIGHUP (a deploy) replaces the
+    workers while it keeps answering, SIGTERM stops it cleanly."""
+    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url or "",
-        "GUNICORN_WORKERS": "1",
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": "2",
+        "WEB_GRACEFUL_TIMEOUT": "5",
     }
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--check-config",
-            "-c",
-            "deploy/gunicorn.conf.py",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "infra.webserver"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        _wait_for(lambda: _get(port, "/readyz") == 200, server, log, "ready")
+        assert _get(port, "/healthz") == 200
+        statuses: list[int] = []
+        server.send_signal(signal.SIGHUP)
+
+        def reloaded() -> bool:
+            statuses.append(_get(port, "/healthz"))
+            return "Stopped old worker-1" in log.read_text()
+
+        _wait_for(reloaded, server, log, "reloaded")
+        # Every request during the reload was answered: the old worker served until the new
+        # one was up.
+        assert statuses and set(statuses) == {200}, statuses
+        assert _get(port, "/readyz") == 200
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, log.read_text()
+        assert "Traceback" not in log.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
 
 
 def test_the_kjzy_wrapper_runs_flask_commands_with_the_service_settings(

@@ -1,4 +1,4 @@
-"""Several instances behind nginx (bench/multi_instance.py): 3 gunicorn instances and 2 notice
+"""Several instances behind nginx (bench/multi_instance.py): 3 web instances and 2 notice
 workers sharing one Redis and one MariaDB, nginx in front with the site from deploy/.
 
 - a user's conversation continues whichever instance answers;

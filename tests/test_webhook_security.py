@@ -230,9 +230,10 @@ def test_request_logs_never_show_signatures_nonce_or_echostr(
         assert secret not in text
 
 
-def test_gunicorn_access_lines_are_redacted_too() -> None:
+@pytest.mark.parametrize("logger", ["granian.access", "gunicorn.access"])
+def test_web_server_access_lines_are_redacted_too(logger: str) -> None:
     configure_logging("INFO")
-    access = logging.getLogger("gunicorn.access")
+    access = logging.getLogger(logger)
     line = "GET /wechat?signature=abc123&timestamp=1&nonce=987&echostr=hello&msg_signature=d4"
     with captured_logs() as records:
         access.info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": line, "s": "200"})

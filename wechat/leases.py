@@ -76,7 +76,7 @@ class LeaseKeeper:
             else:
                 held.values.update(raw)
             if self._thread is None or not self._thread.is_alive():
-                # Started in the process that handles messages (after gunicorn forked).
+                # Started in the process that handles messages (after the web server forked).
                 self._thread = threading.Thread(
                     target=self._run, name="dispatch-leases", daemon=True
                 )
