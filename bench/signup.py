@@ -3,19 +3,20 @@
     .venv/bin/python bench/signup.py                          # 500 volunteers, 20 activities
     .venv/bin/python bench/signup.py --volunteers 200 --activities 10 --places 15
 
-Same environment as bench/webhook.py (gunicorn gthread, real MariaDB and Redis, safe mode with
-AES, the fake WeChat API, all on loopback). The volunteers and activities are written to the
-database first; then every volunteer, on its own keep-alive connection, sends 「候补 N」 (a place
-if one is left, else the waiting list) for activity `i mod activities` at the same moment, once.
-Each sign-up takes its activity's row lock, so sign-ups of one activity queue behind each other
-while different activities proceed in parallel.
+The service as deployed (bench/load.py's `Stack`: `python -m infra.webserver`, i.e. granian with
+2 worker processes x 8 threads by default), real MariaDB and Redis, safe mode with AES, the fake
+WeChat API, all on loopback. The volunteers and activities are written to the database first;
+then every volunteer, on its own connection, sends 「候补 N」 (a place if one is left, else the
+waiting list) for activity `i mod activities` at the same moment, once. Each sign-up takes its
+activity's row lock, so sign-ups of one activity queue behind each other while different
+activities proceed in parallel.
 
 Prints sign-ups/s (all volunteers over the time until the last sign-up is in the database: a
 handler past the 4-s reply budget finishes after the webhook answered), per-request p50/p99, and
 proves from the database that no activity took more than its places, that the places were all
 taken when demand exceeded them, and that every waiting list is numbered 1..n without a gap.
 Exits 1 if any check fails. Bounded: every request times out after 10 s and the run after
-`--timeout` seconds.
+`--timeout` seconds. tests/test_bench_signup.py runs it small.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -32,18 +34,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-from bench.webhook import (  # noqa: E402
-    APP_ID,
-    TOKEN,
-    BenchUser,
-    Environment,
-    Stats,
-    percentile,
-)
+from bench.load import ACCOUNT, APP_ID, TOKEN, Stack, random_aes_key  # noqa: E402
 from wechat.protocol import Mode, Protocol, build_inbound_xml  # noqa: E402
+
+REQUEST_TIMEOUT = 10.0
+OK_ANSWERS = ("signed up", "waiting", "late")
 
 
 def seed(database_url: str, volunteers: int, activities: int, places: int) -> list[int]:
@@ -122,54 +120,88 @@ def openid(n: int) -> str:
     return f"oSignup{n:021d}"
 
 
-async def sign_up_once(user: BenchUser, text: str, latencies: list[float]) -> str:
-    """One 「候补 N」 through the webhook; the reply is checked to be ours (XML, or `success`
-    when the handler ran past the reply budget and answers through the API)."""
-    fields = user._base("text") | {"Content": text, "MsgId": uuid.uuid4().int % 10**15}
-    query, body = user.protocol.build_request(
-        build_inbound_xml(fields), Mode.SAFE, openid=user.openid
-    )
-    request = (
-        f"POST /wechat?{urlencode(query)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+class SignUp:
+    """One volunteer's 「候补 N」: a signed, encrypted POST /wechat as WeChat sends it."""
+
+    def __init__(self, protocol: Protocol, openid: str, text: str) -> None:
+        self.protocol = protocol
+        fields = {
+            "ToUserName": ACCOUNT,
+            "FromUserName": openid,
+            "CreateTime": int(time.time()),
+            "MsgType": "text",
+            "Content": text,
+            "MsgId": uuid.uuid4().int % 10**15,
+        }
+        self.query, body = protocol.build_request(
+            build_inbound_xml(fields), Mode.SAFE, openid=openid
+        )
+        self.request = (
+            f"POST /wechat?{urlencode(self.query)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode() + body
+
+    def answer(self, status: int, data: bytes) -> str:
+        """What the reply says: ours (XML, or `success` when the handler ran past the reply
+        budget and answers through the API), or what is wrong with it."""
+        if status != 200:
+            return f"HTTP {status}"
+        opened = self.protocol.open_reply(data, self.query)
+        if opened is None:
+            return "late"
+        content = opened.get("Content", "")
+        if "报名成功" in content:
+            return "signed up"
+        if "候补名单" in content:
+            return "waiting"
+        return f"unexpected reply {content[:60]!r}"
+
+
+async def exchange(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request on a new connection; (status, body) of the response."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        length: int | None = None
+        while (header := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        data = await (reader.read() if length is None else reader.readexactly(length))
+        return status, data
+    finally:
+        writer.close()
+
+
+async def sign_up_once(port: int, signup: SignUp, latencies: list[float]) -> str:
     started = time.perf_counter()
     try:
-        status, data = await asyncio.wait_for(user._exchange(request), 10)
-    except (OSError, EOFError, ValueError, TimeoutError) as exc:
+        status, data = await asyncio.wait_for(exchange(port, signup.request), REQUEST_TIMEOUT)
+    except (OSError, EOFError, ValueError, IndexError, TimeoutError) as exc:
         return f"{type(exc).__name__}: {exc}"
-    finally:
-        user.close()
     latencies.append(time.perf_counter() - started)
-    if status != 200:
-        return f"HTTP {status}"
-    if data == b"success":
-        return "late"
-    opened = user.protocol.open_reply(data, query) or {}
-    content = opened.get("Content", "")
-    if "报名成功" in content:
-        return "signed up"
-    if "候补名单" in content:
-        return "waiting"
-    return f"unexpected reply {content[:60]!r}"
+    try:
+        return signup.answer(status, data)
+    except Exception as exc:  # a reply we cannot open counts as an error, with its reason
+        return f"bad reply ({type(exc).__name__}: {exc})"
 
 
 async def storm(
     port: int, protocol: Protocol, count: int, activity_ids: list[int]
-) -> tuple[Counter[str], list[float]]:
+) -> tuple[Counter[str], list[float], float]:
+    """Every volunteer at once; (answers, latencies, the moment the first request went out).
+    The requests are signed and encrypted before any is sent."""
+    signups = [
+        SignUp(protocol, openid(n), f"候补 {activity_ids[n % len(activity_ids)]}")
+        for n in range(count)
+    ]
     latencies: list[float] = []
-    users = []
-    for n in range(count):
-        user = BenchUser(port, protocol, "/wechat", Stats())
-        user.openid = openid(n)
-        users.append(user)
-    answers = await asyncio.gather(
-        *(
-            sign_up_once(user, f"候补 {activity_ids[n % len(activity_ids)]}", latencies)
-            for n, user in enumerate(users)
-        )
-    )
-    return Counter(answers), latencies
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(sign_up_once(port, s, latencies) for s in signups))
+    return Counter(answers), latencies, started
 
 
 def database_state(database_url: str) -> dict[int, tuple[int, list[int], int]]:
@@ -205,35 +237,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--volunteers", type=int, default=500)
     parser.add_argument("--activities", type=int, default=20)
     parser.add_argument("--places", type=int, default=20, help="places per activity")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="the service's worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
-    # Environment reads these from bench/webhook.py's arguments.
-    args.users, args.duration, args.warmup = args.volunteers, 0.0, 0.0
 
-    environment = Environment(args)
+    stack = Stack(args.mysql, args.redis, random_aes_key(), args.workers, args.threads)
     try:
-        environment.start()
-        activity_ids = seed(environment.database_url, args.volunteers, args.activities, args.places)
-        protocol = Protocol(TOKEN, APP_ID, environment.aes_key)
+        server = stack.start()
+        activity_ids = seed(stack.database_url, args.volunteers, args.activities, args.places)
+        protocol = Protocol(TOKEN, APP_ID, stack.aes_key)
         print(
-            f"gunicorn gthread {args.workers}x{args.threads}, MariaDB + Redis, safe mode; "
-            f"{args.volunteers} volunteers -> {args.activities} activities x {args.places} places; "
-            f"{os.cpu_count()} CPUs shared with the clients"
+            f"granian {args.workers}x{args.threads} (python -m infra.webserver), MariaDB + Redis, "
+            f"safe mode; {args.volunteers} volunteers -> {args.activities} activities x "
+            f"{args.places} places; {os.cpu_count()} CPUs shared with the clients; "
+            f"load {os.getloadavg()[0]:.1f}"
         )
-        started = time.perf_counter()
-        answers, latencies = asyncio.run(
+        answers, latencies, started = asyncio.run(
             asyncio.wait_for(
-                storm(environment.port, protocol, args.volunteers, activity_ids), args.timeout
+                storm(server.port, protocol, args.volunteers, activity_ids), args.timeout
             )
         )
         # Late handlers finish after the webhook answered: wait for the database.
         deadline = time.monotonic() + args.timeout
         while True:
-            state = database_state(environment.database_url)
+            state = database_state(stack.database_url)
             total = sum(signed + len(waiting) for signed, waiting, _cap in state.values())
             if total >= args.volunteers or time.monotonic() > deadline:
                 break
@@ -241,7 +271,42 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         return report(args, answers, latencies, state, total, elapsed)
     finally:
-        environment.stop()
+        stack.stop()
+
+
+def quantiles_ms(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    if len(latencies) < 2:
+        only = latencies[0] * 1000 if latencies else 0.0
+        return only, only
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+def problems_of(
+    state: dict[int, tuple[int, list[int], int]], volunteers: int, activities: int
+) -> list[str]:
+    """What the database shows wrong: volunteer `n` asked for the `n mod activities`-th
+    activity (by id), so each activity's demand is known."""
+    demand = Counter(n % activities for n in range(volunteers))
+    problems = []
+    if len(state) != activities:
+        problems.append(f"{len(state)} activities in the database, expected {activities}")
+    for index, (activity_id, (signed, waiting, capacity)) in enumerate(sorted(state.items())):
+        wanted = demand[index]
+        if signed > capacity:
+            problems.append(f"activity {activity_id}: {signed} signed up for {capacity} places")
+        elif signed != min(capacity, wanted):
+            problems.append(
+                f"activity {activity_id}: {signed} signed up, expected {min(capacity, wanted)}"
+            )
+        if waiting != list(range(1, len(waiting) + 1)):
+            problems.append(f"activity {activity_id}: waiting list {waiting[:8]}... has gaps")
+        if signed + len(waiting) != wanted:
+            problems.append(
+                f"activity {activity_id}: {signed + len(waiting)} sign-ups, expected {wanted}"
+            )
+    return problems
 
 
 def report(
@@ -252,30 +317,14 @@ def report(
     total: int,
     elapsed: float,
 ) -> int:
-    latencies.sort()
+    p50, p99 = quantiles_ms(latencies)
     print(f"  answers: {dict(answers)}")
     print(
         f"  {total} sign-ups in {elapsed:.2f} s = {total / elapsed:.0f} sign-ups/s; "
-        f"per request p50 {percentile(latencies, 0.5):.0f} ms, "
-        f"p99 {percentile(latencies, 0.99):.0f} ms"
+        f"per request p50 {p50:.0f} ms, p99 {p99:.0f} ms; load {os.getloadavg()[0]:.1f}"
     )
-    demand = Counter(n % args.activities for n in range(args.volunteers))
-    problems = []
-    for index, (activity_id, (signed, waiting, capacity)) in enumerate(sorted(state.items())):
-        wanted = demand[index]
-        if signed > capacity:
-            problems.append(f"activity {activity_id}: {signed} signed up for {capacity} places")
-        if signed != min(capacity, wanted):
-            problems.append(
-                f"activity {activity_id}: {signed} signed up, expected {min(capacity, wanted)}"
-            )
-        if waiting != list(range(1, len(waiting) + 1)):
-            problems.append(f"activity {activity_id}: waiting list {waiting[:5]}... has gaps")
-        if signed + len(waiting) != wanted:
-            problems.append(
-                f"activity {activity_id}: {signed + len(waiting)} sign-ups, expected {wanted}"
-            )
-    most = max(signed for signed, _w, _c in state.values())
+    problems = problems_of(state, args.volunteers, args.activities)
+    most = max((signed for signed, _w, _c in state.values()), default=0)
     print(
         f"  quota check: {len(state)} activities, at most {most} signed up per activity "
         f"(places {args.places}); waiting lists numbered 1..n: "
@@ -283,9 +332,7 @@ def report(
     )
     for problem in problems[:10]:
         print(f"    {problem}")
-    errors = sum(
-        n for answer, n in answers.items() if answer not in ("signed up", "waiting", "late")
-    )
+    errors = sum(n for answer, n in answers.items() if answer not in OK_ANSWERS)
     if errors:
         print(f"  errors: {errors}")
     return 1 if problems or errors or total != args.volunteers else 0
