@@ -77,12 +77,19 @@ def seen(session: Session, openid: str) -> None:
     No read first, and no ORM: an UPDATE, and only when it found no row an INSERT that yields
     to a row a subscribe event added meanwhile (one statement for someone known; for a
     newcomer two, and a look-up of a volunteer with that openid, whose notices may now reach
-    them: models.audience), both built once."""
-    conn = session.connection()
+    them: models.audience), both built once.
+
+    On MariaDB it runs at READ COMMITTED: at REPEATABLE READ the UPDATE that finds no row
+    locks the gap where the row would go, and two newcomers in one gap then wait for each
+    other's INSERT (a deadlock, error 1213, seen in bench/signup.py's storm). Call it first in
+    its transaction, so that the level applies."""
+    dialect = session.get_bind().dialect.name
+    conn = session.connection(
+        execution_options={"isolation_level": "READ COMMITTED"} if dialect == "mysql" else None
+    )
     params = {"o": openid, "t": utcnow()}
     if conn.execute(_SEEN_UPDATE, params).rowcount:
         return
-    dialect = conn.dialect.name
     if conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params).rowcount:
         # Plain SQL: a new follower row (subscribed) may make a volunteer's notices reach them.
         audience.resync_openids(session, [openid])

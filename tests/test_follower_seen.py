@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 import redis
 from sqlalchemy import select
 
 from config import Settings
 from infra.db import Database
 from models import Follower
+from services import followers
 from tests.wechat_user import WeChatUser
 
 
@@ -47,3 +51,29 @@ def test_unsubscribe_is_not_overwritten_by_the_observer(
     wechat_user.unsubscribe()
     follower = _follower(db, wechat_user.openid)
     assert follower is not None and not follower.subscribed
+
+
+def test_two_newcomers_in_one_gap_do_not_wait_for_each_other(db: Database) -> None:
+    """Two first messages of people without a row, their transactions open at once: the
+    second INSERT must not wait for the first transaction (at REPEATABLE READ the first's UPDATE
+    that found nothing held the gap, and a storm of newcomers deadlocked on it)."""
+    if db.engine.dialect.name != "mysql":
+        pytest.skip("InnoDB's gap locks")
+    first, second = "oGapNewcomer0000000000000001", "oGapNewcomer0000000000000002"
+    errors: list[BaseException] = []
+    with db.Session.begin() as holding:
+        followers.seen(holding, first)  # row written, transaction still open
+
+        def newcomer() -> None:
+            try:
+                with db.Session.begin() as session:  # InnoDB gives up after 50 s
+                    followers.seen(session, second)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=newcomer)
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    assert errors == []
+    assert _follower(db, first) is not None and _follower(db, second) is not None
