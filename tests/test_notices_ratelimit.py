@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import math
+import threading
 import time
 
+import pytest
 from flask import Flask
 
 from tests.test_console_support import sender_services
+from worker import ratelimit
 from worker.ratelimit import (
     CLOCK_SAMPLE_SECONDS,
     LATE_SECONDS,
+    LEAD_MAX_SECONDS,
     RedisClock,
     SendRateLimiter,
     SlotPacer,
@@ -84,3 +89,81 @@ def test_two_pacers_on_one_redis_never_let_more_than_the_limit_go_in_a_second(
     # Both took part: each pacer reserved slots, and the schedule was shared, not doubled.
     assert all(pacer.stats.reservations >= 1 for pacer in pacers)
     assert stamps[-1] - stamps[0] >= 99 / limit
+
+
+def run_worker_loops(
+    pacers: list[SlotPacer], count: int, stall: tuple[int, int, float] | None = None
+) -> list[list[float]]:
+    """Each pacer in a thread of its own with its own event loop (as in separate worker
+    processes), all started at one moment, each letting `count` sends go; the moments its
+    wait() returned. `stall` (pacer, after how many sends, seconds): that pacer's loop is
+    blocked for that long (a process the machine did not schedule), holding its slots."""
+    stamps: list[list[float]] = [[] for _ in pacers]
+    start = threading.Barrier(len(pacers))
+
+    def work(n: int) -> None:
+        async def sends() -> None:
+            start.wait()
+            for sent in range(count):
+                if stall is not None and stall[:2] == (n, sent):
+                    time.sleep(stall[2])  # blocks the loop: the slots it holds pass by
+                await pacers[n].wait(queued=count - sent)
+                stamps[n].append(time.monotonic())
+
+        asyncio.run(sends())
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(pacers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return stamps
+
+
+def first_second(times: list[float]) -> int:
+    return bisect.bisect_left(times, times[0] + 1.0)
+
+
+@pytest.mark.parametrize("limit", [40, 400])
+def test_two_workers_starting_together_keep_the_limit_from_the_first_second(
+    app: Flask, limit: int
+) -> None:
+    """Two workers' pacers starting at the same moment continue one schedule: the first slot
+    of the one that asks second comes after the other's, so the first 1-s window (and every
+    other) holds at most the limit (+1: a stamp a few µs after its slot's deadline), not a
+    first second's budget each."""
+    services = sender_services(app, notice_sends_per_second=limit)
+    pacers = [SlotPacer(SendRateLimiter(services.settings, services.redis)) for _ in range(2)]
+    count = limit * 3 // 4
+    stamps = run_worker_loops(pacers, count)
+    both = sorted(stamps[0] + stamps[1])
+    assert len(both) == 2 * count and all(stamps)
+    assert first_second(both) <= limit + 1
+    assert busiest_second(both) <= limit + 1
+    assert both[-1] - both[0] >= (2 * count - 1) / limit  # one schedule, not two
+
+
+def test_a_stalled_worker_does_not_burst_when_it_wakes(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose loop is blocked for 0.4 s (the machine did not schedule it) finds its
+    reserved slots gone by: it gives them up rather than sending them late together, so no 1-s
+    window gets more than the limit; the other worker goes on taking the schedule meanwhile;
+    and the stalled one held no more slots than its lead and its runs allow. At the
+    longest lead (a slow Redis), so that it holds more slots than LATE_SECONDS' worth."""
+    monkeypatch.setattr(ratelimit, "LEAD_MIN_SECONDS", LEAD_MAX_SECONDS)
+    limit = 400
+    services = sender_services(app, notice_sends_per_second=limit)
+    pacers = [SlotPacer(SendRateLimiter(services.settings, services.redis)) for _ in range(2)]
+    stamps = run_worker_loops(pacers, 400, stall=(0, 100, 0.4))
+    both = sorted(stamps[0] + stamps[1])
+    summary = [pacer.stats.summary() for pacer in pacers]
+    assert len(both) == 800
+    assert busiest_second(both) <= limit + 1, summary
+    assert first_second(both) <= limit + 1, summary
+    stalled_from, stalled_to = stamps[0][99], stamps[0][100]
+    assert stalled_to - stalled_from >= 0.4
+    assert any(stalled_from < t < stalled_to for t in stamps[1])  # the other one went on
+    # At most a lead's worth held, the run in hand and one under way (as long as the lead).
+    held = math.ceil(3 * LEAD_MAX_SECONDS * limit) + 1
+    assert pacers[0].stats.late <= held, summary

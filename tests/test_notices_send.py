@@ -3,6 +3,7 @@ each error code, retries, stopping, pause / resume / cancel, delivery reports, t
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -150,6 +151,26 @@ def test_a_rejected_token_is_refreshed_once(
         c for c in fake_wechat.calls_to("/cgi-bin/stable_token") if c.json.get("force_refresh")
     ]
     assert len(refreshes) == 1
+
+
+def test_sends_repeated_with_a_new_token_take_slots_of_their_own(
+    app: Flask, db: Database, fake_wechat: FakeWeChatState
+) -> None:
+    """Every send in flight is rejected at once when the token goes bad; each goes again at
+    a slot of its own, not all together when the new token comes (which put 8 sends within
+    0.1 ms and a first second over the limit in bench/notices.py). Counted at the fake, the
+    rejected calls included (they reached the API too)."""
+    limit = 20
+    openids = add_volunteers(db, 30)
+    notice_id = queue_notice(app)
+    fake_wechat.slow(SEND, 0.1)  # several sends in flight when the token is rejected
+    fake_wechat.fail(SEND, 40001, times=8)
+    assert send(app, notice_id, notice_sends_per_second=limit, notice_send_threads=8) == "done"
+    assert deliveries(fake_wechat, openids) == Counter(dict.fromkeys(openids, 1))
+    calls = sorted(c.received for c in fake_wechat.calls_to(SEND))
+    busiest = max(bisect.bisect_left(calls, t + 1.0) - n for n, t in enumerate(calls))
+    assert busiest <= limit + 1, calls
+    assert len(calls) >= 38  # 30 delivered, 8 rejected (and those rejected twice, sent later)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -172,10 +172,18 @@ class TemplateSender:
     # ---- sending --------------------------------------------------------------------------
 
     async def send(
-        self, openid: str, message: TemplateMessage, client_msg_id: str | None = None
+        self,
+        openid: str,
+        message: TemplateMessage,
+        client_msg_id: str | None = None,
+        *,
+        before_retry: Callable[[], Awaitable[None]] | None = None,
     ) -> int:
         """Send one template message and return its msgid. The same client_msg_id to the same
-        user is delivered only once within 10 minutes."""
+        user is delivered only once within 10 minutes. A send whose token was rejected goes
+        again with the new one, after `before_retry` (the send loop's next slot of the rate
+        limit: every send in flight is rejected at once, and without it they all went again
+        together when the new token came, a burst outside the schedule)."""
         body = message.body(openid, client_msg_id)
         token = await self.token()
         try:
@@ -186,7 +194,10 @@ class TemplateSender:
                 TEMPLATE_SEND_API,
                 error.errcode,
             )
-            return await self._post(await self._refreshed(token), body)
+            token = await self._refreshed(token)
+            if before_retry is not None:
+                await before_retry()
+            return await self._post(token, body)
 
     async def _post(self, token: str, body: bytes) -> int:
         target = (

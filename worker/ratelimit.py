@@ -6,12 +6,18 @@ send owning its own evenly spaced slot. (A window that admits a second's permits
 entries with each client's clock, so machines push out-of-order stamps.) The script runs on the
 embedded stand-in as well. (Failed console logins are counted by infra.ratelimit.LoginThrottle.)
 
-A worker reserves the slots of its coming sends with one call (a run of consecutive slots, at
-most CHUNK_SECONDS of them), and the next run LEAD_SECONDS before the last slot it holds comes,
-so the shared schedule never stands idle while sends wait. Each send goes at its slot; one that
-wakes more than LATE_SECONDS after it (a busy machine) gives the slot up and takes a new one,
-so a late send never crowds the sends after it: any one second sees the sends of the slots of at
-most 1 + LATE_SECONDS seconds, and the slots are paced at the limit / (1 + LATE_SECONDS).
+A worker reserves the slots of its coming sends with one call (a run of consecutive slots, as
+long as the lead, at least CHUNK_SECONDS), and the next run a lead before the last slot it
+holds comes, so the shared schedule never stands idle while sends wait. The lead is twice the longest of its
+reservations' round trips (Redis and the executor's hop back) in the last LEAD_MEMORY_SECONDS,
+within LEAD_MIN_SECONDS and LEAD_MAX_SECONDS: slots held ahead are lost when their worker stalls (another worker cannot
+take them, and they cannot be sent later without crowding the slots after them), so a worker
+holds no more of the schedule than its own round trips make it need.
+
+Each send goes at its slot; one that wakes more than LATE_SECONDS after it (a busy machine)
+gives the slot up and takes a new one, so a late send never crowds the sends after it: any one
+second sees the sends of the slots of at most 1 + LATE_SECONDS seconds, and the slots are paced
+at the limit / (1 + LATE_SECONDS).
 Where the rate went (slots given up, the schedule idle, the sender's waits) is in PacerStats.
 """
 
@@ -54,10 +60,16 @@ LATE_SECONDS = 0.03
 PACE = 1 / (1 + LATE_SECONDS)
 # How old a call's timing may be to place slots by it (the two clocks may drift apart).
 CLOCK_SAMPLE_SECONDS = 2.0
-# A worker reserves at most this long a run of slots at once, and the next run this long
-# before the last slot it holds.
-CHUNK_SECONDS = 0.05
-LEAD_SECONDS = 0.1
+# A worker reserves the next run of slots a lead before the last slot it holds: twice its
+# slowest recent reservation, within these bounds; a run is at most as long as the lead (at
+# least CHUNK_SECONDS), since one reservation is under way at a time: runs shorter than the
+# round trip would leave the schedule idle however early they were asked for.
+CHUNK_SECONDS = 0.02
+LEAD_MIN_SECONDS = 0.02
+LEAD_MAX_SECONDS = 0.1
+# The reservations' round trips of the last this long set the lead (a machine's hiccups come
+# every second or so: the lead is not shortened again right after one).
+LEAD_MEMORY_SECONDS = 2.0
 
 
 class SendRateLimiter:
@@ -67,13 +79,16 @@ class SendRateLimiter:
     def __init__(self, settings: Settings, client: redis.Redis) -> None:
         self.per_second = settings.notice_sends_per_second
         self.interval = max(1, math.ceil(MICROSECONDS / (self.per_second * PACE)))  # never shorter
-        self.chunk = max(1, int(CHUNK_SECONDS * MICROSECONDS / self.interval))
         self._key = Keys(settings.redis_prefix).ratelimit("notice-sends")
         self._script = client.register_script(_GCRA)
         # How long the shared schedule had stood idle when the last reserve() came (< 0: it
         # had not; -1: no schedule yet).
         self.last_idle = -1.0
         self._clock = RedisClock()
+
+    def slots_in(self, seconds: float) -> int:
+        """How many slots a run of `seconds` holds (at least one)."""
+        return max(1, int(seconds * MICROSECONDS / self.interval))
 
     def reserve(self, count: int = 1) -> list[tuple[float, float]]:
         """Take the next `count` slots: for each, by time.monotonic(), when its send may go and
@@ -126,19 +141,44 @@ class RedisClock:
 
 
 class SlotPacer:
-    """The limiter for the sends of one event loop, taken by one dispatcher at a time. One
-    Redis call reserves the slots of the sends queued at that moment (at most a chunk), in the
+    """The limiter for the sends of one event loop (its dispatcher, and sends repeated). One
+    Redis call reserves the slots of the sends queued at that moment (at most a run), in the
     loop's executor so that the sends in flight go on meanwhile; each send sleeps until its
-    own slot. The next slots are reserved LEAD_SECONDS before the last one held comes, while
+    own slot. The next slots are reserved a lead before the last one held comes, while
     sends are still going: the shared schedule never stands idle while sends wait for it
     (reserving only once the slots ran out lost the time of the Redis call, and of the
-    executor's hop back to the loop, at every chunk: a third of the rate on a loaded machine)."""
+    executor's hop back to the loop, at every run: a third of the rate on a loaded machine).
+    The lead follows the reservations' own round trips (`lead`), so that a worker that stalls
+    loses few slots: it holds little of the schedule ahead. Several coroutines of the loop may
+    wait at once (a send repeated with a new token takes a slot of its own); each gets its own
+    slot."""
 
     def __init__(self, limiter: SendRateLimiter) -> None:
         self._limiter = limiter
         self._slots: deque[tuple[float, float]] = deque()  # (start, deadline)
         self._refill: asyncio.Future[list[tuple[float, float]]] | None = None
+        self._round_trips: deque[tuple[float, float]] = deque()  # (answered, round trip)
+        self.lead = LEAD_MIN_SECONDS
         self.stats = PacerStats()
+
+    def _reserve(self, count: int) -> asyncio.Future[list[tuple[float, float]]]:
+        """Reserve `count` slots in the executor; its round trip (until the loop is told the
+        answer) sets the lead."""
+        asked = time.monotonic()
+
+        def answered(_: object) -> None:
+            now = time.monotonic()
+            trips = self._round_trips
+            trips.append((now, now - asked))
+            while trips[0][0] < now - LEAD_MEMORY_SECONDS:
+                trips.popleft()
+            longest = max(trip for _, trip in trips)
+            self.lead = min(max(2 * longest, LEAD_MIN_SECONDS), LEAD_MAX_SECONDS)
+            self.stats.lead = max(self.stats.lead, self.lead)
+
+        future = asyncio.get_running_loop().run_in_executor(None, self._limiter.reserve, count)
+        future.add_done_callback(answered)
+        return future
 
     async def wait(self, queued: int = 1) -> None:
         """Until the next slot; `queued`: how many sends wait for slots, this one included."""
@@ -150,12 +190,11 @@ class SlotPacer:
                 stats.late += 1
             if self._refill is None and (
                 not self._slots
-                or (queued > len(self._slots) and self._slots[-1][0] - now < LEAD_SECONDS)
+                or (queued > len(self._slots) and self._slots[-1][0] - now < self.lead)
             ):
-                wanted = max(1, min(queued - len(self._slots), self._limiter.chunk))
-                self._refill = asyncio.get_running_loop().run_in_executor(
-                    None, self._limiter.reserve, wanted
-                )
+                run = self._limiter.slots_in(max(CHUNK_SECONDS, self.lead))
+                wanted = max(1, min(queued - len(self._slots), run))
+                self._refill = self._reserve(wanted)
             if self._refill is not None and (not self._slots or self._refill.done()):
                 refill, self._refill = self._refill, None
                 slots = await refill
@@ -184,6 +223,7 @@ class PacerStats:
         self.slots = 0  # slots reserved
         self.late = 0  # slots given up: their send woke too late, or none was queued
         self.idle = 0.0  # seconds the shared schedule stood idle before our reservations
+        self.lead = 0.0  # the longest lead (s): how far ahead slots were reserved
         self.lateness = [0, 0, 0, 0]  # sends that went < 1 ms, < 5 ms, < 15 ms, later
         self.waited = [0.0, 0.0, 0.0]  # the dispatcher's waits (s): rows, room, recording
 
@@ -192,7 +232,8 @@ class PacerStats:
 
     def summary(self) -> str:
         return (
-            f"{self.slots} slots in {self.reservations} reservations, {self.late} given up, "
+            f"{self.slots} slots in {self.reservations} reservations (lead up to "
+            f"{self.lead * 1000:.0f} ms), {self.late} given up, "
             f"schedule idle {self.idle * 1000:.0f} ms before them; sends late <1/<5/<15/more "
             f"ms: {'/'.join(map(str, self.lateness))}; dispatcher waited "
             f"{self.waited[0]:.2f} s for rows, {self.waited[1]:.2f} s for room in flight, "

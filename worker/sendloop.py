@@ -221,7 +221,9 @@ class SendLoop:
     async def _post(self, ticket: Ticket) -> Outcome:
         row = ticket.row
         try:
-            msgid = await self.sender.send(row.openid, ticket.message, ticket.msg_id)
+            msgid = await self.sender.send(
+                row.openid, ticket.message, ticket.msg_id, before_retry=self.pacer.wait
+            )
         except (InvalidTemplateError, TemplateDataError) as error:
             return Outcome(row, STOP, errcode=error.errcode)
         except RateLimitedError as error:
