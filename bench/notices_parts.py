@@ -5,6 +5,7 @@ with the CPU each process spent."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import json
 import os
@@ -112,6 +113,26 @@ def reset(url: str, latency: float) -> None:
     control(url, "/_fake/slow", {"api": SEND, "seconds": latency})
 
 
+def windows(times: list[float]) -> dict[str, Any]:
+    """Sorted moments of sends: the sends in the 1-s window from the first, the busiest 1-s
+    window (any start) and the rate over the whole seconds from the first."""
+    if not times:
+        return {"first_window": 0, "busiest": 0, "rate": 0.0}
+    whole = int(times[-1] - times[0])
+    in_whole = bisect.bisect_left(times, times[0] + whole)
+    return {
+        "first_window": bisect.bisect_left(times, times[0] + 1.0),
+        "busiest": max(bisect.bisect_left(times, t + 1.0) - n for n, t in enumerate(times)),
+        "rate": in_whole / whole if whole else float(len(times)),
+    }
+
+
+def written(trace: Path) -> dict[str, Any]:
+    """The workers' side (bench.notices_trace): each request's write, windows() of them."""
+    times = sorted(float(line) for line in trace.read_text().split())
+    return {**windows(times), "sends": len(times)}
+
+
 def at_the_fake(url: str, expected: int) -> dict[str, Any]:
     """Sends as the fake saw them: per-second rate over whole seconds, the busiest second,
     and whether each recipient got exactly one message."""
@@ -138,6 +159,7 @@ def at_the_fake(url: str, expected: int) -> dict[str, Any]:
             for tenth in range(10)
         ],
         "busiest_at": busiest_at,
+        "first_window": bisect.bisect_left(times, times[0] + 1.0) if times else 0,
         "rate": sum(per_second) / whole if whole else float(len(times)),
         "busiest": busiest,
         "seconds": times[-1] - times[0] if times else 0.0,
@@ -296,7 +318,9 @@ def run_workers(
     queue = RQNoticeQueue(client, Keys(env["REDIS_PREFIX"]).notice_queue())
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "worker"],
+            [sys.executable, "-m", "bench.notices_trace"]
+            if "NOTICE_BENCH_TRACE" in env
+            else [sys.executable, "-m", "flask", "--app", "app", "worker"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
