@@ -57,6 +57,7 @@ def due_for_seen(client: redis.Redis, keys: Keys, openid: str) -> bool:
 
 
 _table = cast(Table, Follower.__table__)
+_SEEN_EXISTS = select(_table.c.id).where(_table.c.openid == bindparam("o"))
 _SEEN_UPDATE = (
     update(_table).where(_table.c.openid == bindparam("o")).values(last_seen_at=bindparam("t"))
 )
@@ -74,22 +75,20 @@ _SEEN_INSERT = {
 def seen(session: Session, openid: str) -> None:
     """Any message: refresh the last-seen time (the row is created for an earlier follower).
 
-    No read first, and no ORM: an UPDATE, and only when it found no row an INSERT that yields
-    to a row a subscribe event added meanwhile (one statement for someone known; for a
-    newcomer two, and a look-up of a volunteer with that openid, whose notices may now reach
-    them: models.audience), both built once.
+    No ORM, statements built once: a plain read of the row, then an UPDATE of the row found,
+    or an INSERT that yields to a row a subscribe event added meanwhile and a look-up of a
+    volunteer with that openid, whose notices may now reach them (models.audience).
 
-    On MariaDB it runs at READ COMMITTED: at REPEATABLE READ the UPDATE that finds no row
-    locks the gap where the row would go, and two newcomers in one gap then wait for each
-    other's INSERT (a deadlock, error 1213, seen in bench/signup.py's storm). Call it first in
-    its transaction, so that the level applies."""
-    dialect = session.get_bind().dialect.name
-    conn = session.connection(
-        execution_options={"isolation_level": "READ COMMITTED"} if dialect == "mysql" else None
-    )
+    The read comes first because it takes no lock. An UPDATE that finds no row locks the gap
+    where the row would go (REPEATABLE READ), and two newcomers in one gap then wait for each
+    other's INSERT: a deadlock (1213) that lost a third of the follower rows of
+    bench/signup.py's storm of newcomers."""
+    conn = session.connection()
     params = {"o": openid, "t": utcnow()}
-    if conn.execute(_SEEN_UPDATE, params).rowcount:
+    if conn.execute(_SEEN_EXISTS, params).first() is not None:
+        conn.execute(_SEEN_UPDATE, params)
         return
+    dialect = conn.dialect.name
     if conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params).rowcount:
         # Plain SQL: a new follower row (subscribed) may make a volunteer's notices reach them.
         audience.resync_openids(session, [openid])
