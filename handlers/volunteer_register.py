@@ -18,6 +18,9 @@ router = Router("volunteer")
 
 def _already_registered(ctx: Context) -> Reply | None:
     with ctx.services.db.Session() as session:
+        # Most who tap 注册 are not registered: one index probe, the row only for those who are.
+        if not volunteers.is_registered(session, ctx.openid):
+            return None
         volunteer = volunteers.find_by_openid(session, ctx.openid)
         if volunteer is None:
             return None

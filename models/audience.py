@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     event,
     exists,
@@ -156,7 +157,10 @@ def _snapshot(conn: Connection, ids: Collection[int], *, lock: bool) -> dict[int
 
 
 def _times_of(row: Row[Any] | None) -> list[str]:
-    values = row.service_times if row is not None else None
+    return _times_of_values(row.service_times if row is not None else None)
+
+
+def _times_of_values(values: Any) -> list[str]:
     return [t for t in dict.fromkeys(values or ()) if isinstance(t, str)]
 
 
@@ -243,10 +247,14 @@ def resync_openids(session: Session, openids: Collection[str]) -> None:
     ids: list[int] = []
     ordered = sorted(openids)
     for start in range(0, len(ordered), BATCH):
-        ids += conn.scalars(
-            select(_volunteers.c.id).where(_volunteers.c.openid.in_(ordered[start : start + BATCH]))
-        ).all()
+        ids += conn.scalars(_IDS_OF_OPENIDS, {"openids": ordered[start : start + BATCH]}).all()
     resync(session, ids)
+
+
+# Built once: a new follower's first message runs it (and usually finds no volunteer).
+_IDS_OF_OPENIDS = select(_volunteers.c.id).where(
+    _volunteers.c.openid.in_(bindparam("openids", expanding=True))
+)
 
 
 # -- ORM flushes ----------------------------------------------------------------------------
@@ -290,8 +298,32 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
         ids.update(
             conn.scalars(select(_volunteers.c.id).where(_volunteers.c.openid.in_(openids))).all()
         )
-    pending.before = _snapshot(conn, ids, lock=True)
+    if pending.new:
+        _flag_new(conn, pending.new)
+    pending.before = _snapshot(conn, ids, lock=True) if ids else {}
     session.info[_PENDING] = pending
+
+
+def _flag_new(conn: Connection, new: list[Volunteer]) -> None:
+    """Set the flag of volunteers about to be inserted from their follower rows, read with a
+    shared lock (as the UPDATE's subquery reads them), so it is inserted true instead of
+    corrected after the INSERT."""
+    openids = sorted({v.openid for v in new if v.openid})
+    receiving: set[str] = set()
+    for start in range(0, len(openids), BATCH):
+        receiving.update(
+            conn.scalars(
+                select(_followers.c.openid)
+                .where(
+                    _followers.c.openid.in_(openids[start : start + BATCH]),
+                    _followers.c.subscribed == true(),
+                    _followers.c.refuses_notices == false(),
+                )
+                .with_for_update(read=True)
+            )
+        )
+    for volunteer in new:
+        volunteer.receives_notices = volunteer.openid in receiving
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -299,9 +331,37 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     pending: _Pending | None = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    ids = set(pending.before)
-    ids.update(v.id for v in pending.new if v.id is not None)
-    resync(session, ids, pending.before)
+    new = {v.id: v for v in pending.new if v.id is not None}
+    resync(session, set(pending.before) - set(new), pending.before)
+    if new:
+        _count_new(session.connection(), list(new.values()))
+
+
+def _count_new(conn: Connection, new: list[Volunteer]) -> None:
+    """Inserted volunteers (their flag set by `_flag_new`): their time rows and counters from
+    the objects as inserted; nothing to read back, no time rows to delete."""
+    rows = [
+        {"volunteer_id": v.id, "service_time": t}
+        for v in sorted(new, key=lambda v: v.id)
+        for t in _times_of_values(v.service_times)
+    ]
+    for start in range(0, len(rows), BATCH):
+        conn.execute(insert(_times), rows[start : start + BATCH])
+    delta: Counter[Key] = Counter()
+    for v in new:
+        delta.update(
+            counted_keys(
+                {
+                    "status": v.status,
+                    "receives_notices": v.receives_notices,
+                    "prefecture_code": v.prefecture_code,
+                    "county_code": v.county_code,
+                    "skills": v.skills,
+                    "service_times": v.service_times,
+                }
+            )
+        )
+    _apply(conn, delta)
 
 
 # -- ORM-enabled bulk statements ------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Connection, Executable, Table, inspect
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -23,20 +23,30 @@ def add(
         return
     keys = [column.name for column in table.primary_key.columns]
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    names = tuple(sums)
-    if conn.dialect.name == "sqlite":
+    conn.execute(_upsert(table, tuple(sums), conn.dialect.name), ordered)
+
+
+# The upsert of each (table, sums, dialect), built once: building one costs more than the
+# statement it sends (each registration writes two counter tables).
+_UPSERTS: dict[tuple[Table, tuple[str, ...], str], Executable] = {}
+
+
+def _upsert(table: Table, names: tuple[str, ...], dialect: str) -> Executable:
+    found = _UPSERTS.get((table, names, dialect))
+    if found is not None:
+        return found
+    keys = [column.name for column in table.primary_key.columns]
+    stmt: Executable
+    if dialect == "sqlite":
         lite = sqlite_insert(table)
-        conn.execute(
-            lite.on_conflict_do_update(
-                index_elements=keys, set_={s: table.c[s] + lite.excluded[s] for s in names}
-            ),
-            ordered,
+        stmt = lite.on_conflict_do_update(
+            index_elements=keys, set_={s: table.c[s] + lite.excluded[s] for s in names}
         )
-        return
-    my = mysql_insert(table)
-    conn.execute(
-        my.on_duplicate_key_update({s: table.c[s] + my.inserted[s] for s in names}), ordered
-    )
+    else:
+        my = mysql_insert(table)
+        stmt = my.on_duplicate_key_update({s: table.c[s] + my.inserted[s] for s in names})
+    _UPSERTS[(table, names, dialect)] = stmt
+    return stmt
 
 
 def changed(obj: object, columns: Iterable[str]) -> bool:

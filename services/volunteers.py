@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,37 @@ def find_by_number(session: Session, volunteer_no: str) -> Volunteer | None:
     )
 
 
+# Registration's two checks in one statement (each an index probe): the active volunteer with
+# this openid (kind 1), the volunteer with this ID number (kind 2); the full row is loaded only
+# for a claim.
+_FOUND = (
+    Volunteer.id,
+    Volunteer.openid,
+    # Volunteer.awaiting_claim
+    and_(Volunteer.imported_at.is_not(None), Volunteer.consented_at.is_(None)).label(
+        "awaiting_claim"
+    ),
+)
+_REGISTERED = union_all(
+    select(literal(1).label("kind"), *_FOUND).where(
+        Volunteer.openid == bindparam("openid"), Volunteer.status == ACTIVE
+    ),
+    select(literal(2).label("kind"), *_FOUND).where(
+        Volunteer.id_number_hash == bindparam("id_hash")
+    ),
+)
+
+
+def is_registered(session: Session, openid: str) -> bool:
+    """Whether an active volunteer has this openid (reads one index, loads nothing)."""
+    return session.scalar(_IS_REGISTERED, {"openid": openid}) is not None
+
+
+_IS_REGISTERED = select(Volunteer.id).where(
+    Volunteer.openid == bindparam("openid"), Volunteer.status == ACTIVE
+)
+
+
 def new_volunteer_no() -> str:
     # Public, random, and unrelated to the ID number: KJ + 10 digits.
     return "KJ" + "".join(secrets.choice("0123456789") for _ in range(10))
@@ -59,13 +90,16 @@ def register(
     """Insert a volunteer with the form's answers (column → value); raises AlreadyRegistered or
     DuplicateIdNumber. Flushes, no commit."""
     form = _form_only(form)
-    if find_by_openid(session, openid) is not None:
-        raise AlreadyRegistered
     id_hash = pii.blind_index(card.number, context=ID_CONTEXT)
-    existing = session.scalar(select(Volunteer).where(Volunteer.id_number_hash == id_hash))
-    if existing is not None and existing.awaiting_claim and existing.openid is None:
-        return claim(session, existing, openid=openid, form=form)
-    if existing is not None:
+    found = session.execute(_REGISTERED, {"openid": openid, "id_hash": id_hash}).all()
+    if any(row.kind == 1 for row in found):
+        raise AlreadyRegistered
+    if found:
+        row = found[0]
+        if row.awaiting_claim and row.openid is None:
+            existing = session.get(Volunteer, row.id)
+            if existing is not None:
+                return claim(session, existing, openid=openid, form=form)
         raise DuplicateIdNumber
     now = utcnow()
     volunteer = Volunteer(

@@ -3,13 +3,13 @@ for every flow. Flows only declare their steps and what happens on 确认.
 
 State document (one per user, see store.py):
     {flow, step, data, history, editing, expires_at, version, parked, last_message}
-`history` is a stack of {step, data-before-that-answer}; `parked` keeps unfinished flows the user
-left by tapping another menu, so nothing is lost silently.
+`history` is a stack of {step, undo, drop}: the answers an answer replaced or removed and the
+ones it added, so 返回 restores the data before it (older documents: {step, data}); `parked`
+keeps unfinished flows the user left by tapping another menu, so nothing is lost silently.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
@@ -90,6 +90,25 @@ class State:
             parked=dict(doc.get("parked") or {}),
             last_message=doc.get("last_message"),
         )
+
+
+def _undo(step: str, before: Data, after: Data) -> dict[str, Any]:
+    """A history entry: what answering `step` changed, to be undone by 返回 (`_undone`). Only
+    the difference is kept, so a document grows by one answer per step, not by a copy of all
+    answers so far (the values are never changed in place, only replaced)."""
+    undo = {k: v for k, v in before.items() if k not in after or after[k] != v}
+    drop = [k for k in after if k not in before]
+    return {"step": step, "undo": undo, "drop": drop}
+
+
+def _undone(data: Data, entry: dict[str, Any]) -> Data:
+    """The answers as they were before the history entry `entry`."""
+    if "data" in entry:  # an entry kept whole (documents written before deltas)
+        return dict(entry["data"] or {})
+    drop = set(entry.get("drop") or ())
+    restored = {k: v for k, v in data.items() if k not in drop}
+    restored.update(entry.get("undo") or {})
+    return restored
 
 
 class ConversationEngine:
@@ -357,11 +376,12 @@ class ConversationEngine:
                 return Reply(
                     text=f"{hint_of(exc)}\n（回复「帮助」查看说明，「返回」上一步，「取消」退出）"
                 )
-        state.history.append({"step": step.name, "data": copy.deepcopy(state.data)})
+        before = dict(state.data)
         state.data[step.name] = self._seal(flow, step, value)
         for name in step.resets:
             state.data.pop(name, None)
         state.data = flow.prune(state.data)
+        state.history.append(_undo(step.name, before, state.data))
         state.editing = None
         self._save(ctx.openid, state)
         return self._ask_next(flow, state)
@@ -462,7 +482,7 @@ class ConversationEngine:
             return Reply(text=f"已经是第一个问题了。\n\n{self._prompt(flow, state, step)}")
         entry = state.history.pop()
         previous = state.data.get(entry["step"])
-        state.data = entry["data"]
+        state.data = _undone(state.data, entry)
         self._save(ctx.openid, state)
         step = flow.step(entry["step"])
         if step is None:

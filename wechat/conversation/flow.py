@@ -124,6 +124,14 @@ class Flow:
     # word (a warning before a destructive action).
     summary: Callable[[Data], str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The steps by name (`step` runs for every answer kept in a document, at every message).
+    _by_name: dict[str, Step] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Step] = {}
+        for step in self.steps:
+            by_name.setdefault(step.name, step)
+        object.__setattr__(self, "_by_name", by_name)
 
     def confirms_with(self, word: str) -> bool:
         if word == self.confirm_word:
@@ -131,7 +139,7 @@ class Flow:
         return not self.strict_confirm and word in CONFIRM_WORDS
 
     def step(self, name: str) -> Step | None:
-        return next((s for s in self.steps if s.name == name), None)
+        return self._by_name.get(name)
 
     def next_step(self, data: Data) -> Step | None:
         for step in self.steps:

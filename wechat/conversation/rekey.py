@@ -2,7 +2,8 @@
 
 A sealed answer is `{"$enc": token}` under data[step]; its context is
 `conversation.<flow>.<step>` (ConversationEngine._context). It can sit in the active flow's data,
-in its history snapshots, and in the same places of each parked flow.
+in its history entries (whole snapshots, or the answers 返回 restores), and in the same places
+of each parked flow.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def _flow_sections(flow: str, holder: dict[str, Any]) -> Iterator[tuple[str, dic
     if isinstance(data, dict):
         yield flow, data
     for entry in holder.get("history") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
-            yield flow, entry["data"]
+        if not isinstance(entry, dict):
+            continue
+        # A whole snapshot ("data", older documents) or the answers an entry restores ("undo").
+        for key in ("data", "undo"):
+            if isinstance(entry.get(key), dict):
+                yield flow, entry[key]
 
 
 def rekey_document(
