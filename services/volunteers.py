@@ -88,7 +88,7 @@ def register(
     session: Session, *, openid: str, card: IdCard, form: Mapping[str, Any], pii: PiiCipher
 ) -> Volunteer:
     """Insert a volunteer with the form's answers (column → value); raises AlreadyRegistered or
-    DuplicateIdNumber. Flushes, no commit."""
+    DuplicateIdNumber (after which the session must be rolled back). Flushes, no commit."""
     form = _form_only(form)
     id_hash = pii.blind_index(card.number, context=ID_CONTEXT)
     found = session.execute(_REGISTERED, {"openid": openid, "id_hash": id_hash}).all()
@@ -117,8 +117,8 @@ def register(
     )
     session.add(volunteer)
     try:
-        with session.begin_nested():
-            session.flush()
+        # No savepoint: a failed INSERT leaves the caller only a rollback (registration ends).
+        session.flush()
     except IntegrityError as exc:
         # Lost a race: the same ID number (or, very rarely, the same random number) at once.
         if "id_number_hash" in str(exc.orig):
