@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select, update
 
+from domain.idcard import compute_check_digit
 from infra.db import Database
 from models.audience import AudienceCount, VolunteerTime
 from models.follower import Follower
@@ -33,7 +34,7 @@ from tests.test_console_support import (
 from tests.test_notices_send import send
 from tests.test_reports_import import ADULT, confirm, row, upload, workbook_bytes
 from tests.test_volunteer_skills import by_name, edit
-from tests.volunteer_steps import register
+from tests.volunteer_steps import answer_until, register
 from tests.wechat_user import WeChatUser
 
 Key = tuple[str, str, str, str]
@@ -115,6 +116,38 @@ def test_first_message_registration_unfollow_follow_edits_and_deregistration(
     with db.Session() as session:
         assert session.scalar(select(func.count()).select_from(VolunteerTime)) == 0
     assert total(db, everyone) == total(db, weekend) == 0
+
+
+def test_registering_while_refusing_notices_or_without_a_follower_row(
+    db: Database, make_user: Any
+) -> None:
+    """A new volunteer's flag is read from the follower row before the INSERT (not corrected
+    after it): a refusing follower, or one whose row is missing, is inserted not receiving."""
+    refusing: WeChatUser = make_user()
+    assert "请核对" in answer_until(refusing)  # the first message wrote the follower row
+    with db.Session.begin() as session:
+        session.execute(
+            update(Follower).where(Follower.openid == refusing.openid).values(refuses_notices=True)
+        )
+    assert "注册成功" in refusing.say("确认")
+    assert flag(db, "张三") is False
+    assert total(db, notices.Audience()) == 0
+
+    rowless: WeChatUser = make_user()
+    other_id = "62010219800101123" + compute_check_digit("62010219800101123")
+    answer_until(rowless, name="李四", id_number=other_id)
+    with db.Session.begin() as session:
+        session.execute(delete(Follower).where(Follower.openid == rowless.openid))
+    assert "注册成功" in rowless.say("确认")
+    assert flag(db, "李四") is False
+
+    # Refusals withdrawn: the volunteer is counted from then on.
+    with db.Session.begin() as session:
+        session.execute(
+            update(Follower).where(Follower.openid == refusing.openid).values(refuses_notices=False)
+        )
+    assert flag(db, "张三") is True
+    assert total(db, notices.Audience()) == 1
 
 
 def test_a_first_message_from_a_volunteer_without_a_follower_row(
