@@ -10,9 +10,9 @@ keeps unfinished flows the user left by tapping another menu, so nothing is lost
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -128,6 +128,7 @@ class ConversationEngine:
         self.timeout_seconds = timeout_seconds
         self.cipher = cipher
         self.answers = answers
+        self._opened = threading.local()
 
     # -- state --------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class ConversationEngine:
         or the conversation has expired or its flow is gone. The dispatcher then answers it on
         the request thread."""
         try:
-            doc = json.loads(raw)
+            doc = self.store.parse(raw)
         except ValueError:
             return False
         if not isinstance(doc, dict):
@@ -200,10 +201,17 @@ class ConversationEngine:
 
     def _plain(self, flow: Flow, data: Data) -> Data:
         plain: Data = {}
+        opened: dict[str, str] | None = getattr(self._opened, "values", None)
         for key, value in data.items():
             step = flow.step(key)
             if step is not None and isinstance(value, dict) and _ENC in value:
-                plain[key] = self.cipher.decrypt(value[_ENC], context=self._context(flow, step))
+                token = value[_ENC]
+                found = opened.get(token) if opened is not None else None
+                if found is None:
+                    found = self.cipher.decrypt(token, context=self._context(flow, step))
+                    if opened is not None:
+                        opened[token] = found
+                plain[key] = found
             else:
                 plain[key] = value
         return plain
@@ -322,6 +330,15 @@ class ConversationEngine:
         return None
 
     def handle(self, ctx: Context[Any], state: State) -> Reply:
+        # A sealed answer is opened once per message however often its steps read the answers
+        # (the answer, the next prompt); the opened values are dropped when the reply is made.
+        self._opened.values = {}
+        try:
+            return self._handle(ctx, state)
+        finally:
+            self._opened.values = None
+
+    def _handle(self, ctx: Context[Any], state: State) -> Reply:
         flow = self.flows.get(state.flow)
         if flow is None:
             self.store.delete(ctx.openid)

@@ -143,7 +143,7 @@ class Flow:
 
     def next_step(self, data: Data) -> Step | None:
         for step in self.steps:
-            if step.applies(data) and step.name not in data:
+            if step.name not in data and step.applies(data):
                 return step
         return None
 
@@ -152,9 +152,8 @@ class Flow:
 
     def prune(self, data: Data) -> Data:
         """Drop answers of steps that no longer apply (after an edit changed a condition)."""
-        known = {s.name for s in self.steps}
         return {
             k: v
             for k, v in data.items()
-            if k not in known or (step := self.step(k)) is None or step.applies(data)
+            if (step := self._by_name.get(k)) is None or step.applies(data)
         }

@@ -108,6 +108,15 @@ class PrimableStore:
         """Only documents kept in Redis can be read by the dispatcher's script."""
         return isinstance(self.inner, RedisStore)
 
+    def parse(self, raw: bytes | str) -> Any:
+        """`raw` as JSON; remembered on this thread, so that a `get` of the same `raw` once
+        primed with it does not parse it again (the dispatcher reads a document to decide
+        where a message runs, then the engine reads it to answer)."""
+        doc = json.loads(raw)
+        local = self._local
+        local.parsed_raw, local.parsed = raw, doc
+        return doc
+
     def prime(self, openid: str, raw: bytes | str | None, *, defer: bool = False) -> None:
         local = self._local
         local.openid, local.raw, local.defer, local.pending = openid, raw, defer, None
@@ -125,13 +134,18 @@ class PrimableStore:
     def get(self, openid: str) -> Document | None:
         if not self._primed(openid):
             return self.inner.get(openid)
-        raw = self._local.raw
+        local = self._local
+        raw = local.raw
         if raw is None:
             return None
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            return None
+        if getattr(local, "parsed_raw", None) is raw:
+            # Parsed by `parse` just now (once only: the engine may change what it gets).
+            doc, local.parsed_raw, local.parsed = local.parsed, None, None
+        else:
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                return None
         return doc if isinstance(doc, dict) else None
 
     def put(self, openid: str, doc: Document, ttl_seconds: int) -> None:
