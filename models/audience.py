@@ -266,6 +266,8 @@ _PENDING = "audience_pending"
 class _Pending:
     before: dict[int, Row[Any]] = field(default_factory=dict)
     new: list[Volunteer] = field(default_factory=list)
+    # Openids whose follower rows this flush writes too.
+    openids: set[str] = field(default_factory=set)
 
 
 @event.listens_for(Session, "before_flush")
@@ -300,6 +302,7 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
         )
     if pending.new:
         _flag_new(conn, pending.new)
+    pending.openids = openids
     pending.before = _snapshot(conn, ids, lock=True) if ids else {}
     session.info[_PENDING] = pending
 
@@ -332,9 +335,12 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     if pending is None:
         return
     new = {v.id: v for v in pending.new if v.id is not None}
-    resync(session, set(pending.before) - set(new), pending.before)
-    if new:
-        _count_new(session.connection(), list(new.values()))
+    # A new volunteer whose follower row this flush also writes was flagged from the row as it
+    # was before: it is re-synced like any other (flag from the table, counted as added).
+    late = {vid for vid, v in new.items() if v.openid in pending.openids}
+    resync(session, (set(pending.before) - set(new)) | late, pending.before, new=late)
+    if len(new) > len(late):
+        _count_new(session.connection(), [v for vid, v in new.items() if vid not in late])
 
 
 def _count_new(conn: Connection, new: list[Volunteer]) -> None:

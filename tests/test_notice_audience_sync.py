@@ -150,6 +150,30 @@ def test_registering_while_refusing_notices_or_without_a_follower_row(
     assert total(db, notices.Audience()) == 1
 
 
+def test_a_volunteer_and_its_follower_row_added_in_one_flush(db: Database) -> None:
+    """The new volunteer's flag cannot be read from a follower row inserted by the same flush:
+    it is re-synced after the flush instead (and counted once)."""
+    with db.Session.begin() as session:
+        session.add(Follower(openid="o" + "f" * 27))
+        session.add(Follower(openid="o" + "g" * 27, refuses_notices=True))
+        for openid, name in (("o" + "f" * 27, "同刷"), ("o" + "g" * 27, "拒收")):
+            session.add(
+                Volunteer(
+                    volunteer_no=f"KJ{len(name)}{ord(name[0])}",
+                    openid=openid,
+                    status=ACTIVE,
+                    name=name,
+                    prefecture_code="620100",
+                    county_code="620102",
+                    skills=["科学普及"],
+                    service_times=["周末"],
+                )
+            )
+    assert flag(db, "同刷") is True
+    assert flag(db, "拒收") is False
+    assert total(db, notices.Audience(service_times=("周末",))) == 1
+
+
 def test_a_first_message_from_a_volunteer_without_a_follower_row(
     db: Database, make_user: Any
 ) -> None:
