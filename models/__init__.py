@@ -12,6 +12,7 @@ from models.recognition import Recognition
 from models.report import ServiceCount, TeamMembers, VolunteerCount, VolunteerYear
 from models.service import Attendance, CheckinCode, RecordCorrection, ServiceRecord
 from models.team import FormerName, Membership, Team, TeamAdmin
+from models.team_report import TeamJoinCount
 from models.volunteer import Volunteer, VolunteerSkill
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Signup",
     "Team",
     "TeamAdmin",
+    "TeamJoinCount",
     "TeamMembers",
     "Volunteer",
     "VolunteerCount",

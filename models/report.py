@@ -27,7 +27,7 @@ bulk load.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,14 +50,14 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, attributes, mapped_column
 
 from domain import clock
-from models import counters
+from models import counters, team_report
 from models.activity import CANCELLED, DRAFT, Activity
 from models.base import Base, BigId
 from models.service import RECORD_CONFIRMED, ServiceRecord
-from models.team import MEMBERSHIP_JOINED, Membership
+from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer
 
 GRAINS = ("a", "y", "m", "d")
@@ -258,6 +258,34 @@ def _records_of(conn: Connection, activity_id: int) -> list[dict[str, Any]]:
 
 
 KINDS = (Volunteer, Activity, ServiceRecord, Membership)
+_joins = cast(Table, team_report.TeamJoinCount.__table__)
+TEAMS_PENDING = "report_team_joins_pending"
+# What a team's member figures (models.team_report) depend on.
+JOIN_COLUMNS = ("status", "team_id", "volunteer_id", "decided_at", "created_at")
+MEMBER_COLUMNS = ("status", "education", "skills")
+
+
+def _touched_members(session: Session) -> set[int]:
+    """Volunteers whose count in report_team_joins the pending flush may change (known ids;
+    new memberships of volunteers without an id yet are picked up after the flush)."""
+    ids: set[int] = set()
+    moved: list[int] = []
+    for obj in session.new:
+        if isinstance(obj, Membership) and obj.volunteer_id is not None:
+            ids.add(obj.volunteer_id)
+    for obj in [*session.dirty, *session.deleted]:
+        gone = obj in session.deleted
+        if isinstance(obj, Membership) and (gone or counters.changed(obj, JOIN_COLUMNS)):
+            history = attributes.get_history(obj, "volunteer_id")
+            ids.update(v for v in (*history.sum(), obj.volunteer_id) if v is not None)
+        elif isinstance(obj, Volunteer) and obj.id is not None:
+            if gone or counters.changed(obj, MEMBER_COLUMNS):
+                ids.add(obj.id)
+        elif isinstance(obj, Team) and obj.id is not None and counters.changed(obj, ("parent_id",)):
+            moved.append(obj.id)
+    if moved:
+        ids |= team_report.members_below(session.connection(), moved)
+    return ids
 
 
 @event.listens_for(Session, "before_flush")
@@ -265,13 +293,19 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """Take out what changed or deleted objects counted (their rows as the database has them
     before this flush); remember the changed ones to add back after the flush."""
     session.info.pop(PENDING, None)
+    session.info.pop(TEAMS_PENDING, None)
     deltas = Deltas()
     changed: list[Any] = []
     watched = [o for o in session.dirty if isinstance(o, KINDS)]
     deleted = [o for o in session.deleted if isinstance(o, KINDS)]
-    if not watched and not deleted and not any(isinstance(o, KINDS) for o in session.new):
+    moved = any(isinstance(o, Team) for o in session.dirty)
+    new = any(isinstance(o, KINDS) for o in session.new)
+    if not watched and not deleted and not moved and not new:
         return
     conn = session.connection()
+    members = _touched_members(session)
+    if members:
+        session.info[TEAMS_PENDING] = (members, team_report.contributions(conn, members))
     for obj in [*watched, *deleted]:
         is_deleted = obj in deleted
         if isinstance(obj, Volunteer):
@@ -301,11 +335,19 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _after_flush(session: Session, _context: Any) -> None:
     """Add what new and changed objects count now, and write the difference."""
     deltas, changed = session.info.pop(PENDING, (None, []))
+    members, before = session.info.pop(TEAMS_PENDING, (set(), None))
     new = [o for o in session.new if isinstance(o, KINDS)]
-    if deltas is None and not new:
+    if deltas is None and not new and not members:
         return
     deltas = deltas or Deltas()
     conn = session.connection()
+    joined = [o for o in new if isinstance(o, Membership)]
+    late = {o.volunteer_id for o in joined} - set(members)
+    if members or late:
+        before = before or Counter()
+        if late:  # their state before: without this flush's new memberships
+            before.update(team_report.contributions(conn, late, skip=[o.id for o in joined]))
+        _apply_members(conn, members | late, before)
     for obj in [*new, *changed]:
         if isinstance(obj, Volunteer):
             deltas.volunteer(_state(obj, VOLUNTEER_COLUMNS), 1)
@@ -358,25 +400,72 @@ def _bulk_writes(state: ORMExecuteState) -> Result[Any] | None:
     so no flush): what the rows they wrote counted before, and what they count after."""
     if not (state.is_insert or state.is_update or state.is_delete):
         return None
+    if state.bind_mapper is Team.__mapper__:
+        return _bulk_team_writes(state)
     model = next((m for m in WATCHED if m.__mapper__ is state.bind_mapper), None)
     if model is None:
         return None
     session = state.session
     deltas = Deltas()
     conn = session.connection()
+    members: set[int] = set()
+    before: Counter[team_report.Key] = Counter()
     if state.is_insert:
-        before = conn.scalar(select(func.max(model.id))) or 0
+        last = conn.scalar(select(func.max(model.id))) or 0
         result = state.invoke_statement()
-        _count(conn, model, _rows(conn, model, model.id > before), 1, deltas)
+        _count(conn, model, _rows(conn, model, model.id > last), 1, deltas)
+        if model is Membership:
+            members = set(conn.scalars(select(Membership.volunteer_id).where(Membership.id > last)))
+            before = team_report.contributions(conn, members, newer_than=last)
     else:
         where = state.statement.whereclause  # type: ignore[attr-defined]
-        old = _rows(conn, model, true() if where is None else where)
+        condition = true() if where is None else where
+        old = _rows(conn, model, condition)
         _count(conn, model, old, -1, deltas)
+        if model is Membership:
+            members = set(conn.scalars(select(Membership.volunteer_id).where(condition)))
+        elif model is Volunteer and (state.is_delete or _sets(state, MEMBER_COLUMNS)):
+            members = set(old)
+        before = team_report.contributions(conn, members)
         result = state.invoke_statement()
         if state.is_update and old:
             _count(conn, model, _rows(conn, model, model.id.in_(list(old))), 1, deltas)
     deltas.apply(conn)
+    _apply_members(conn, members, before)
     return result
+
+
+def _sets(state: ORMExecuteState, columns: Iterable[str]) -> bool:
+    """Whether a bulk UPDATE may set one of these columns (True when it cannot tell)."""
+    values = getattr(state.statement, "_values", None) or {}
+    names = {str(getattr(k, "key", k)) for k in values}
+    params = state.parameters
+    for row in params if isinstance(params, list) else [params or {}]:
+        names.update(str(k) for k in row)
+    return not names or bool(names & set(columns))
+
+
+def _bulk_team_writes(state: ORMExecuteState) -> Result[Any]:
+    """An ORM UPDATE/DELETE of teams may move teams (parent_id): their members' counts."""
+    conn = state.session.connection()
+    where = None if state.is_insert else state.statement.whereclause  # type: ignore[attr-defined]
+    teams: list[int] = []
+    if not state.is_insert:
+        teams = list(conn.scalars(select(Team.id).where(true() if where is None else where)))
+    members = team_report.members_below(conn, teams) if teams else set()
+    before = team_report.contributions(conn, members)
+    result = state.invoke_statement()
+    _apply_members(conn, members, before)
+    return result
+
+
+def _apply_members(conn: Connection, members: set[int], before: Counter[team_report.Key]) -> None:
+    """Write what `members` count now less what they counted `before`."""
+    if not members:
+        return
+    delta = team_report.contributions(conn, members)
+    delta.subtract(before)
+    counters.add(conn, _joins, team_report.rows(delta), ("n",))
 
 
 # -- rebuilding from the base tables ---------------------------------------------------------
@@ -398,9 +487,10 @@ def _sql(dialect: str) -> dict[str, str]:
     }
 
 
-def rebuild(conn: Connection) -> dict[str, int]:
+def rebuild(conn: Connection, *, team_joins: bool = True) -> dict[str, int]:
     """Recompute every rollup from the base tables (after bulk loads or plain SQL, or to
-    repair). Returns the rows written per table."""
+    repair). Returns the rows written per table. `team_joins=False`: not report_team_joins
+    (migration 0021_rollups runs before 0025_teamjoins creates it)."""
     f = _sql(conn.dialect.name)
     day = f["bj"].format("v.created_at")
     statements: list[str] = ["DELETE FROM report_volunteer_counts"]
@@ -481,6 +571,8 @@ def rebuild(conn: Connection) -> dict[str, int]:
     ]
     for statement in statements:
         conn.execute(text(statement))
+    if team_joins:
+        rebuild_team_joins(conn)
     return {
         table: int(conn.scalar(text(f"SELECT COUNT(*) FROM {table}")) or 0)
         for table in (
@@ -488,8 +580,14 @@ def rebuild(conn: Connection) -> dict[str, int]:
             "report_service_counts",
             "report_volunteer_years",
             "report_team_members",
+            *(("report_team_joins",) if team_joins else ()),
         )
     }
+
+
+def rebuild_team_joins(conn: Connection) -> None:
+    """Recompute report_team_joins (models.team_report) from the base tables."""
+    team_report.rebuild(conn, _sql(conn.dialect.name), EPOCH)
 
 
 def _coarser(table: str, keys: str, sums: str, f: Mapping[str, str]) -> list[str]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.report import ALL_TEAMS, EPOCH, ServiceCount, VolunteerCount
 from models.team import Team
+from models.team_report import EDUCATION, SKILL, TeamJoinCount
 from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 
 LOW, HIGH = date(1900, 1, 1), date(2199, 12, 31)
@@ -120,6 +121,42 @@ def member_counts(session: Session, filters: Any, facet: str) -> dict[Any, int]:
     if facet == "skill":
         query = query.join(VolunteerSkill, VolunteerSkill.volunteer_id == Volunteer.id)
     return {k: int(n) for k, n in session.execute(query).all()}
+
+
+def team_members(
+    session: Session, team_id: int, filters: Any
+) -> tuple[dict[str, int], dict[str, int]]:
+    """A team's members (of it and the teams below it, each once) who first joined within the
+    filters' dates: by month joined (YYYY-MM) and by education ('' = not given), from
+    report_team_joins (models.team_report)."""
+    model = TeamJoinCount
+    pieces = cover(_day(filters.since), _day(filters.until), "m")
+    found = session.execute(
+        select(model.day, model.value, func.sum(model.n))
+        .where(model.team_id == team_id, model.facet == EDUCATION, within(model, pieces))
+        .group_by(model.day, model.value)
+    ).all()
+    months: dict[str, int] = defaultdict(int)
+    education: dict[str, int] = defaultdict(int)
+    for day, value, n in found:
+        months[day.strftime("%Y-%m")] += int(n or 0)
+        education[value] += int(n or 0)
+    return (
+        {k: v for k, v in months.items() if v},
+        {k: v for k, v in education.items() if v},
+    )
+
+
+def team_skills(session: Session, team_id: int, filters: Any) -> dict[str, int]:
+    """The same members by skill (one count per skill of each member)."""
+    model = TeamJoinCount
+    pieces = cover(_day(filters.since), _day(filters.until))
+    found = session.execute(
+        select(model.value, func.sum(model.n))
+        .where(model.team_id == team_id, model.facet == SKILL, within(model, pieces))
+        .group_by(model.value)
+    ).all()
+    return _fold(found, False)
 
 
 # -- activities and confirmed hours ----------------------------------------------------------

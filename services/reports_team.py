@@ -8,7 +8,6 @@ Dates are Beijing dates (domain.clock); stored times are UTC.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
@@ -26,7 +25,8 @@ from models.service import RECORD_CONFIRMED, ServiceRecord
 from models.team import MEMBERSHIP_JOINED, Membership, Team
 from models.volunteer import ACTIVE, Volunteer, VolunteerSkill
 from services import reports
-from services.reports import Figure, Filters, Row, beijing_month, month_link, number
+from services import reports_rollups as rollups
+from services.reports import Figure, Filters, Row, month_link, number
 from services.reports_lists import region_text
 
 PAGE_SIZE = 20
@@ -35,33 +35,26 @@ PAGE_SIZE = 20
 # -- figures ---------------------------------------------------------------------------------
 
 
-def members_by_month(session: Session, filters: Filters) -> Figure:
-    """New members by the (Beijing) month they joined one of the teams."""
-    return member_figures(session, filters)[0]
+def members_by_month(session: Session, filters: Filters, team_id: int) -> Figure:
+    """New members by the (Beijing) month they joined the team or one of the teams below it."""
+    return member_figures(session, filters, team_id)[0]
 
 
-def member_figures(session: Session, filters: Filters) -> tuple[Figure, Figure]:
-    """members_by_month and the members' education (as volunteers_by_education counts them
-    for a team) from one pass over the members: counted by (month joined, education)."""
-    assert filters.team_ids is not None
-    joins = reports.team_joins(filters.team_ids)
-    month = beijing_month(session, joins.c.joined_at)
-    found = session.execute(
-        select(month, Volunteer.education, func.count())
-        .select_from(joins)
-        .join(Volunteer, Volunteer.id == joins.c.volunteer_id)
-        .where(Volunteer.status == ACTIVE, *filters.dates(joins.c.joined_at))
-        .group_by(month, Volunteer.education)
-    ).all()
-    months: dict[str, int] = defaultdict(int)
-    education: dict[Any, int] = defaultdict(int)
-    for m, level, n in found:
-        months[m] += n
-        education[level] += n
-    rows = [Row(m, n, month_link(m)) for m, n in sorted((m, n) for m, n in months.items() if m)]
+def member_figures(session: Session, filters: Filters, team_id: int) -> tuple[Figure, Figure]:
+    """members_by_month and the members' education, each member counted once (the first of
+    the teams they joined), from the team's rollup rows (models.team_report)."""
+    months, education = rollups.team_members(session, team_id, filters)
+    rows = [Row(m, n, month_link(m)) for m, n in sorted(months.items())]
     by_month = Figure("members_month", "新入队成员（按入队月份）", "line", "人", rows, "volunteers")
     levels = reports.column_rows(education, EDUCATION_LEVELS, "education")
     return by_month, Figure("volunteers_education", "成员学历", "pie", "人", levels, "volunteers")
+
+
+def members_by_skill(session: Session, filters: Filters, team_id: int) -> Figure:
+    """The same members by skill: one with several skills counts once under each."""
+    found = rollups.team_skills(session, team_id, filters)
+    rows = [Row(skill, found.get(skill, 0), {"skill": skill}) for skill in SKILLS]
+    return Figure("volunteers_skill", "成员专业领域（可多选）", "bar", "人", rows, "volunteers")
 
 
 def team_figures(
@@ -69,8 +62,8 @@ def team_figures(
 ) -> list[Figure]:
     """The team page's figures, in the order shown (by team only when there are sub-teams)."""
     found = [
-        *member_figures(session, filters),
-        replace(reports.volunteers_by_skill(session, filters), title="成员专业领域（可多选）"),
+        *member_figures(session, filters, team.id),
+        members_by_skill(session, filters, team.id),
         reports.activities_by_month(session, filters),
         reports.hours_by_month(session, filters),
     ]

@@ -20,12 +20,13 @@ from models.activity import CANCELLED, Activity
 from models.report import ServiceCount, TeamMembers, VolunteerCount, VolunteerYear, rebuild
 from models.service import ServiceRecord
 from models.team import MEMBERSHIP_JOINED, MEMBERSHIP_PENDING, Membership
+from models.team_report import TeamJoinCount
 from models.volunteer import Volunteer
 from services import attendance_corrections, attendance_records, volunteers
 from services.reports_rollups import cover
 from tests.test_console_support import add_activity, add_team
 
-TABLES = (VolunteerCount, ServiceCount, VolunteerYear, TeamMembers)
+TABLES = (VolunteerCount, ServiceCount, VolunteerYear, TeamMembers, TeamJoinCount)
 _n = iter(range(1, 10_000))
 
 

@@ -85,7 +85,7 @@ def upgrade() -> None:
     )
     from models.report import rebuild
 
-    rebuild(op.get_bind())
+    rebuild(op.get_bind(), team_joins=False)  # 0025_teamjoins fills report_team_joins
 
 
 def downgrade() -> None:
