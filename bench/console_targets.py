@@ -186,6 +186,18 @@ def team_pages(engine: Engine) -> tuple[str, list[Page]]:
         _get("team activities", f"{t}/activities"),
         _get("team notices (count)", f"{t}/notices"),
         _get("team reports", f"{t}/reports"),
+        _get("team reports 2025", f"{t}/reports", since="2025-01-01", until="2025-12-31"),
+        _get("team reports members list", f"{t}/reports/volunteers"),
+        _get(
+            "team reports members 本科 2025",
+            f"{t}/reports/volunteers",
+            education="本科",
+            since="2025-01-01",
+            until="2025-12-31",
+        ),
+        _get("team reports activities list", f"{t}/reports/activities"),
+        _get("team reports hours list", f"{t}/reports/hours"),
+        _get("team reports hours deep", f"{t}/reports/hours", page=200),
         _get("team subteams", f"{t}/subteams"),
     ]
     if activity:

@@ -171,9 +171,9 @@ def rows(delta: Mapping[Key, int]) -> list[dict[str, Any]]:
 
 def rebuild(conn: Connection, f: Mapping[str, str], epoch: date) -> None:
     """Recompute report_team_joins (`f`: models.report's dialect snippets, `epoch`: the day of
-    the all-time rows). The teams' chains
-    are written to a scratch table (each team with itself and every team above it); every
-    member's first join per team is then grouped in SQL."""
+    the all-time rows). The teams' chains are written to a scratch table (each team with
+    itself and every team above it); every member's first join per team is then grouped in
+    SQL, into day rows, and the coarser grains from the finer."""
     teams = {tid: pid for tid, pid in conn.execute(select(Team.id, Team.parent_id)).all()}
     pairs: list[dict[str, int]] = []
     for tid in teams:
@@ -227,13 +227,18 @@ def rebuild(conn: Connection, f: Mapping[str, str], epoch: date) -> None:
                 f"{source} WHERE v.status = '{ACTIVE}' GROUP BY j.scope_id, j.day, {value}"
             )
         )
-    coarser = (("m", f["m"].format("day")), ("y", f["y"].format("day")), ("a", f"'{epoch}'"))
-    for grain, bucket in coarser:
+    # Months from days, years from months, all time from years (each from the finer rows).
+    coarser = (
+        ("m", "d", f["m"].format("day")),
+        ("y", "m", f["y"].format("day")),
+        ("a", "y", f"'{epoch}'"),
+    )
+    for grain, finer, bucket in coarser:
         conn.execute(
             text(
                 "INSERT INTO report_team_joins (team_id, facet, grain, day, value, n) "
                 f"SELECT team_id, facet, '{grain}', {bucket}, value, SUM(n) FROM report_team_joins"
-                f" WHERE grain = 'd' GROUP BY team_id, facet, {bucket}, value"
+                f" WHERE grain = '{finer}' GROUP BY team_id, facet, {bucket}, value"
             )
         )
     conn.execute(text("DROP TABLE report_team_firsts_scratch"))

@@ -147,6 +147,22 @@ def team_members(
     )
 
 
+def team_member_total(
+    session: Session, team_id: int, filters: Any, facet: str, value: str | None
+) -> int:
+    """How many of the team's members first joined within the dates (facet "education" with
+    value None: all of them; else those of one education or one skill)."""
+    model = TeamJoinCount
+    query = select(func.sum(model.n)).where(
+        model.team_id == team_id,
+        model.facet == facet,
+        within(model, cover(_day(filters.since), _day(filters.until))),
+    )
+    if value is not None:
+        query = query.where(model.value == value)
+    return int(session.scalar(query) or 0)
+
+
 def team_skills(session: Session, team_id: int, filters: Any) -> dict[str, int]:
     """The same members by skill (one count per skill of each member)."""
     model = TeamJoinCount

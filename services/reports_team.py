@@ -134,9 +134,11 @@ class Page:
 
 
 def _paged(
-    session: Session, query: Select[*tuple[Any, ...]], page: int
+    session: Session, query: Select[*tuple[Any, ...]], page: int, total: int | None = None
 ) -> tuple[Sequence[Any], int, int, int]:
-    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    """A page of the query (`total`: its row count when already known)."""
+    if total is None:
+        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
     found = session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
@@ -223,10 +225,30 @@ def hours_conditions(team_ids: frozenset[int], wanted: ListFilters) -> list[Colu
     ]
 
 
+def member_total(session: Session, root: int, wanted: ListFilters) -> int | None:
+    """The member list's count from the rollup of `root` (whose team and teams below it are
+    the list's teams): every member, or those of one education or one skill; None when the
+    list asks for one team or for education and skill together (counted from the rows)."""
+    skill, education = wanted.skill in SKILLS, wanted.education in EDUCATION_LEVELS
+    if wanted.team or (skill and education):
+        return None
+    filters, _teams = wanted.checked(frozenset({root}))
+    if skill:
+        return rollups.team_member_total(session, root, filters, "skill", wanted.skill)
+    value = wanted.education if education else None
+    return rollups.team_member_total(session, root, filters, "education", value)
+
+
 def member_page(
-    session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
+    session: Session,
+    team_ids: frozenset[int],
+    wanted: ListFilters,
+    page: int = 1,
+    *,
+    root: int | None = None,
 ) -> Page:
-    """Members who joined (first) within the dates, with the education or skill asked for."""
+    """Members who joined (first) within the dates, with the education or skill asked for
+    (`root`: the team whose team and teams below it are `team_ids`, to count from its rollup)."""
     teams, joins, conditions = member_conditions(team_ids, wanted)
     query = (
         select(
@@ -242,7 +264,8 @@ def member_page(
         .where(*conditions)
         .order_by(joins.c.joined_at, Volunteer.id)
     )
-    found, total, page, pages = _paged(session, query, page)
+    total = member_total(session, root, wanted) if root is not None else None
+    found, total, page, pages = _paged(session, query, page, total)
     names = _team_names(session, teams, [r[0] for r in found])
     rows = [
         (no, name or "（已注销）", mask_mobile(phone) if phone else "—", education or "",
@@ -299,15 +322,25 @@ def activity_page(
 def hours_page(
     session: Session, team_ids: frozenset[int], wanted: ListFilters, page: int = 1
 ) -> Page:
-    """Confirmed service records of the teams' activities, by service date within the dates."""
+    """Confirmed service records of the teams' activities, by service date within the dates.
+    Counted, summed and paged on the records and their activities alone (index-only), then
+    the page's 20 records read with their volunteer and team."""
     conditions = hours_conditions(team_ids, wanted)
-    query = hours_query(team_ids, wanted)
-    found, total, page, pages = _paged(session, query, page)
-    total_hours = session.scalar(
-        select(func.sum(ServiceRecord.hours))
+    records = select(ServiceRecord.id).join(Activity, Activity.id == ServiceRecord.activity_id)
+    total, total_hours = session.execute(
+        select(func.count(), func.sum(ServiceRecord.hours))
         .join(Activity, Activity.id == ServiceRecord.activity_id)
         .where(*conditions)
+    ).one()
+    ids, total, page, pages = _paged(
+        session,
+        records.where(*conditions).order_by(ServiceRecord.service_date, ServiceRecord.id),
+        page,
+        int(total or 0),
     )
+    found = session.execute(
+        hours_query(team_ids, wanted).where(ServiceRecord.id.in_([r[0] for r in ids]))
+    ).all() if ids else []  # fmt: skip
     rows = [
         (_date(day), no, name or "（已注销）", title, team, number(hours))
         for _id, day, no, name, title, team, hours in found

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -66,10 +67,17 @@ def assert_figures(db: Database) -> None:
     assert_exact(db)
     with db.Session() as session:
         for team_id in session.scalars(select(Team.id)):
+            below = team_console.team_and_below(session, team_id)
             for since, until in RANGES:
                 assert kept(session, team_id, since, until) == live(
                     session, team_id, since, until
                 ), (team_id, since, until)
+                # The member list behind the figures: counted from the rollup, as from rows.
+                for extra in ({}, {"education": "大专"}, {"skill": "农业技术"}):
+                    wanted = reports_team.ListFilters(since=since, until=until, **extra)
+                    counted = reports_team.member_page(session, below, wanted, root=team_id)
+                    rows = reports_team.member_page(session, below, wanted)
+                    assert counted.total == rows.total, (team_id, since, until, extra)
 
 
 def under(db: Database, team_id: int, parent_id: int) -> None:
@@ -234,7 +242,27 @@ def assert_service(db: Database, team_ids: list[int]) -> None:
             assert page_service(session, team) == live_service(session, below), team.name
 
 
-def test_activity_and_hours_writes_keep_the_team_figures_exact(app: Flask, db: Database) -> None:
+def assert_hours_pages(db: Database, team_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hours list, a record a page, gives the rows of its export's query in order, with
+    their count and sum."""
+    monkeypatch.setattr(reports_team, "PAGE_SIZE", 1)
+    with db.Session() as session:
+        below = team_console.team_and_below(session, team_id)
+        wanted = reports_team.ListFilters()
+        every = session.execute(reports_team.hours_query(below, wanted)).all()
+        first = reports_team.hours_page(session, below, wanted, 1)
+        assert first.total == len(every) >= 2
+        assert first.sum == float(sum(row[-1] for row in every))
+        paged = [
+            reports_team.hours_page(session, below, wanted, n) for n in range(1, 1 + len(every))
+        ]
+        assert [p.rows[0][1] for p in paged] == [row[2] for row in every]  # volunteer numbers
+        assert [p.activity_ids[0] for p in paged] == [row[0] for row in every]
+
+
+def test_activity_and_hours_writes_keep_the_team_figures_exact(
+    app: Flask, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     city = add_team(
         db, "兰州市科技志愿服务队", kind=team_names.PREFECTURE, prefecture_code="620100"
     )
@@ -261,7 +289,9 @@ def test_activity_and_hours_writes_keep_the_team_figures_exact(app: Flask, db: D
         assert activity is not None
         attendance_records.adjust(session, activity, ids[0], Decimal("2.5"), "提前离开", "组织者")
         attendance_records.adjust(session, activity, ids[1], Decimal("3.0"), "按实际", "组织者")
+        attendance_records.adjust(session, activity, ids[2], Decimal("1.5"), "按实际", "组织者")
     assert_service(db, every)
+    assert_hours_pages(db, city.id, monkeypatch)
     with db.Session.begin() as session:
         activity = session.get(Activity, held)
         assert activity is not None

@@ -92,8 +92,12 @@ def reports_list(team_id: int, listing: str) -> ResponseReturnValue:
     page = request.args.get("page", "1")
     with managed(team_id) as (session, team):
         team_ids = team_console.team_and_below(session, team.id)
+        number = int(page) if page.isdigit() else 1
         try:
-            found = build(session, team_ids, wanted, int(page) if page.isdigit() else 1)
+            if listing == "volunteers":  # counted from the team's rollup
+                found = reports_team.member_page(session, team_ids, wanted, number, root=team.id)
+            else:
+                found = build(session, team_ids, wanted, number)
         except ValidationError as exc:
             abort(400, exc.hint)
         return render_template(
