@@ -116,6 +116,11 @@ class ServiceRecord(Base):
             "volunteer_id",
             "hours",
         ),
+        # A team's confirmed records (its activities') counted, summed and paged by date from
+        # the index alone (the team 统计's hours list; migration 0025_teamjoins).
+        Index(
+            "ix_service_records_activity_status", "activity_id", "status", "service_date", "hours"
+        ),
     )
 
     id: Mapped[IntPk]
