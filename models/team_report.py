@@ -7,9 +7,9 @@ A volunteer counts under team T when they are active and a joined member of T or
 below T; their day is the earliest join (decided_at, else created_at) among those memberships.
 That is not a sum over single teams (a member of two sub-teams counts once), so a write is
 kept by recomputing what the volunteers it touches count, before and after: models.report's
-flush and bulk-statement hooks call `touched` / `contributions` for memberships (joined, left,
-moved), volunteers (status, education, skills) and teams moved under another parent (every
-member of the moved team and the teams below it). `rebuild` recomputes the table from the
+flush and bulk-statement hooks call `contributions` for the volunteers of memberships
+(joined, left, moved), of volunteers (status, education, skills) and of teams moved under
+another parent (`members_below`: every member of the moved team and the teams below it). `rebuild` recomputes the table from the
 base tables (models.report.rebuild, `flask reports rebuild`, the migration's backfill).
 
 Reads of the state before a write are plain reads in the writer's transaction, as for the
