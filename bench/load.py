@@ -32,6 +32,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from infra.webserver import THREADS
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
@@ -307,7 +309,7 @@ class Stack:
     threads. `stop()` drops the database and deletes the keys."""
 
     def __init__(
-        self, mysql: str, redis_url: str, aes_key: str, workers: int = 2, threads: int = 8
+        self, mysql: str, redis_url: str, aes_key: str, workers: int = 2, threads: int = THREADS
     ) -> None:
         self.server_url = mysql.rstrip("/")
         self.redis_url = redis_url

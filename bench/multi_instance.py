@@ -29,6 +29,8 @@ from pathlib import Path
 
 import requests
 
+from infra.webserver import THREADS
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "kjzy.conf"
 BIN = Path(sys.executable).parent
@@ -200,7 +202,7 @@ class Deployment:
 
     # -- web instances ------------------------------------------------------------------
 
-    def start_web(self, *, workers: int = 1, threads: int = 8) -> Process:
+    def start_web(self, *, workers: int = 1, threads: int = THREADS) -> Process:
         port = free_port()
         name = f"web{len(self.webs) + 1}"
         env = {

@@ -47,6 +47,7 @@ from bench.load import (  # noqa: E402
 )
 from bench.webhook import werobot_version  # noqa: E402
 from domain.idcard import compute_check_digit  # noqa: E402
+from infra.webserver import THREADS  # noqa: E402
 from wechat.protocol import Protocol  # noqa: E402
 
 _serial = itertools.count()
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50, help="users at once")
     parser.add_argument("--per-thread", type=int, default=25, help="registrations per file")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="this service's threads per worker")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="this service's threads per worker"
+    )
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)

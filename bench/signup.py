@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench.load import ACCOUNT, APP_ID, TOKEN, Stack, random_aes_key  # noqa: E402
+from infra.webserver import THREADS  # noqa: E402
 from wechat.protocol import Mode, Protocol, build_inbound_xml  # noqa: E402
 
 REQUEST_TIMEOUT = 10.0
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activities", type=int, default=20)
     parser.add_argument("--places", type=int, default=20, help="places per activity")
     parser.add_argument("--workers", type=int, default=2, help="the service's worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per worker")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument(
         "--warmup", type=int, default=32, help="「帮助」 sent at once, twice, before (0: none)"

@@ -54,6 +54,7 @@ from bench.load import (  # noqa: E402
     werobot_server,
     write_lines,
 )
+from infra.webserver import THREADS  # noqa: E402
 from wechat.messages import Inbound, Reply  # noqa: E402
 from wechat.protocol import Protocol, ProtocolError, SignatureError  # noqa: E402
 
@@ -186,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=5000, help="known users of the full path")
     parser.add_argument("--lines", type=int, default=40000, help="requests written per run")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
-    parser.add_argument("--threads", type=int, default=8, help="this service's threads per worker")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="this service's threads per worker"
+    )
     parser.add_argument("--only", action="append", help="targets to run (default: all)")
     parser.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")

@@ -11,9 +11,11 @@ Every value comes from the environment, so the unit file and the container diffe
 
     WEB_BIND              host:port to listen on (default 127.0.0.1:8000)
     WEB_WORKERS           worker processes (default: the CPU count, at most 4)
-    WEB_THREADS           Python threads per worker running requests (default 8); a message
+    WEB_THREADS           Python threads per worker running requests (default 6); a message
                           mostly waits on Redis and MariaDB, and the dispatcher's own threads keep
-                          WeChat's 5-second rule, so a few are enough
+                          WeChat's 5-second rule, so a few are enough (bench/webhook.py: 4 and 6
+                          threads 1.2x WeRoBot's echo, 8 threads 0.95x; 6 keeps most of 8's room
+                          for requests waiting on a slow database)
     WEB_GRACEFUL_TIMEOUT  seconds a stopping or reloaded worker gets to finish (default 20)
     WEB_MAX_RSS_MIB       a worker above this resident size is replaced (default 512): bounded
                           memory growth, as gunicorn's max_requests gave
@@ -32,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 APP = "app:create_app"
+THREADS = 6
 
 
 def options(env: Mapping[str, str]) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def options(env: Mapping[str, str]) -> dict[str, Any]:
 
     host, _, port = env.get("WEB_BIND", "127.0.0.1:8000").rpartition(":")
     workers = int(env.get("WEB_WORKERS") or min(4, os.cpu_count() or 1))
-    threads = int(env.get("WEB_THREADS") or 8)
+    threads = int(env.get("WEB_THREADS") or THREADS)
     return {
         "target": env.get("WEB_APP") or APP,
         "factory": True,

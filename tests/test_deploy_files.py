@@ -231,7 +231,7 @@ def test_the_web_server_settings_come_from_the_environment() -> None:
     assert defaults["target"] == "app:create_app" and defaults["factory"] is True
     assert defaults["interface"] == Interfaces.WSGI
     assert (defaults["address"], defaults["port"]) == ("127.0.0.1", 8000)
-    assert 1 <= defaults["workers"] <= 4 and defaults["blocking_threads"] == 8
+    assert 1 <= defaults["workers"] <= 4 and defaults["blocking_threads"] == 6
     assert defaults["log_access"] is False
     chosen = options(
         {
