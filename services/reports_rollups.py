@@ -216,33 +216,28 @@ def service_sums(session: Session, filters: Any, what: str, by: str) -> dict[Any
 
 
 def service_by_team(session: Session, filters: Any, what: str, limit: int) -> list[Any]:
-    """(team id, name, sum) of the teams with the most activities or hours, ties by name (as
-    ORDER BY sum DESC, name LIMIT would give): the sums per team in the rollup's key order,
-    then the names of the teams that can make the list (ties at the cut included)."""
+    """(team id, name, sum) of the `limit` teams with the most activities or hours, ties by
+    name: summed, ranked and cut in the database (the province has some 15,000 teams with a
+    sum; reading them all into Python cost ~70 ms a figure at 1M volunteers)."""
     model = ServiceCount
     pieces = cover(_day(filters.since), _day(filters.until))
     total = func.sum(model.activities if what == "activities" else model.hours)
     present = func.sum(model.activities if what == "activities" else model.records)
-    sums: dict[int, Decimal] = {
-        team: Decimal(str(value or 0))
-        for team, value, n in session.execute(
-            select(model.team_id, total, present)
-            .where(
-                within(model, pieces),
-                _teams(filters, by_team=True),
-                filters.within(model.prefecture_code, model.county_code),
-            )
-            .group_by(model.team_id)
-        ).all()
-        if n
-    }
-    if not sums:
-        return []
-    ranked = sorted(sums.values(), reverse=True)
-    cut = ranked[min(limit, len(ranked)) - 1]
-    wanted = [team for team, value in sums.items() if value >= cut]
-    names = session.execute(
-        select(Team.id, Team.name).where(Team.id.in_(wanted)).order_by(Team.name)
+    sums = (
+        select(model.team_id.label("team_id"), total.label("total"))
+        .where(
+            within(model, pieces),
+            _teams(filters, by_team=True),
+            filters.within(model.prefecture_code, model.county_code),
+        )
+        .group_by(model.team_id)
+        .having(present > 0)
+        .subquery()
+    )
+    found = session.execute(
+        select(sums.c.team_id, Team.name, sums.c.total)
+        .join(Team, Team.id == sums.c.team_id)
+        .order_by(sums.c.total.desc(), Team.name)
+        .limit(limit)
     ).all()
-    found = sorted(((tid, name, sums[tid]) for tid, name in names), key=lambda r: -r[2])
-    return found[:limit]
+    return [(team, name, Decimal(str(value or 0))) for team, name, value in found]

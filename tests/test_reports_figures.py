@@ -201,3 +201,40 @@ def test_dashboard_page_links_each_figure_to_its_list(
     assert "2026-01,3" in lanzhou.get("/console/reports/volunteers_month.csv").get_data(
         as_text=True
     )
+
+
+def test_top_teams_are_ranked_and_cut_in_the_database(app: Flask, db: Database) -> None:
+    """The top-teams figure: the TOP_TEAMS teams with the largest sums, ties by name, teams
+    whose rollup rows hold nothing left out (what ORDER BY sum DESC, name LIMIT gives)."""
+    from models.report import EPOCH, ServiceCount
+
+    hours = [50, 40, 40, 30, 30, 30, 20, 20, 20, 20, 10, 10, 10, 10, 10, 10, 5, 0, 0]
+    named: dict[int, str] = {}
+    for n, _ in enumerate(hours):
+        name = f"甘肃省第{n + 10}学会科技志愿服务队"
+        named[add_team(db, name)] = name
+    # The last team has rows with nothing in them; the one before has records of 0 hours.
+    with db.Session.begin() as session:
+        for (team_id, name), h in zip(named.items(), hours, strict=True):
+            empty = name.endswith("第28学会科技志愿服务队")
+            for county, share in (("620102", Decimal(h) / 2), ("620503", Decimal(h) / 2)):
+                session.add(
+                    ServiceCount(
+                        grain="a", team_id=team_id, day=EPOCH, prefecture_code=county[:4] + "00",
+                        county_code=county, activities=0 if empty else 1,
+                        records=0 if empty else 2, hours=share,
+                    )
+                )  # fmt: skip
+    expected = sorted(
+        ((named[t], Decimal(h)) for t, h in zip(named, hours, strict=True)
+         if not named[t].endswith("第28学会科技志愿服务队")),
+        key=lambda row: (-row[1], row[0]),
+    )[: reports.TOP_TEAMS]  # fmt: skip
+    assert expected[-1][1] == 10 and expected[-2][1] == 10  # the cut falls inside a tie
+    with db.Session() as session:
+        found = reports.hours_by_team(session, reports.Filters.of(Scope()))
+        acts = reports.activities_by_team(session, reports.Filters.of(Scope()))
+    assert [(row.label, Decimal(str(row.value))) for row in found.rows] == expected
+    assert len(acts.rows) == reports.TOP_TEAMS
+    assert "甘肃省第28学会科技志愿服务队" not in {row.label for row in acts.rows}
+    assert [row.label for row in acts.rows] == sorted(row.label for row in acts.rows)
