@@ -49,6 +49,8 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, set()
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: the port is free
             listener.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
