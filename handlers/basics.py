@@ -60,9 +60,11 @@ def record_last_seen(ctx: Context) -> None:
         return
     try:
         with ctx.services.db.Session.begin() as session:
-            followers.seen(session, ctx.openid)
+            newcomer = followers.seen(session, ctx.openid)
     except IntegrityError:
-        pass  # a subscribe created the row at the same moment
+        return  # a subscribe created the row at the same moment
+    if newcomer:  # committed: 注册 need not look for a volunteer record again
+        ctx.known[followers.NO_VOLUNTEER] = True
 
 
 @router.event("subscribe")

@@ -8,7 +8,7 @@ from handlers import service_checkin
 from handlers.context import Context
 from handlers.volunteer_profile import profile_with_actions
 from handlers.volunteer_steps import STEPS, form_values
-from services import volunteers
+from services import followers, volunteers
 from wechat.conversation import Data, Flow, StepError
 from wechat.messages import Reply
 from wechat.router import Router
@@ -17,6 +17,8 @@ router = Router("volunteer")
 
 
 def _already_registered(ctx: Context) -> Reply | None:
+    if ctx.known.get(followers.NO_VOLUNTEER):
+        return None  # a newcomer: the first-message observer found no volunteer record
     with ctx.services.db.Session() as session:
         # Most who tap 注册 are not registered: one index probe, the row only for those who are.
         if not volunteers.is_registered(session, ctx.openid):

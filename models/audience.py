@@ -239,16 +239,18 @@ def resync(
             session.expire(obj, ["receives_notices"])
 
 
-def resync_openids(session: Session, openids: Collection[str]) -> None:
-    """The same for the volunteers holding these openids (their follower rows changed)."""
+def resync_openids(session: Session, openids: Collection[str]) -> list[int]:
+    """The same for the volunteers holding these openids (their follower rows changed); their
+    ids (any status)."""
     if not openids:
-        return
+        return []
     conn = session.connection()
     ids: list[int] = []
     ordered = sorted(openids)
     for start in range(0, len(ordered), BATCH):
         ids += conn.scalars(_IDS_OF_OPENIDS, {"openids": ordered[start : start + BATCH]}).all()
     resync(session, ids)
+    return ids
 
 
 # Built once: a new follower's first message runs it (and usually finds no volunteer).
@@ -314,19 +316,23 @@ def _flag_new(conn: Connection, new: list[Volunteer]) -> None:
     openids = sorted({v.openid for v in new if v.openid})
     receiving: set[str] = set()
     for start in range(0, len(openids), BATCH):
-        receiving.update(
-            conn.scalars(
-                select(_followers.c.openid)
-                .where(
-                    _followers.c.openid.in_(openids[start : start + BATCH]),
-                    _followers.c.subscribed == true(),
-                    _followers.c.refuses_notices == false(),
-                )
-                .with_for_update(read=True)
-            )
-        )
+        receiving.update(conn.scalars(_RECEIVING, {"openids": openids[start : start + BATCH]}))
     for volunteer in new:
         volunteer.receives_notices = volunteer.openid in receiving
+
+
+# Built once (a registration runs both): building and keying a statement costs more than
+# sending it.
+_RECEIVING = (
+    select(_followers.c.openid)
+    .where(
+        _followers.c.openid.in_(bindparam("openids", expanding=True)),
+        _followers.c.subscribed == true(),
+        _followers.c.refuses_notices == false(),
+    )
+    .with_for_update(read=True)
+)
+_INSERT_TIMES = insert(_times)
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -352,7 +358,7 @@ def _count_new(conn: Connection, new: list[Volunteer]) -> None:
         for t in _times_of_values(v.service_times)
     ]
     for start in range(0, len(rows), BATCH):
-        conn.execute(insert(_times), rows[start : start + BATCH])
+        conn.execute(_INSERT_TIMES, rows[start : start + BATCH])
     delta: Counter[Key] = Counter()
     for v in new:
         delta.update(

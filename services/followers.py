@@ -72,8 +72,15 @@ _SEEN_INSERT = {
 }
 
 
-def seen(session: Session, openid: str) -> None:
+# Context.known: no volunteer record holds the sender's openid (learnt by `seen`).
+NO_VOLUNTEER = "followers.no_volunteer"
+
+
+def seen(session: Session, openid: str) -> bool:
     """Any message: refresh the last-seen time (the row is created for an earlier follower).
+    True when it created the row and found no volunteer with that openid: the message's
+    handler need not look again (registration's check; only the sender's own registration,
+    which waits for their lock, gives a volunteer an openid).
 
     No ORM, statements built once: a plain read of the row, then an UPDATE of the row found,
     or an INSERT that yields to a row a subscribe event added meanwhile and a look-up of a
@@ -87,11 +94,12 @@ def seen(session: Session, openid: str) -> None:
     params = {"o": openid, "t": utcnow()}
     if conn.execute(_SEEN_EXISTS, params).first() is not None:
         conn.execute(_SEEN_UPDATE, params)
-        return
+        return False
     dialect = conn.dialect.name
     if conn.execute(_SEEN_INSERT["sqlite" if dialect == "sqlite" else "mysql"], params).rowcount:
         # Plain SQL: a new follower row (subscribed) may make a volunteer's notices reach them.
-        audience.resync_openids(session, [openid])
+        return not audience.resync_openids(session, [openid])
+    return False
 
 
 def _ensure_rows(session: Session, openids: set[str], now: datetime) -> None:

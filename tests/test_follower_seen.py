@@ -6,12 +6,13 @@ import threading
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from config import Settings
 from infra.db import Database
 from models import Follower
 from services import followers
+from tests import volunteer_steps as steps
 from tests.wechat_user import WeChatUser
 
 
@@ -77,3 +78,35 @@ def test_two_newcomers_in_one_gap_do_not_wait_for_each_other(db: Database) -> No
         assert not thread.is_alive()
     assert errors == []
     assert _follower(db, first) is not None and _follower(db, second) is not None
+
+
+def test_seen_tells_a_newcomer_without_a_volunteer_record(db: Database) -> None:
+    with db.Session.begin() as session:
+        assert followers.seen(session, "oSeenNewcomer000000000000001")  # row created, no record
+    with db.Session.begin() as session:
+        assert not followers.seen(session, "oSeenNewcomer000000000000001")  # the row existed
+
+
+def test_a_volunteer_without_a_follower_row_tapping_register_sees_the_profile(
+    wechat_user: WeChatUser, db: Database, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """注册 after a first message that found no volunteer skips the check; one whose observer
+    finds the volunteer (a row missing for someone registered) does not."""
+    steps.register(wechat_user)
+    with db.Session.begin() as session:
+        session.execute(delete(Follower).where(Follower.openid == wechat_user.openid))
+    redis_client.delete(f"{settings.redis_prefix}seen:{wechat_user.openid}")
+    with db.Session.begin() as session:
+        assert not followers.seen(session, wechat_user.openid)  # a volunteer holds the openid
+        session.execute(delete(Follower).where(Follower.openid == wechat_user.openid))
+    reply = steps.start(wechat_user)  # the first message of the hour: the observer writes
+    assert "无需重复注册" in reply
+    assert _follower(db, wechat_user.openid) is not None
+
+
+def test_a_newcomers_first_message_register_starts_the_registration(
+    wechat_user: WeChatUser, db: Database
+) -> None:
+    assert "欢迎注册" in steps.start(wechat_user)
+    assert _follower(db, wechat_user.openid) is not None
+    assert "注册成功" in steps.register(wechat_user)

@@ -35,6 +35,9 @@ class Context(Generic[S]):
     # The user's first message within the dispatcher's seen window (an hour): for bookkeeping
     # observers that write at most once an hour per user.
     first_message_this_hour: bool = False
+    # What observers learnt about the sender for this message's handler (keys the app's own),
+    # e.g. that no record of theirs exists: the handler need not ask the database again.
+    known: dict[str, object] = field(default_factory=dict)
 
     @property
     def openid(self) -> str:
