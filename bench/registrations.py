@@ -53,6 +53,7 @@ from bench.load import (  # noqa: E402
     write_lines,
 )
 from bench.webhook import werobot_version  # noqa: E402
+from domain import regions  # noqa: E402
 from domain.idcard import compute_check_digit  # noqa: E402
 from infra.webserver import THREADS  # noqa: E402
 from wechat.protocol import Protocol  # noqa: E402
@@ -71,17 +72,36 @@ def fresh_id_number() -> str:
     return first17 + compute_check_digit(first17)
 
 
+def _place(number: int, places: int) -> tuple[str, str]:
+    """The (市州, 县区) menu numbers of the `number`th registration: with `places` 1 everyone's
+    the same (the report and audience counters of one county take every registration), else
+    one of the first `places` counties of Gansu in turn."""
+    if places <= 1:
+        return "3", "1"
+    counties = [
+        (p, c) for p, division in enumerate(regions.prefectures(), 1)
+        for c, _ in enumerate(regions.counties(division.code), 1)
+    ]  # fmt: skip
+    prefecture, county = counties[number % min(places, len(counties))]
+    return str(prefecture), str(county)
+
+
+PLACES = 1  # set by --places
+
+
 def registration(sealer: Sealer) -> list[tuple[str, str]]:
     """The 14 requests of one new follower's registration, each with the start of its answer."""
-    openid = openid_of(next(_users), "Reg")
+    number = next(_users)
+    openid = openid_of(number, "Reg")
+    prefecture, county = _place(number, PLACES)
     said = [
         ("同意", "请输入您的真实姓名"),
         ("张三", "请输入您的18位身份证号"),
         (fresh_id_number(), "请输入您的手机号"),
         ("13812345678", "请选择您的最高学历"),
         ("3", "请选择您所在的市州"),
-        ("1", "请选择您所在的县区"),
-        ("1", "请输入您的工作单位"),
+        (prefecture, "请选择您所在的县区"),
+        (county, "请输入您的工作单位"),
         ("跳过", "请选择您的职业或身份"),
         ("1", "请选择您的专业领域"),
         ("1 3", "请简要描述您的专长"),
@@ -348,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=50, help="users at once")
-    parser.add_argument("--per-thread", type=int, default=25, help="registrations per file")
+    parser.add_argument("--per-thread", type=int, default=60, help="registrations per file")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--threads", type=int, default=THREADS, help="this service's threads per worker"
@@ -365,7 +385,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--show-sql", action="store_true", help="with --in-process: the last one's statements"
     )
+    parser.add_argument(
+        "--places",
+        type=int,
+        default=1,
+        help="counties the registrations are spread over in turn (1: all in one county)",
+    )
     args = parser.parse_args(argv)
+    global PLACES
+    PLACES = args.places
     if args.in_process:
         return in_process(args)
     ensure_tools()
