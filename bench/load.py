@@ -292,6 +292,71 @@ class Server:
         return total
 
 
+class PrivateRedis:
+    """A redis-server of the bench's own (no persistence), listening on a Unix socket as in the
+    deployed layout (README, "Deployment runbook") and, with `tcp`, on a loopback port too.
+    Nothing else sends it commands, so its CPU and command counts are this service's own."""
+
+    def __init__(self, tcp: bool = False) -> None:
+        self.dir = WORK / f"redis-{os.getpid()}"
+        self.socket = self.dir / "redis.sock"
+        self.port = free_port() if tcp else 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def unix_url(self) -> str:
+        return f"unix://{self.socket}?db=0"
+
+    @property
+    def tcp_url(self) -> str:
+        assert self.port, "started without tcp"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> PrivateRedis:
+        import redis
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+        argv += ["--save", "", "--appendonly", "no", "--dir", str(self.dir)]
+        log = (self.dir / "redis.log").open("wb")
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.dir / 'redis.log'}")
+            try:
+                client = redis.Redis(unix_socket_path=str(self.socket))
+                client.ping()
+                client.close()
+                return self
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start in 20 s")
+
+    def cpu_seconds(self) -> float:
+        if self.process is None:
+            return 0.0
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.socket.unlink(missing_ok=True)
+
+
+def machine_times() -> tuple[int, int]:
+    """(all, idle) clock ticks of every CPU since boot (/proc/stat): busy share = 1 - idle/all."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
 def werobot_server(aes_key: str, workers: int) -> Server:
     env = {
         **os.environ,

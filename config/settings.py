@@ -198,12 +198,12 @@ class Settings:
             replica_url = _normalise_mysql_url(replica_url)
 
         redis_url = env.get("REDIS_URL")
-        if redis_url and not re.match(r"^rediss?(\+cluster)?://", redis_url):
+        if redis_url and not re.match(r"^(rediss?(\+cluster)?|unix)://", redis_url):
             raise ConfigError(
                 "REDIS_URL", "must start with redis://, rediss:// or redis+cluster:// (a cluster)"
             )
         queue_redis_url = env.get("QUEUE_REDIS_URL")
-        if queue_redis_url and not re.match(r"^rediss?://", queue_redis_url):
+        if queue_redis_url and not re.match(r"^(rediss?|unix)://", queue_redis_url):
             raise ConfigError("QUEUE_REDIS_URL", "must start with redis:// or rediss://")
         if redis_url and redis_url.startswith(CLUSTER_SCHEMES) and not queue_redis_url:
             raise ConfigError(

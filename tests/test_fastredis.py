@@ -179,3 +179,51 @@ def test_close_reads_the_answers_left(fast: FastRedis, settings: Settings) -> No
     fast.close()
     assert answers.got == [(b"OK", None)]
     assert fast.idle() == 0
+
+
+def test_a_server_on_a_unix_socket_takes_the_same_fast_path(settings: Settings) -> None:
+    """REDIS_URL=unix://… (the deployed layout, README runbook): the connection the app makes
+    from it goes through FastRedis too, scripts and unwaited commands alike."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from infra.redis import connect
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (Debian package redis-server)")
+    with tempfile.TemporaryDirectory(prefix="kjzy-unix-redis-") as tmp:
+        sock = Path(tmp) / "redis.sock"
+        server = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
+            + ["--save", "", "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            client = connect(settings.with_overrides(redis_url=f"unix://{sock}?db=0"))
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    client.ping()
+                    break
+                except RedisConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            fast = FastRedis(client)
+            assert fast.enabled
+            assert fast.call("SET", "k", "值", "EX", 60) == b"OK"
+            script = FastScript(fast, "return redis.call('INCR', KEYS[1])")
+            assert script(keys=["n"], args=[]) == 1
+            answers = Answers()
+            script.send(["n"], [], answers)
+            assert fast.call("GET", "k").decode() == "值"
+            assert answers.got == [(2, None)]
+            fast.close()
+            client.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

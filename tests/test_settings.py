@@ -117,6 +117,14 @@ def test_numbers_and_flags_are_read() -> None:
     assert settings.wechat_timestamp_window_seconds == 120
 
 
+def test_redis_on_a_unix_socket_is_accepted() -> None:
+    # The deployed layout: Redis on the same host, over its Unix socket (README runbook).
+    url = "unix:///run/redis/redis-server.sock?db=0"
+    settings = load({**REAL, "REDIS_URL": url, "QUEUE_REDIS_URL": url})
+    assert settings.redis_url == url and settings.queue_url == url
+    assert not settings.redis_is_cluster
+
+
 def test_with_overrides_returns_a_new_object() -> None:
     settings = load(REAL)
     changed = settings.with_overrides(reply_budget_seconds=0.3)
@@ -140,6 +148,7 @@ BAD = [
     ("DATABASE_URL", {**REAL, "DATABASE_URL": "postgresql://u@h/db"}),
     ("DATABASE_URL", {**REAL, "DATABASE_URL": "mysql+pymysql://u@h/db?charset=utf8"}),
     ("REDIS_URL", {**REAL, "REDIS_URL": "localhost:6379"}),
+    ("REDIS_URL", {**REAL, "REDIS_URL": "unix+cluster:///run/redis.sock"}),
     ("SECRET_KEY", {**REAL, "SECRET_KEY": ""}),
     ("SECRET_KEY", {**REAL, "SECRET_KEY": SANDBOX_SECRET_KEY}),
     ("PII_ENCRYPTION_KEY", {**REAL, "PII_ENCRYPTION_KEY": ""}),
