@@ -196,9 +196,9 @@ def test_a_server_on_a_unix_socket_takes_the_same_fast_path(settings: Settings) 
         pytest.skip("needs redis-server (Debian package redis-server)")
     with tempfile.TemporaryDirectory(prefix="kjzy-unix-redis-") as tmp:
         sock = Path(tmp) / "redis.sock"
+        argv = ["redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
         server = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
-            + ["--save", "", "--appendonly", "no", "--dir", tmp],
+            [*argv, "--save", "", "--appendonly", "no", "--dir", tmp],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
