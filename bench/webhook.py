@@ -1,22 +1,23 @@
-"""The webhook against WeRoBot's bare echo, loaded by wrk (about three minutes; loopback only).
+"""The webhook against WeRoBot's bare echo, loaded by wrk (about seven minutes; loopback only).
 
     bash bench/setup.sh                      # once: wrk, and WeRoBot in bench/.venv-werobot
-    .venv/bin/python bench/webhook.py        # needs MariaDB and Redis on 127.0.0.1
+    .venv/bin/python bench/webhook.py        # needs MariaDB on 127.0.0.1 and redis-server
     .venv/bin/python bench/webhook.py --help
 
 One interleaved run, round after round, of four targets, each server with 2 worker processes:
 - werobot: WeRoBot's echo (`gunicorn -w 2 werobot_echo:app`, bench-only venv);
 - floor: this service's parse-and-echo route (signature, decryption, parsing, an echo, encryption;
   no dispatcher), registered by `bench_app()` only when KJZY_BENCH_FLOOR=1;
-- full: this service as deployed (`python -m infra.webserver`: granian, 8 threads per worker),
+- full: this service as deployed (`python -m infra.webserver`: granian, WEB_THREADS per worker;
+  Redis on a Unix socket: a redis-server of the bench's own, see --redis),
   「帮助」 through /wechat from 5,000 known users: signature, timestamp window, decryption,
   field checks, the replay check, dedup, the user lock, observers, routing, the reply, encryption;
 - first: the same from users never seen before (a follower row is written).
 wrk (`-t1 -c50`) replays pre-signed, AES-encrypted requests (a new signature, nonce and MsgId
 each) from files this script writes just before each run (bench/wrk_requests.lua). It prints
-messages/s, p50/p99, non-2xx, service CPU and context switches per message, Redis commands per
-message (the Redis server is shared with whatever else runs, so approximate), and the ratios to
-WeRoBot and to the floor (medians of the per-round ratios).
+messages/s, p50/p99, non-2xx, service CPU and context switches per message, Redis commands and
+Redis CPU per message (exact on the private server), the machine's busy share, each round's
+ratios, and the ratios to WeRoBot and to the floor as median, min and max over the rounds.
 """
 
 from __future__ import annotations
