@@ -214,7 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per run")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--users", type=int, default=5000, help="known users of the full path")
-    parser.add_argument("--lines", type=int, default=60000, help="requests written per run")
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=120_000,
+        help="requests written per run: more than the fastest target's rate x duration (the "
+        "floor reaches 11,000 msg/s here), or wrk replays them and the full path sees duplicates",
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
     parser.add_argument(
         "--threads", type=int, default=THREADS, help="this service's threads per worker"
